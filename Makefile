@@ -1,0 +1,52 @@
+# hypersweep front door. `make test` and `make demo` do every set-up step on a fresh Debian 12 machine.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+# Debian 12 packages the project needs to build, test and run (runtime + tests).
+DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
+  libtorch-dev libopenblas0-pthread dataset-fashion-mnist \
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
+  libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev \
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev openssl procps
+# Only for regenerating reference fixtures and running benchmarks (never runtime dependencies).
+DEB_BENCH_PACKAGES := python3-torch python3-optuna python3-grpcio python3-numpy time
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps bench-deps build test test-all demo demo-quick bench format clean
+
+all: build
+
+# Installs only what is missing; apt-get update first because a fresh machine's lists can be empty.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing:" $$missing; \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	else echo "make deps: all Debian packages present"; fi
+
+bench-deps: deps
+	@missing=$$(for p in $(DEB_BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The default test run: everything not labelled slow.
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE 'slow' $(CTEST_ARGS)
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,26 @@
+# hypersweep_warnings(target): our code builds with -Wall -Wextra and, by default, -Werror.
+function(hypersweep_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  if(HYPERSWEEP_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# hypersweep_test(NAME name SRCS a.cc ... DEPS lib ... [LABELS l ...] [TIMEOUT s])
+# One gtest executable per test file (LevelDB's leveldb_test, abseil's absl_cc_test).
+function(hypersweep_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SRCS})
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+  target_compile_definitions(${T_NAME} PRIVATE
+    HYPERSWEEP_SOURCE_DIR="${PROJECT_SOURCE_DIR}" HYPERSWEEP_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  hypersweep_warnings(${T_NAME})
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT})
+  if(T_LABELS)
+    set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+endfunction()
