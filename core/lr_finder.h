@@ -44,7 +44,9 @@ struct LrSuggestion {
   double steepest = 0;    // lr at the most negative slope of smoothed loss vs log(lr)
   double min_div_10 = 0;  // lr at the smoothed-loss minimum, divided by 10
   double at_min = 0;      // lr at the smoothed-loss minimum
-  double Get(SuggestRule rule) const { return rule == SuggestRule::kSteepest ? steepest : min_div_10; }
+  double Get(SuggestRule rule) const {
+    return rule == SuggestRule::kSteepest ? steepest : min_div_10;
+  }
 };
 
 // FAILED_PRECONDITION when the curve is too short or never falls (no usable suggestion).

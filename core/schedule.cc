@@ -28,8 +28,7 @@ bool IsAuto(const ScheduleSpec& spec, const std::string& field) {
 
 absl::Status Invalid(const std::string& path, const std::string& field, const std::string& what,
                      double got) {
-  return absl::InvalidArgumentError(
-      absl::StrFormat("%s.%s: %s, got %g", path, field, what, got));
+  return absl::InvalidArgumentError(absl::StrFormat("%s.%s: %s, got %g", path, field, what, got));
 }
 
 absl::Status CheckPositive(const ScheduleSpec& spec, const std::string& path,
@@ -131,7 +130,8 @@ absl::Status ValidateSchedule(const ScheduleSpec& spec, const std::string& base)
             RETURN_IF_ERROR(CheckPositive(spec, path, "div_factor", s.div_factor));
             RETURN_IF_ERROR(CheckPositive(spec, path, "final_div_factor", s.final_div_factor));
             RETURN_IF_ERROR(CheckStepCount(path, "total_steps", s.total_steps, false));
-            if (s.cycle_momentum) RETURN_IF_ERROR(CheckMomentumPair(path, s.base_momentum, s.max_momentum));
+            if (s.cycle_momentum)
+              RETURN_IF_ERROR(CheckMomentumPair(path, s.base_momentum, s.max_momentum));
             return absl::OkStatus();
           },
           [&](const CyclicSchedule& s) -> absl::Status {
@@ -144,7 +144,8 @@ absl::Status ValidateSchedule(const ScheduleSpec& spec, const std::string& base)
             RETURN_IF_ERROR(CheckStepCount(path, "step_size_up", s.step_size_up, true));
             RETURN_IF_ERROR(CheckStepCount(path, "step_size_down", s.step_size_down, false));
             RETURN_IF_ERROR(CheckPositive(spec, path, "gamma", s.gamma));
-            if (s.cycle_momentum) RETURN_IF_ERROR(CheckMomentumPair(path, s.base_momentum, s.max_momentum));
+            if (s.cycle_momentum)
+              RETURN_IF_ERROR(CheckMomentumPair(path, s.base_momentum, s.max_momentum));
             return absl::OkStatus();
           },
           [&](const CosineRestartsSchedule& s) -> absl::Status {
@@ -211,7 +212,10 @@ absl::StatusOr<Schedule> Schedule::Create(const ScheduleSpec& spec, const RunGeo
             return absl::OkStatus();
           },
           [&](const LrRangeTestSchedule& r) -> absl::Status {
-            double steps = std::round(ResolveSteps(r.steps, g, g.steps_per_epoch));
+            // Default: one epoch, but at least 100 steps so small datasets still give a usable
+            // curve.
+            double steps =
+                std::round(ResolveSteps(r.steps, g, std::max<double>(g.steps_per_epoch, 100)));
             if (steps < 2) return absl::InvalidArgumentError(path + ".steps: must be >= 2");
             s.range_steps_ = static_cast<int64_t>(steps);
             s.total_steps_ = s.range_steps_;
@@ -239,11 +243,14 @@ LrMom OneCycleAt(const OneCycleSchedule& o, double total, int64_t step) {
   Phase phases[3];
   size_t n_phases = 0;
   if (o.three_phase) {
-    phases[n_phases++] = {o.pct_start * total - 1, initial_lr, o.max_lr, o.max_momentum, o.base_momentum};
-    phases[n_phases++] = {2 * o.pct_start * total - 2, o.max_lr, initial_lr, o.base_momentum, o.max_momentum};
+    phases[n_phases++] = {o.pct_start * total - 1, initial_lr, o.max_lr, o.max_momentum,
+                          o.base_momentum};
+    phases[n_phases++] = {2 * o.pct_start * total - 2, o.max_lr, initial_lr, o.base_momentum,
+                          o.max_momentum};
     phases[n_phases++] = {total - 1, initial_lr, min_lr, o.max_momentum, o.max_momentum};
   } else {
-    phases[n_phases++] = {o.pct_start * total - 1, initial_lr, o.max_lr, o.max_momentum, o.base_momentum};
+    phases[n_phases++] = {o.pct_start * total - 1, initial_lr, o.max_lr, o.max_momentum,
+                          o.base_momentum};
     phases[n_phases++] = {total - 1, o.max_lr, min_lr, o.base_momentum, o.max_momentum};
   }
   const double step_num = static_cast<double>(std::min<int64_t>(step, static_cast<int64_t>(total)));
@@ -295,16 +302,17 @@ LrMom CosineRestartsAt(const CosineRestartsSchedule& c, int64_t t_0, int64_t ste
       t_i *= c.t_mult;
     }
   }
-  const double lr = c.eta_min + (c.max_lr - c.eta_min) *
-                                    (1 + std::cos(kPi * static_cast<double>(t_cur) /
-                                                  static_cast<double>(t_i))) /
-                                    2;
+  const double lr =
+      c.eta_min + (c.max_lr - c.eta_min) *
+                      (1 + std::cos(kPi * static_cast<double>(t_cur) / static_cast<double>(t_i))) /
+                      2;
   return {lr, std::nan("")};
 }
 
 LrMom RangeTestAt(const LrRangeTestSchedule& r, int64_t steps, int64_t step) {
   const double f = static_cast<double>(std::min(step, steps - 1)) / static_cast<double>(steps - 1);
-  if (r.mode == RangeTestMode::kExp) return {r.min_lr * std::pow(r.max_lr / r.min_lr, f), std::nan("")};
+  if (r.mode == RangeTestMode::kExp)
+    return {r.min_lr * std::pow(r.max_lr / r.min_lr, f), std::nan("")};
   return {r.min_lr + (r.max_lr - r.min_lr) * f, std::nan("")};
 }
 
@@ -312,14 +320,15 @@ LrMom RangeTestAt(const LrRangeTestSchedule& r, int64_t steps, int64_t step) {
 
 double Schedule::Lr(int64_t step) const {
   step = std::max<int64_t>(step, 0);
-  return std::visit(Overloaded{
-                        [&](const ConstantSchedule& c) { return c.lr; },
-                        [&](const OneCycleSchedule& o) { return OneCycleAt(o, one_cycle_total_, step).lr; },
-                        [&](const CyclicSchedule& c) { return CyclicAt(c, step_up_, step_down_, step).lr; },
-                        [&](const CosineRestartsSchedule& c) { return CosineRestartsAt(c, t_0_, step).lr; },
-                        [&](const LrRangeTestSchedule& r) { return RangeTestAt(r, range_steps_, step).lr; },
-                    },
-                    kind_);
+  return std::visit(
+      Overloaded{
+          [&](const ConstantSchedule& c) { return c.lr; },
+          [&](const OneCycleSchedule& o) { return OneCycleAt(o, one_cycle_total_, step).lr; },
+          [&](const CyclicSchedule& c) { return CyclicAt(c, step_up_, step_down_, step).lr; },
+          [&](const CosineRestartsSchedule& c) { return CosineRestartsAt(c, t_0_, step).lr; },
+          [&](const LrRangeTestSchedule& r) { return RangeTestAt(r, range_steps_, step).lr; },
+      },
+      kind_);
 }
 
 double Schedule::Momentum(int64_t step) const {

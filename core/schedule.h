@@ -69,7 +69,7 @@ enum class RangeTestMode { kExp, kLinear };
 struct LrRangeTestSchedule {
   double min_lr = 1e-7;
   double max_lr = 10;
-  StepCount steps;  // default: one epoch
+  StepCount steps;  // default: one epoch, at least 100 steps
   RangeTestMode mode = RangeTestMode::kExp;
 };
 

@@ -16,7 +16,8 @@ std::string JoinPath(const std::string& parent, const std::string& key) {
   return absl::StrCat(parent, ".", key);
 }
 
-absl::Status FieldError(const std::string& path, const YAML::Node& node, const std::string& message) {
+absl::Status FieldError(const std::string& path, const YAML::Node& node,
+                        const std::string& message) {
   std::string where = path.empty() ? std::string("spec") : path;
   if (node.IsDefined() && node.Mark().line >= 0) {
     absl::StrAppend(&where, " (line ", node.Mark().line + 1, ")");
@@ -89,8 +90,8 @@ absl::StatusOr<std::pair<std::string, YAML::Node>> ReadOneOf(
     value = it->second;
   } else {
     return FieldError(path, node,
-                      absl::StrCat("expected one ", what, " as {name: {...}}, one of: ",
-                                   absl::StrJoin(allowed, ", ")));
+                      absl::StrCat("expected one ", what,
+                                   " as {name: {...}}, one of: ", absl::StrJoin(allowed, ", ")));
   }
   for (const auto& a : allowed) {
     if (a == key) return std::make_pair(key, value);
@@ -100,7 +101,8 @@ absl::StatusOr<std::pair<std::string, YAML::Node>> ReadOneOf(
                                  "'; expected one of: ", absl::StrJoin(allowed, ", ")));
 }
 
-MapReader::MapReader(const YAML::Node& node, std::string path) : node_(node), path_(std::move(path)) {
+MapReader::MapReader(const YAML::Node& node, std::string path)
+    : node_(node), path_(std::move(path)) {
   if (node_.IsNull() || !node_.IsDefined()) {
     node_ = YAML::Node(YAML::NodeType::Map);  // {} and a missing body mean "all defaults"
   } else if (!node_.IsMap()) {
@@ -160,14 +162,18 @@ absl::StatusOr<std::vector<T>> ReadList(const YAML::Node& n, const std::string& 
 }  // namespace
 
 void MapReader::DoubleList(const std::string& key, std::vector<double>* out) {
-  Read(key, out, [](const YAML::Node& n, const std::string& p) { return ReadList<double>(n, p, ReadDouble); });
+  Read(key, out, [](const YAML::Node& n, const std::string& p) {
+    return ReadList<double>(n, p, ReadDouble);
+  });
 }
 void MapReader::IntList(const std::string& key, std::vector<int64_t>* out) {
-  Read(key, out, [](const YAML::Node& n, const std::string& p) { return ReadList<int64_t>(n, p, ReadInt); });
+  Read(key, out,
+       [](const YAML::Node& n, const std::string& p) { return ReadList<int64_t>(n, p, ReadInt); });
 }
 void MapReader::StringList(const std::string& key, std::vector<std::string>* out) {
-  Read(key, out,
-       [](const YAML::Node& n, const std::string& p) { return ReadList<std::string>(n, p, ReadString); });
+  Read(key, out, [](const YAML::Node& n, const std::string& p) {
+    return ReadList<std::string>(n, p, ReadString);
+  });
 }
 
 void MapReader::DoubleOrAuto(const std::string& key, double* out, bool* is_auto) {

@@ -17,7 +17,8 @@
 namespace hypersweep {
 
 // "path (line N): message"; the line is omitted when the node carries none.
-absl::Status FieldError(const std::string& path, const YAML::Node& node, const std::string& message);
+absl::Status FieldError(const std::string& path, const YAML::Node& node,
+                        const std::string& message);
 
 // Joins a parent path and a key: JoinPath("model", "mlp") == "model.mlp", JoinPath("", "x") == "x".
 std::string JoinPath(const std::string& parent, const std::string& key);
@@ -34,10 +35,9 @@ absl::StatusOr<std::string> ReadString(const YAML::Node& node, const std::string
 // A tagged union written as a one-key map ({one_cycle: {...}}) or, when it has no options, as a
 // bare string ("sgd"). Returns the key and its (possibly null) value; names the allowed keys when
 // the key is unknown.
-absl::StatusOr<std::pair<std::string, YAML::Node>> ReadOneOf(const YAML::Node& node,
-                                                            const std::string& path,
-                                                            const std::vector<std::string>& allowed,
-                                                            const std::string& what);
+absl::StatusOr<std::pair<std::string, YAML::Node>> ReadOneOf(
+    const YAML::Node& node, const std::string& path, const std::vector<std::string>& allowed,
+    const std::string& what);
 
 // Reads the fields of one YAML map. Each getter leaves its output unchanged when the key is
 // absent, and records the first error; Finish() also rejects keys no getter asked for.

@@ -90,22 +90,25 @@ absl::Status WithLine(absl::Status st, const YAML::Node& node, const std::string
   const std::string msg(st.message());
   const size_t colon = msg.find(": ");
   if (colon == std::string::npos || msg.compare(0, node_path.size(), node_path) != 0) return st;
-  std::string rest = msg.substr(node_path.size(), colon - node_path.size());  // ".one_cycle.pct_start"
+  std::string rest =
+      msg.substr(node_path.size(), colon - node_path.size());  // ".one_cycle.pct_start"
   YAML::Node at = node;
   size_t pos = 0;
   while (pos < rest.size() && rest[pos] == '.') {
     size_t next = rest.find('.', pos + 1);
-    const std::string key = rest.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+    const std::string key =
+        rest.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
     if (!at.IsMap() || !at[key].IsDefined()) break;
     at = at[key];
     pos = next == std::string::npos ? rest.size() : next;
   }
   if (at.Mark().line < 0) return st;
-  return absl::InvalidArgumentError(absl::StrCat(msg.substr(0, colon), " (line ",
-                                                 at.Mark().line + 1, ")", msg.substr(colon)));
+  return absl::InvalidArgumentError(
+      absl::StrCat(msg.substr(0, colon), " (line ", at.Mark().line + 1, ")", msg.substr(colon)));
 }
 
-absl::Status CheckDataPresence(const DatasetSpec& d, const std::string& path, const YAML::Node& node) {
+absl::Status CheckDataPresence(const DatasetSpec& d, const std::string& path,
+                               const YAML::Node& node) {
   if (d.kind == DatasetSpec::Kind::kCsv && d.csv.path.empty()) {
     return FieldError(JoinPath(path, "csv.path"), node, "required");
   }
@@ -115,8 +118,8 @@ absl::Status CheckDataPresence(const DatasetSpec& d, const std::string& path, co
 }  // namespace
 
 absl::StatusOr<DatasetSpec> ParseDataset(const YAML::Node& node, const std::string& path) {
-  ASSIGN_OR_RETURN(auto which,
-                   ReadOneOf(node, path, {"fashion_mnist", "mnist", "csv", "synthetic"}, "dataset"));
+  ASSIGN_OR_RETURN(
+      auto which, ReadOneOf(node, path, {"fashion_mnist", "mnist", "csv", "synthetic"}, "dataset"));
   DatasetSpec d;
   MapReader r(which.second, JoinPath(path, which.first));
   r.Int("limit", &d.limit);
@@ -183,7 +186,8 @@ absl::StatusOr<ModelSpec> ParseModel(const YAML::Node& node, const std::string& 
     for (size_t i = 0; r.ok() && i < m.channels.size(); ++i) {
       if (m.channels[i] < 1) r.Fail("channels", absl::StrCat("[", i, "] must be >= 1"));
     }
-    if (r.ok() && (m.kernel < 1 || m.kernel % 2 == 0)) r.Fail("kernel", "must be an odd integer >= 1");
+    if (r.ok() && (m.kernel < 1 || m.kernel % 2 == 0))
+      r.Fail("kernel", "must be an odd integer >= 1");
     if (r.ok() && m.pool < 1) r.Fail("pool", "must be >= 1");
   }
   for (size_t i = 0; r.ok() && i < m.hidden.size(); ++i) {
@@ -217,10 +221,10 @@ absl::StatusOr<OptimizerSpec> ParseOptimizer(const YAML::Node& node, const std::
 
 absl::StatusOr<ScheduleSpec> ParseSchedule(const YAML::Node& node, const std::string& path,
                                            const ParseOptions& options) {
-  ASSIGN_OR_RETURN(auto which,
-                   ReadOneOf(node, path,
-                             {"constant", "one_cycle", "cyclic", "cosine_restarts", "lr_range_test"},
-                             "schedule"));
+  ASSIGN_OR_RETURN(
+      auto which,
+      ReadOneOf(node, path, {"constant", "one_cycle", "cyclic", "cosine_restarts", "lr_range_test"},
+                "schedule"));
   ScheduleSpec spec;
   MapReader r(which.second, JoinPath(path, which.first));
   if (which.first == "constant") {
@@ -295,7 +299,8 @@ absl::StatusOr<ValidationSpec> ParseValidation(const YAML::Node& node, const std
     if (r.ok() && !(v.holdout > 0 && v.holdout < 1)) r.Fail("holdout", "must be in (0, 1)");
   }
   if (r.Has("folds")) {
-    if (v.kind != ValidationSpec::Kind::kDefault) r.Fail("folds", "give one of test_split, holdout, folds");
+    if (v.kind != ValidationSpec::Kind::kDefault)
+      r.Fail("folds", "give one of test_split, holdout, folds");
     v.kind = ValidationSpec::Kind::kKFold;
     r.Int("folds", &v.folds);
     r.Int("fold", &v.fold);
@@ -329,7 +334,8 @@ absl::Status ValidateTrialSpec(const TrialSpec& s) {
   }
   if (s.validation.kind == ValidationSpec::Kind::kTestSplit &&
       s.dataset.kind == DatasetSpec::Kind::kSynthetic) {
-    return bad("validation.test_split", "the synthetic dataset has no test split; use holdout or folds");
+    return bad("validation.test_split",
+               "the synthetic dataset has no test split; use holdout or folds");
   }
   if (s.validation.kind == ValidationSpec::Kind::kTestSplit &&
       s.dataset.kind == DatasetSpec::Kind::kCsv && s.dataset.csv.test_path.empty()) {

@@ -18,14 +18,14 @@ namespace hypersweep {
 inline constexpr char kDefaultFashionMnistRoot[] = "/usr/share/datasets/fashion-mnist";
 
 struct CsvOptions {
-  std::string path;                // required
-  std::string test_path;           // optional separate test file (same columns)
-  std::string label = "Label";     // target column
-  std::string positive;            // label value of the positive class; empty: labels are 0..C-1 integers
-  std::string weight;              // optional sample-weight column
-  std::vector<std::string> drop;   // columns that are not features
-  bool has_missing = false;        // whether `missing` was given
-  double missing = -999;           // value that means "missing"; replaced by 0 after standardisation
+  std::string path;             // required
+  std::string test_path;        // optional separate test file (same columns)
+  std::string label = "Label";  // target column
+  std::string positive;  // label value of the positive class; empty: labels are 0..C-1 integers
+  std::string weight;    // optional sample-weight column
+  std::vector<std::string> drop;  // columns that are not features
+  bool has_missing = false;       // whether `missing` was given
+  double missing = -999;          // value that means "missing"; replaced by 0 after standardisation
   bool normalize_weights = false;  // scale training weights so each class sums to 1
 };
 
@@ -33,8 +33,8 @@ struct SyntheticOptions {
   int64_t samples = 2048;
   int64_t features = 16;
   int64_t classes = 2;
-  double noise = 0.5;     // std of the label noise in the latent score
-  bool weights = false;   // emit HEP-style sample weights (binary only)
+  double noise = 0.5;      // std of the label noise in the latent score
+  bool weights = false;    // emit HEP-style sample weights (binary only)
   uint64_t data_seed = 7;  // the data set itself; independent of the trial seed
 };
 
@@ -102,7 +102,8 @@ struct ParseOptions {
 // and line of the first problem; unknown fields are errors.
 absl::StatusOr<TrialSpec> ParseTrialSpec(const std::string& text, const ParseOptions& options = {});
 // Reads a whole file; a missing or unreadable file is INVALID_ARGUMENT naming it.
-absl::StatusOr<TrialSpec> LoadTrialSpecFile(const std::string& path, const ParseOptions& options = {});
+absl::StatusOr<TrialSpec> LoadTrialSpecFile(const std::string& path,
+                                            const ParseOptions& options = {});
 
 // The pieces, for the sweep parser. `path` is the field path of `node`.
 absl::StatusOr<DatasetSpec> ParseDataset(const YAML::Node& node, const std::string& path);

@@ -100,11 +100,14 @@ TEST(ScheduleTest, EpochFieldsConvertWithStepsPerEpoch) {
 
 TEST(ScheduleTest, RangeTestDefaultsToOneEpoch) {
   LrRangeTestSchedule r;
-  auto s = Schedule::Create(ScheduleSpec{r, {}}, {50, 3, 0.9});
+  auto s = Schedule::Create(ScheduleSpec{r, {}}, {150, 3, 0.9});
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->total_steps(), 50);
+  EXPECT_EQ(s->total_steps(), 150);
   EXPECT_NEAR(s->Lr(0), 1e-7, 1e-20);
-  EXPECT_NEAR(s->Lr(49), 10, 1e-9);
+  EXPECT_NEAR(s->Lr(149), 10, 1e-9);
+  auto small = Schedule::Create(ScheduleSpec{r, {}}, {20, 3, 0.9});
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(small->total_steps(), 100);  // at least 100 steps on small datasets
 }
 
 }  // namespace

@@ -12,9 +12,7 @@ TEST(StatsTest, AucPerfectAndInverted) {
   EXPECT_DOUBLE_EQ(WeightedAuc({0.1f, 0.2f, 0.8f, 0.9f}, {1, 1, 0, 0}, {}), 0.0);
 }
 
-TEST(StatsTest, AucTiesCountHalf) {
-  EXPECT_DOUBLE_EQ(WeightedAuc({0.5f, 0.5f}, {1, 0}, {}), 0.5);
-}
+TEST(StatsTest, AucTiesCountHalf) { EXPECT_DOUBLE_EQ(WeightedAuc({0.5f, 0.5f}, {1, 0}, {}), 0.5); }
 
 TEST(StatsTest, AucMatchesPairCountingWithWeights) {
   // Reference: sum over (pos, neg) pairs of w_p w_n [s_p > s_n] + 0.5 [s_p == s_n], normalised.

@@ -1,0 +1,212 @@
+// Data loading and splitting (internal API of worker/trainer).
+#include "worker/trainer/data.h"
+
+#include <zlib.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/test_util.h"
+
+namespace hypersweep {
+namespace {
+
+using ::hypersweep::testing::TempDir;
+using ::testing::HasSubstr;
+
+std::string BigEndian(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+void WriteGz(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+}
+
+// A tiny idx dataset: n images of 4x4 whose pixels encode the label.
+void WriteIdx(const std::string& dir, const std::string& prefix, int n, bool gz,
+              bool truncate = false) {
+  std::string images = BigEndian(0x803) + BigEndian(n) + BigEndian(4) + BigEndian(4);
+  std::string labels = BigEndian(0x801) + BigEndian(n);
+  for (int i = 0; i < n; ++i) {
+    images += std::string(16, static_cast<char>(i % 10 * 20));
+    labels += static_cast<char>(i % 10);
+  }
+  if (truncate) images.resize(images.size() - 7);
+  const std::string ip = dir + "/" + prefix + "-images-idx3-ubyte",
+                    lp = dir + "/" + prefix + "-labels-idx1-ubyte";
+  if (gz) {
+    WriteGz(ip + ".gz", images);
+    WriteGz(lp + ".gz", labels);
+  } else {
+    hypersweep::testing::WriteFile(ip, images);
+    hypersweep::testing::WriteFile(lp, labels);
+  }
+}
+
+DatasetSpec Mnist(const std::string& root) {
+  DatasetSpec d;
+  d.kind = DatasetSpec::Kind::kMnist;
+  d.root = root;
+  return d;
+}
+
+TEST(DataTest, ReadsIdxGzipAndPlain) {
+  for (bool gz : {true, false}) {
+    TempDir dir;
+    WriteIdx(dir.path(), "train", 50, gz);
+    WriteIdx(dir.path(), "t10k", 20, gz);
+    auto d = LoadData(Mnist(dir.path()));
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ((*d)->train.x.sizes(), (std::vector<int64_t>{50, 1, 4, 4}));
+    EXPECT_EQ((*d)->test.rows(), 20);
+    EXPECT_EQ((*d)->num_classes, 10);
+    EXPECT_EQ((*d)->train.y[13].item<int64_t>(), 3);
+    EXPECT_NEAR((*d)->train.x[13][0][0][0].item<float>(), 60 / 255.0, 1e-6);
+  }
+}
+
+TEST(DataTest, TruncatedIdxIsAUserError) {
+  TempDir dir;
+  WriteIdx(dir.path(), "train", 50, true, /*truncate=*/true);
+  WriteIdx(dir.path(), "t10k", 20, true);
+  auto d = LoadData(Mnist(dir.path()));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr("truncated"));
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr("train-images-idx3-ubyte"));
+}
+
+TEST(DataTest, TruncatedGzipStreamIsAUserError) {
+  TempDir dir;
+  WriteIdx(dir.path(), "train", 500, true);
+  WriteIdx(dir.path(), "t10k", 20, true);
+  const std::string ip = dir.File("train-images-idx3-ubyte.gz");
+  std::string bytes;
+  {
+    std::ifstream in(ip, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  hypersweep::testing::WriteFile(ip, bytes.substr(0, bytes.size() / 2));
+  auto d = LoadData(Mnist(dir.path()));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TrialSpec SyntheticTrial(int64_t samples) {
+  TrialSpec t;
+  t.dataset.kind = DatasetSpec::Kind::kSynthetic;
+  t.dataset.synthetic.samples = samples;
+  t.dataset.synthetic.features = 5;
+  t.dataset.synthetic.classes = 3;
+  return t;
+}
+
+TEST(DataTest, FoldsPartitionTheRowsAndAreStratified) {
+  TrialSpec t = SyntheticTrial(1003);
+  auto d = LoadData(t.dataset);
+  ASSERT_TRUE(d.ok());
+  t.validation.kind = ValidationSpec::Kind::kKFold;
+  t.validation.folds = 5;
+  int64_t total_val = 0;
+  std::vector<torch::Tensor> val_rows;
+  const auto class_share = (*d)->train.y.bincount({}, 3).to(torch::kFloat64) / 1003.0;
+  for (int64_t f = 0; f < 5; ++f) {
+    t.validation.fold = f;
+    auto s = MakeSplit(**d, t);
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->train.rows() + s->val.rows(), 1003);
+    EXPECT_NEAR(static_cast<double>(s->val.rows()), 1003 / 5.0, 1.5);
+    total_val += s->val.rows();
+    auto share = s->val.y.bincount({}, 3).to(torch::kFloat64) / static_cast<double>(s->val.rows());
+    EXPECT_TRUE(torch::allclose(share, class_share, 0, 0.02)) << share << class_share;
+    val_rows.push_back(s->val.x);
+  }
+  EXPECT_EQ(total_val, 1003);
+  // Disjoint: no validation row of fold 0 appears in fold 1.
+  auto a = val_rows[0], b = val_rows[1];
+  auto dist = torch::cdist(a, b);
+  EXPECT_GT(dist.min().item<float>(), 0);
+}
+
+TEST(DataTest, StandardisesOnTrainingRowsOnly) {
+  TrialSpec t = SyntheticTrial(600);
+  t.validation.kind = ValidationSpec::Kind::kHoldout;
+  t.validation.holdout = 0.25;
+  auto d = LoadData(t.dataset);
+  ASSERT_TRUE(d.ok());
+  auto s = MakeSplit(**d, t);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->val.rows(), 150);
+  EXPECT_TRUE(torch::allclose(s->train.x.mean(0), torch::zeros({5}), 0, 1e-5));
+  EXPECT_TRUE(torch::allclose(s->train.x.std(0), torch::ones({5}), 0, 1e-4));
+  EXPECT_FALSE(torch::allclose(s->val.x.mean(0), torch::zeros({5}), 0, 1e-5));  // not refitted
+  EXPECT_NEAR(s->val_weight_scale, 600.0 / 150.0, 1e-12);
+}
+
+TEST(DataTest, CsvMissingValuesAndClassNormalisedWeights) {
+  TempDir dir;
+  const std::string csv = dir.File("h.csv");
+  hypersweep::testing::WriteFile(csv,
+                                 "Id,a,b,w,Label\n"
+                                 "1,1,-999,2,s\n"
+                                 "2,3,5,2,b\n"
+                                 "3,5,7,6,b\n"
+                                 "4,7,-999,1,s\n");
+  TrialSpec t;
+  t.dataset.kind = DatasetSpec::Kind::kCsv;
+  t.dataset.csv.path = csv;
+  t.dataset.csv.positive = "s";
+  t.dataset.csv.weight = "w";
+  t.dataset.csv.drop = {"Id"};
+  t.dataset.csv.has_missing = true;
+  t.dataset.csv.missing = -999;
+  t.dataset.csv.normalize_weights = true;
+  auto d = LoadData(t.dataset);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->feature_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ((*d)->num_classes, 2);
+  EXPECT_EQ((*d)->train.y.sum().item<int64_t>(), 2);
+  t.validation.kind = ValidationSpec::Kind::kKFold;
+  t.validation.folds = 2;
+  t.validation.fold = 0;
+  auto s = MakeSplit(**d, t);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->binary);
+  // Missing values are 0 after standardisation; per-class weights sum to 1.
+  for (const Table* tab : {&s->train, &s->val}) {
+    auto miss = tab->missing;
+    EXPECT_EQ(tab->x.masked_select(miss).abs().sum().item<float>(), 0.0f);
+  }
+  for (int c = 0; c < 2; ++c) {
+    auto mask = s->train.y == c;
+    EXPECT_NEAR(s->train_loss_w.masked_select(mask).sum().item<float>(), 1.0f, 1e-6);
+  }
+}
+
+TEST(DataTest, CsvUnknownLabelColumnNamesIt) {
+  TempDir dir;
+  const std::string csv = dir.File("x.csv");
+  hypersweep::testing::WriteFile(csv, "a,b\n1,2\n");
+  DatasetSpec d;
+  d.kind = DatasetSpec::Kind::kCsv;
+  d.csv.path = csv;
+  d.csv.label = "target";
+  auto r = LoadData(d);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("label column 'target'"));
+}
+
+TEST(DataTest, CacheLoadsOnce) {
+  DatasetCache cache;
+  TrialSpec t = SyntheticTrial(100);
+  auto a = cache.Get(t.dataset);
+  t.dataset.limit = 50;  // limits apply at split time; same cached data
+  auto b = cache.Get(t.dataset);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->get(), b->get());
+}
+
+}  // namespace
+}  // namespace hypersweep

@@ -1,0 +1,236 @@
+// The training engine through its public, torch-free API, on small synthetic and CSV data.
+#include "worker/trainer/trainer.h"
+
+#include <cmath>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/test_util.h"
+
+namespace hypersweep {
+namespace {
+
+using ::hypersweep::testing::RecordingSink;
+using ::hypersweep::testing::TempDir;
+using ::testing::HasSubstr;
+
+TrialSpec Synthetic(const std::string& extra = "") {
+  auto s = ParseTrialSpec(R"(
+dataset: {synthetic: {samples: 1500, features: 12, classes: 3, noise: 0.3}}
+model: {mlp: {hidden: [32, 32], dropout: 0.1}}
+schedule: {one_cycle: {max_lr: 0.2}}
+epochs: 5
+batch_size: 64
+validation: {holdout: 0.2}
+)" + extra);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+// Everything but the timings.
+std::vector<double> Numbers(const std::vector<EpochMetrics>& es) {
+  std::vector<double> out;
+  for (const auto& e : es) {
+    for (double v : {e.train_loss, e.val_loss, e.val_accuracy, e.lr, e.momentum}) out.push_back(v);
+    out.push_back(static_cast<double>(e.steps));
+  }
+  return out;
+}
+
+TEST(TrainerTest, LearnsSyntheticMulticlass) {
+  RecordingSink sink;
+  TrainOptions o;
+  o.threads = 1;
+  auto r = TrainTrial(Synthetic(), o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, TrialOutcome::kSucceeded);
+  ASSERT_EQ(sink.epochs.size(), 5u);
+  EXPECT_LT(sink.epochs.back().train_loss, sink.epochs.front().train_loss);
+  EXPECT_GT(sink.epochs.back().val_accuracy, 0.6);      // 3 classes: chance is ~0.33
+  EXPECT_TRUE(std::isnan(sink.epochs.back().val_auc));  // not binary
+  EXPECT_EQ(sink.epochs.back().steps, 5 * ((1200 + 63) / 64));
+  EXPECT_GT(sink.epochs.back().samples_per_second, 0);
+}
+
+TEST(TrainerTest, SameSeedSameMetricsBitForBit) {
+  TrainOptions o;
+  o.threads = 1;
+  RecordingSink a, b, c;
+  ASSERT_TRUE(TrainTrial(Synthetic(), o, &a).ok());
+  ASSERT_TRUE(TrainTrial(Synthetic(), o, &b).ok());
+  ASSERT_TRUE(TrainTrial(Synthetic("seed: 5\n"), o, &c).ok());
+  EXPECT_EQ(Numbers(a.epochs), Numbers(b.epochs));
+  EXPECT_NE(Numbers(a.epochs), Numbers(c.epochs));
+}
+
+TEST(TrainerTest, ResumeAfterStopMatchesUninterruptedRun) {
+  TempDir dir;
+  TrainOptions o;
+  o.threads = 1;
+  RecordingSink full;
+  ASSERT_TRUE(TrainTrial(Synthetic(), o, &full).ok());
+
+  // Stop in the middle of epoch 2 (mid-epoch: exercises the RNG state and partial sums), then
+  // resume.
+  for (int stop_after_steps : {3 * 19 + 5, 2 * 19}) {
+    SCOPED_TRACE(stop_after_steps);
+    TrainOptions first = o;
+    first.checkpoint_path = dir.File("ckpt-" + std::to_string(stop_after_steps) + ".pt");
+    int polls = 0;
+    first.should_stop = [&] { return polls++ == stop_after_steps; };
+    RecordingSink part1;
+    auto r1 = TrainTrial(Synthetic(), first, &part1);
+    ASSERT_TRUE(r1.ok()) << r1.status();
+    ASSERT_EQ(r1->outcome, TrialOutcome::kStopped);
+    ASSERT_LT(part1.epochs.size(), 5u);
+
+    TrainOptions second = o;
+    second.checkpoint_path = first.checkpoint_path;
+    second.resume = true;
+    RecordingSink part2;
+    auto r2 = TrainTrial(Synthetic(), second, &part2);
+    ASSERT_TRUE(r2.ok()) << r2.status();
+    EXPECT_EQ(r2->outcome, TrialOutcome::kSucceeded);
+    EXPECT_EQ(r2->start_epoch, static_cast<int64_t>(part1.epochs.size()));
+    std::vector<EpochMetrics> joined = part1.epochs;
+    joined.insert(joined.end(), part2.epochs.begin(), part2.epochs.end());
+    EXPECT_EQ(Numbers(joined), Numbers(full.epochs));
+    EXPECT_EQ(Numbers(r2->epochs), Numbers(full.epochs));  // restored + new
+    EXPECT_THAT(part2.logs.front(), HasSubstr("resumed from checkpoint"));
+  }
+}
+
+TEST(TrainerTest, CorruptCheckpointRestartsFromScratch) {
+  TempDir dir;
+  TrainOptions o;
+  o.threads = 1;
+  o.checkpoint_path = dir.File("bad.pt");
+  o.resume = true;
+  hypersweep::testing::WriteFile(o.checkpoint_path, "PK\x03\x04 truncated");
+  RecordingSink sink;
+  auto r = TrainTrial(Synthetic(), o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->start_epoch, 0);
+  EXPECT_EQ(sink.epochs.size(), 5u);
+  ASSERT_FALSE(sink.logs.empty());
+  EXPECT_THAT(sink.logs.front(), HasSubstr("restarting the trial from epoch 0"));
+}
+
+TEST(TrainerTest, HugeLearningRateDiverges) {
+  RecordingSink sink;
+  TrainOptions o;
+  o.threads = 1;
+  auto spec = Synthetic();
+  spec.schedule.kind = ConstantSchedule{500.0};
+  auto r = TrainTrial(spec, o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, TrialOutcome::kDiverged);
+  EXPECT_THAT(r->reason, HasSubstr("epoch 0"));
+}
+
+TEST(TrainerTest, BudgetStopsTrainingEarly) {
+  RecordingSink sink;
+  TrainOptions o;
+  o.threads = 1;
+  auto spec = Synthetic();
+  spec.epochs = 100000;
+  spec.budget_seconds = 0.5;
+  auto r = TrainTrial(spec, o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, TrialOutcome::kSucceeded);
+  EXPECT_THAT(r->reason, HasSubstr("budget"));
+  ASSERT_FALSE(sink.epochs.empty());
+  EXPECT_LT(sink.epochs.size(), 100000u);
+  EXPECT_GE(sink.epochs.back().elapsed_seconds, 0.5);
+  EXPECT_LT(sink.epochs.back().elapsed_seconds, 0.5 + 1.0);  // checked at batch boundaries
+}
+
+TEST(TrainerTest, HiggsLikeCsvWithWeightsReportsAucAndAms) {
+  TempDir dir;
+  const std::string csv = dir.File("higgs.csv");
+  hypersweep::testing::WriteHiggsLikeCsv(csv, 3000, 1);
+  auto spec = ParseTrialSpec(R"(
+dataset: {csv: {path: )" + csv +
+                             R"(, label: Label, positive: s, weight: KaggleWeight,
+                drop: [EventId, Weight, KaggleSet], missing: -999, normalize_weights: true}}
+model: {mlp: {hidden: [32, 32]}}
+schedule: {one_cycle: {max_lr: 0.05}}
+epochs: 4
+batch_size: 128
+validation: {folds: 5, fold: 1}
+)");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  RecordingSink sink;
+  TrainOptions o;
+  o.threads = 1;
+  auto r = TrainTrial(*spec, o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(sink.epochs.size(), 4u);
+  const auto& last = sink.epochs.back();
+  EXPECT_GT(last.val_auc, 0.75);
+  EXPECT_LE(last.val_auc, 1.0);
+  EXPECT_TRUE(std::isfinite(last.val_ams));
+  EXPECT_GT(last.val_ams, 0);
+  EXPECT_TRUE(std::isfinite(last.val_loss));
+}
+
+TEST(TrainerTest, RangeTestSuggestsAnLr) {
+  auto spec = Synthetic();
+  RecordingSink sink;
+  TrainOptions o;
+  o.threads = 1;
+  auto r = RunLrRangeTest(spec, o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_GT(r->curve.size(), 5u);
+  EXPECT_EQ(sink.points.size(), r->curve.size());
+  ASSERT_TRUE(r->suggestion.ok()) << r->suggestion.status();
+  EXPECT_GT(r->suggestion->steepest, 1e-7);
+  EXPECT_LT(r->suggestion->steepest, 10);
+  EXPECT_GT(r->curve.back().lr, r->curve.front().lr);
+}
+
+TEST(TrainerTest, CsvWithNonNumericFeatureIsAUserError) {
+  TempDir dir;
+  const std::string csv = dir.File("bad.csv");
+  hypersweep::testing::WriteFile(csv, "a,b,Label\n1,2,0\n3,oops,1\n");
+  auto spec =
+      ParseTrialSpec("dataset: {csv: {path: " + csv + "}}\nschedule: {constant: {lr: 0.1}}\n");
+  ASSERT_TRUE(spec.ok());
+  RecordingSink sink;
+  auto r = TrainTrial(*spec, {}, &sink);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("bad.csv:3: column 'b' is not a number: 'oops'"));
+}
+
+TEST(TrainerTest, MissingDataIsAUserErrorNamingThePath) {
+  auto spec = ParseTrialSpec(
+      "dataset: {mnist: {root: /nonexistent/mnist}}\nschedule: {constant: {lr: 0.1}}\n");
+  ASSERT_TRUE(spec.ok());
+  RecordingSink sink;
+  auto r = TrainTrial(*spec, {}, &sink);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("/nonexistent/mnist"));
+}
+
+TEST(TrainerTest, CnnOnTabularDataIsAUserError) {
+  auto spec = Synthetic();
+  spec.model.kind = ModelSpec::Kind::kCnn;
+  RecordingSink sink;
+  auto r = TrainTrial(spec, {}, &sink);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TrainerTest, UnknownDeviceIsAUserError) {
+  TrainOptions o;
+  o.device = "tpu";
+  RecordingSink sink;
+  auto r = TrainTrial(Synthetic(), o, &sink);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace hypersweep

@@ -1,0 +1,265 @@
+#include "worker/cli.h"
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/schedule.h"
+#include "core/spec_reader.h"
+#include "core/trial_spec.h"
+#include "worker/trainer/trainer.h"
+
+namespace hypersweep {
+namespace {
+
+std::atomic<int> g_signals{0};
+
+void OnSignal(int) {
+  if (g_signals.fetch_add(1) >= 1) std::_Exit(130);  // a second signal exits now
+}
+
+int ExitCodeFor(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kInvalidArgument ? kExitBadInput : kExitFailure;
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "hypersweep-worker: " << s.message() << "\n";
+  return ExitCodeFor(s);
+}
+
+// Prints each epoch as one JSON line on stdout and notices on stderr.
+class StdoutSink : public MetricsSink {
+ public:
+  void OnEpoch(const EpochMetrics& m) override {
+    std::cout << ToJson(m).dump() << std::endl;
+    std::cerr << absl::StrFormat(
+        "epoch %d: train_loss %.4f val_loss %.4f val_accuracy %.4f (%.1fs, %.0f samples/s)\n",
+        m.epoch, m.train_loss, m.val_loss, m.val_accuracy, m.seconds, m.samples_per_second);
+  }
+  void OnLog(const std::string& message) override { std::cerr << message << "\n"; }
+};
+
+// FNV-1a of the canonical spec: a stable checkpoint file name for one trial.
+std::string SpecDigest(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return absl::StrFormat("%016x", h);
+}
+
+struct CommonOptions {
+  std::string device = "auto";
+  int threads = 0;
+};
+
+void AddCommon(CLI::App* cmd, CommonOptions* o) {
+  cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "intra-op threads (0: LibTorch's default)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+int RunTrain(const std::string& trial_file, const std::string& checkpoint_dir, bool resume,
+             const CommonOptions& common) {
+  auto spec = LoadTrialSpecFile(trial_file);
+  if (!spec.ok()) return Fail(spec.status());
+  TrainOptions options;
+  options.device = common.device;
+  options.threads = common.threads;
+  if (!checkpoint_dir.empty()) {
+    options.checkpoint_path =
+        absl::StrCat(checkpoint_dir, "/trial-", SpecDigest(ToJson(*spec).dump()), ".pt");
+  } else if (resume) {
+    return Fail(absl::InvalidArgumentError("--resume needs --checkpoint-dir"));
+  }
+  options.resume = resume;
+  options.should_stop = [] { return g_signals.load() > 0; };
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  StdoutSink sink;
+  auto result = TrainTrial(*spec, options, &sink);
+  if (!result.ok()) return Fail(result.status());
+  nlohmann::json summary = {{"status", TrialOutcomeName(result->outcome)},
+                            {"epochs", result->epochs.size()},
+                            {"device", result->device}};
+  if (!result->reason.empty()) summary["reason"] = result->reason;
+  if (!options.checkpoint_path.empty()) summary["checkpoint"] = options.checkpoint_path;
+  if (!result->epochs.empty()) {
+    double best_acc = 0, best_loss = 1e300;
+    for (const auto& e : result->epochs) {
+      best_acc = std::max(best_acc, e.val_accuracy);
+      if (std::isfinite(e.val_loss)) best_loss = std::min(best_loss, e.val_loss);
+    }
+    summary["best_val_accuracy"] = best_acc;
+    summary["best_val_loss"] = best_loss;
+    summary["final"] = ToJson(result->epochs.back());
+  }
+  std::cout << nlohmann::json{{"summary", summary}}.dump() << std::endl;
+  switch (result->outcome) {
+    case TrialOutcome::kSucceeded:
+      return kExitOk;
+    case TrialOutcome::kDiverged:
+      std::cerr << "diverged: " << result->reason << "\n";
+      return kExitDiverged;
+    case TrialOutcome::kStopped:
+      std::cerr << "stopped by signal; continue with --resume\n";
+      return kExitFailure;
+  }
+  return kExitFailure;
+}
+
+class CurveSink : public MetricsSink {
+ public:
+  void OnEpoch(const EpochMetrics&) override {}
+};
+
+int RunLrFind(const std::string& trial_file, const std::string& format,
+              const CommonOptions& common) {
+  auto spec = LoadTrialSpecFile(trial_file);
+  if (!spec.ok()) return Fail(spec.status());
+  TrainOptions options;
+  options.device = common.device;
+  options.threads = common.threads;
+  options.should_stop = [] { return g_signals.load() > 0; };
+  CurveSink sink;
+  auto r = RunLrRangeTest(*spec, options, &sink);
+  if (!r.ok()) return Fail(r.status());
+  if (format == "json") {
+    nlohmann::json curve = nlohmann::json::array();
+    for (const auto& p : r->curve) {
+      curve.push_back({{"lr", p.lr},
+                       {"loss", std::isfinite(p.loss) ? nlohmann::json(p.loss) : nlohmann::json()},
+                       {"smoothed", std::isfinite(p.smoothed) ? nlohmann::json(p.smoothed)
+                                                              : nlohmann::json()}});
+    }
+    nlohmann::json out = {{"curve", curve}};
+    if (r->suggestion.ok()) {
+      out["suggestion"] = {{"steepest", r->suggestion->steepest},
+                           {"min_div_10", r->suggestion->min_div_10},
+                           {"at_min", r->suggestion->at_min}};
+    } else {
+      out["suggestion_error"] = std::string(r->suggestion.status().message());
+    }
+    std::cout << out.dump(1) << std::endl;
+  } else {
+    std::cout << "step,lr,loss,smoothed_loss\n";
+    for (size_t i = 0; i < r->curve.size(); ++i) {
+      const auto& p = r->curve[i];
+      std::cout << absl::StrFormat("%d,%.9g,%.9g,%.9g\n", i, p.lr, p.loss, p.smoothed);
+    }
+    if (r->suggestion.ok()) {
+      std::cout << absl::StrFormat("# suggestion steepest=%.6g min_div_10=%.6g at_min=%.6g\n",
+                                   r->suggestion->steepest, r->suggestion->min_div_10,
+                                   r->suggestion->at_min);
+    } else {
+      std::cout << "# no suggestion: " << r->suggestion.status().message() << "\n";
+    }
+  }
+  if (r->suggestion.ok()) {
+    std::cerr << absl::StrFormat(
+        "suggested max_lr: %.4g (steepest), %.4g (min/10); loss minimum at lr %.4g\n",
+        r->suggestion->steepest, r->suggestion->min_div_10, r->suggestion->at_min);
+    return kExitOk;
+  }
+  std::cerr << "no suggestion: " << r->suggestion.status().message() << "\n";
+  return kExitFailure;
+}
+
+int RunSchedule(const std::string& schedule_arg, int64_t steps, int64_t steps_per_epoch,
+                double momentum) {
+  std::string text = schedule_arg;
+  if (std::filesystem::is_regular_file(schedule_arg)) {
+    std::ifstream in(schedule_arg);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  auto node = LoadYaml(text, "--schedule");
+  if (!node.ok()) return Fail(node.status());
+  YAML::Node root = *node;
+  if (root.IsMap() && root["schedule"].IsDefined()) root = root["schedule"];  // a whole trial file
+  auto spec = ParseSchedule(root, "schedule", {});
+  if (!spec.ok()) return Fail(spec.status());
+  const int64_t epochs = std::max<int64_t>(1, (steps + steps_per_epoch - 1) / steps_per_epoch);
+  auto sched = Schedule::Create(*spec, {steps_per_epoch, epochs, momentum});
+  if (!sched.ok()) return Fail(sched.status());
+  std::cout << "step,lr,momentum\n";
+  for (int64_t i = 0; i < steps; ++i) {
+    std::cout << absl::StrFormat("%d,%.10g,%.10g\n", i, sched->Lr(i), sched->Momentum(i));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunWorkerCli(int argc, char** argv) {
+  CLI::App app{
+      "hypersweep-worker: trains hyperparameter-sweep trials with LibTorch.\n"
+      "Local commands run one trial with no coordinator; exit codes: 0 succeeded, 2 bad input, "
+      "3 diverged, 1 other failure."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version",
+                       absl::StrCat("hypersweep-worker 0.1.0 (LibTorch ", LibTorchVersion(),
+                                    CudaAvailable() ? ", CUDA" : ", CPU only", ")"));
+
+  CommonOptions train_common, find_common;
+  std::string trial_file, checkpoint_dir;
+  bool resume = false;
+  auto* train = app.add_subcommand(
+      "train", "Train one trial locally; one JSON object per epoch on stdout, then a summary");
+  train
+      ->add_option("--trial", trial_file,
+                   "trial file (YAML or JSON): one point of the sweep schema")
+      ->required();
+  train->add_option("--checkpoint-dir", checkpoint_dir,
+                    "write a checkpoint after every epoch here");
+  train->add_flag("--resume", resume, "continue from the trial's checkpoint in --checkpoint-dir");
+  AddCommon(train, &train_common);
+
+  std::string find_file, find_format = "csv";
+  auto* find =
+      app.add_subcommand("lr-find", "Run an LR range test; prints the curve and suggested max LRs");
+  find->add_option("--trial", find_file, "trial file (YAML or JSON)")->required();
+  find->add_option("--format", find_format, "csv or json")
+      ->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
+  AddCommon(find, &find_common);
+
+  std::string schedule_arg;
+  int64_t steps = 0, steps_per_epoch = 1;
+  double momentum = 0.9;
+  auto* sched =
+      app.add_subcommand("schedule", "Print a schedule's lr and momentum per step as CSV");
+  sched
+      ->add_option("--schedule", schedule_arg,
+                   "schedule as JSON or YAML text, e.g. '{one_cycle: {max_lr: 0.1}}', or a file")
+      ->required();
+  sched->add_option("--steps", steps, "number of steps")->required()->check(CLI::PositiveNumber);
+  sched->add_option("--steps-per-epoch", steps_per_epoch, "steps per epoch (for *_epochs fields)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sched->add_option("--momentum", momentum, "momentum when the schedule does not cycle it")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+  if (*train) return RunTrain(trial_file, checkpoint_dir, resume, train_common);
+  if (*find) return RunLrFind(find_file, find_format, find_common);
+  if (*sched) return RunSchedule(schedule_arg, steps, steps_per_epoch, momentum);
+  return kExitBadInput;
+}
+
+}  // namespace hypersweep

@@ -1,0 +1,498 @@
+#include "worker/trainer/data.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/status_macros.h"
+
+namespace hypersweep {
+namespace {
+
+// Folds and holdouts use a fixed seed so that fold i is the same rows in every trial of a sweep.
+constexpr uint64_t kSplitSeed = 20180706;
+
+// Reads a file, gunzipping it when it is gzip (zlib reads plain files unchanged).
+absl::StatusOr<std::string> ReadMaybeGzip(const std::string& path) {
+  if (!std::filesystem::exists(path)) {
+    return absl::InvalidArgumentError(absl::StrCat("data file not found: ", path));
+  }
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("cannot open data file: ", path));
+  gzbuffer(f, 1 << 20);
+  std::string out;
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
+    if (n < 0) {
+      int errnum = 0;
+      std::string msg = gzerror(f, &errnum);
+      gzclose(f);
+      return absl::InvalidArgumentError(absl::StrCat("cannot read ", path, ": ", msg));
+    }
+    if (n == 0) break;
+    out.append(buf.data(), static_cast<size_t>(n));
+  }
+  int errnum = 0;
+  const char* msg = gzerror(f, &errnum);
+  if (errnum != Z_OK && errnum != Z_STREAM_END) {
+    std::string m = msg;
+    gzclose(f);
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path, ": ", m, " (truncated?)"));
+  }
+  gzclose(f);
+  return out;
+}
+
+uint32_t BigEndian32(const std::string& s, size_t off) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data() + off);
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+std::string FindIdx(const std::string& root, const std::string& name) {
+  for (const std::string& candidate : {root + "/" + name + ".gz", root + "/" + name}) {
+    if (std::filesystem::exists(candidate)) return candidate;
+  }
+  return root + "/" + name + ".gz";
+}
+
+absl::StatusOr<torch::Tensor> ReadIdxImages(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadMaybeGzip(path));
+  if (bytes.size() < 16 || BigEndian32(bytes, 0) != 0x803) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not an idx3 image file (bad header)"));
+  }
+  const int64_t n = BigEndian32(bytes, 4), rows = BigEndian32(bytes, 8),
+                cols = BigEndian32(bytes, 12);
+  const size_t want = 16 + static_cast<size_t>(n * rows * cols);
+  if (bytes.size() < want) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": truncated idx file: header promises ",
+                                                   n, " images (", want, " bytes), file has ",
+                                                   bytes.size(), " bytes"));
+  }
+  auto t = torch::from_blob(bytes.data() + 16, {n, 1, rows, cols}, torch::kUInt8);
+  return t.to(torch::kFloat32).div_(255.0f);
+}
+
+absl::StatusOr<torch::Tensor> ReadIdxLabels(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadMaybeGzip(path));
+  if (bytes.size() < 8 || BigEndian32(bytes, 0) != 0x801) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not an idx1 label file (bad header)"));
+  }
+  const int64_t n = BigEndian32(bytes, 4);
+  if (bytes.size() < 8 + static_cast<size_t>(n)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": truncated idx file: header promises ",
+                                                   n, " labels, file has ", bytes.size() - 8));
+  }
+  return torch::from_blob(bytes.data() + 8, {n}, torch::kUInt8).to(torch::kInt64);
+}
+
+absl::StatusOr<Table> LoadIdxPair(const std::string& root, const std::string& prefix) {
+  const std::string ip = FindIdx(root, prefix + "-images-idx3-ubyte");
+  const std::string lp = FindIdx(root, prefix + "-labels-idx1-ubyte");
+  Table t;
+  ASSIGN_OR_RETURN(t.x, ReadIdxImages(ip));
+  ASSIGN_OR_RETURN(t.y, ReadIdxLabels(lp));
+  if (t.x.size(0) != t.y.size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat(ip, " has ", t.x.size(0), " images but ", lp,
+                                                   " has ", t.y.size(0), " labels"));
+  }
+  return t;
+}
+
+absl::StatusOr<std::shared_ptr<LoadedData>> LoadIdx(const DatasetSpec& spec) {
+  if (!std::filesystem::is_directory(spec.root)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset root not found: ", spec.root,
+                     spec.kind == DatasetSpec::Kind::kFashionMnist
+                         ? " (install the Debian package dataset-fashion-mnist: make deps)"
+                         : ""));
+  }
+  auto d = std::make_shared<LoadedData>();
+  ASSIGN_OR_RETURN(d->train, LoadIdxPair(spec.root, "train"));
+  ASSIGN_OR_RETURN(d->test, LoadIdxPair(spec.root, "t10k"));
+  d->num_classes = 10;
+  d->is_image = true;
+  return d;
+}
+
+// ---- CSV ----
+
+std::vector<std::string_view> SplitCsvLine(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = line.find(',', start);
+    std::string_view f = line.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    while (!f.empty() && (f.back() == '\r' || f.back() == ' ')) f.remove_suffix(1);
+    while (!f.empty() && f.front() == ' ') f.remove_prefix(1);
+    if (f.size() >= 2 && f.front() == '"' && f.back() == '"') f = f.substr(1, f.size() - 2);
+    out.push_back(f);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool ParseFloat(std::string_view s, float* out) {
+  if (s.empty()) return false;
+  if (s.front() == '+') s.remove_prefix(1);
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+struct CsvLayout {
+  std::vector<size_t> feature_cols;
+  std::vector<std::string> feature_names;
+  size_t label_col = 0;
+  int64_t weight_col = -1;
+  size_t n_cols = 0;
+};
+
+absl::StatusOr<CsvLayout> ReadHeader(std::string_view header, const CsvOptions& o,
+                                     const std::string& path) {
+  auto cols = SplitCsvLine(header);
+  CsvLayout layout;
+  layout.n_cols = cols.size();
+  auto find = [&](const std::string& name) -> int64_t {
+    for (size_t i = 0; i < cols.size(); ++i) {
+      if (cols[i] == name) return static_cast<int64_t>(i);
+    }
+    return -1;
+  };
+  const int64_t label = find(o.label);
+  if (label < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": label column '", o.label, "' (dataset.csv.label) not in the header"));
+  }
+  layout.label_col = static_cast<size_t>(label);
+  if (!o.weight.empty()) {
+    layout.weight_col = find(o.weight);
+    if (layout.weight_col < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": weight column '", o.weight,
+                                                     "' (dataset.csv.weight) not in the header"));
+    }
+  }
+  for (const auto& d : o.drop) {
+    if (find(d) < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": dropped column '", d, "' (dataset.csv.drop) not in the header"));
+    }
+  }
+  for (size_t i = 0; i < cols.size(); ++i) {
+    const std::string name(cols[i]);
+    if (i == layout.label_col || static_cast<int64_t>(i) == layout.weight_col) continue;
+    if (std::find(o.drop.begin(), o.drop.end(), name) != o.drop.end()) continue;
+    layout.feature_cols.push_back(i);
+    layout.feature_names.push_back(name);
+  }
+  if (layout.feature_cols.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no feature columns left"));
+  }
+  return layout;
+}
+
+absl::StatusOr<Table> ReadCsv(const std::string& path, const CsvOptions& o, CsvLayout* layout_out,
+                              int64_t* max_class) {
+  ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(path));
+  std::string_view rest(text);
+  size_t nl = rest.find('\n');
+  if (nl == std::string_view::npos && rest.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": empty CSV file"));
+  }
+  ASSIGN_OR_RETURN(CsvLayout layout, ReadHeader(rest.substr(0, nl), o, path));
+  if (layout_out->n_cols != 0 && layout_out->feature_names != layout.feature_names) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": columns differ from the training file"));
+  }
+  *layout_out = layout;
+  rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  const size_t nf = layout.feature_cols.size();
+  std::vector<float> x, w;
+  std::vector<int64_t> y;
+  std::vector<uint8_t> missing;
+  int64_t line_no = 1;
+  while (!rest.empty()) {
+    nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    ++line_no;
+    if (line.empty() || line == "\r") continue;
+    auto f = SplitCsvLine(line);
+    if (f.size() != layout.n_cols) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": expected ",
+                                                     layout.n_cols, " fields, got ", f.size()));
+    }
+    for (size_t j = 0; j < nf; ++j) {
+      float v;
+      std::string_view s = f[layout.feature_cols[j]];
+      if (!ParseFloat(s, &v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ":", line_no, ": column '", layout.feature_names[j],
+                         "' is not a number: '", std::string(s), "'"));
+      }
+      const bool miss = o.has_missing && v == static_cast<float>(o.missing);
+      missing.push_back(miss ? 1 : 0);
+      x.push_back(miss ? 0.0f : v);
+    }
+    std::string_view label = f[layout.label_col];
+    if (!o.positive.empty()) {
+      y.push_back(label == o.positive ? 1 : 0);
+    } else {
+      float v;
+      if (!ParseFloat(label, &v) || v < 0 || v != std::floor(v)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ":", line_no, ": label '", std::string(label),
+            "' is not a class index 0..C-1 (set dataset.csv.positive for string labels)"));
+      }
+      y.push_back(static_cast<int64_t>(v));
+    }
+    *max_class = std::max(*max_class, y.back());
+    if (layout.weight_col >= 0) {
+      float v;
+      if (!ParseFloat(f[static_cast<size_t>(layout.weight_col)], &v) || !(v >= 0)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ":", line_no, ": weight '",
+            std::string(f[static_cast<size_t>(layout.weight_col)]), "' is not a number >= 0"));
+      }
+      w.push_back(v);
+    }
+  }
+  const int64_t n = static_cast<int64_t>(y.size());
+  if (n == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": no data rows"));
+  Table t;
+  t.x = torch::from_blob(x.data(), {n, static_cast<int64_t>(nf)}, torch::kFloat32).clone();
+  t.y = torch::from_blob(y.data(), {n}, torch::kInt64).clone();
+  if (!w.empty()) t.w = torch::from_blob(w.data(), {n}, torch::kFloat32).clone();
+  if (o.has_missing) {
+    t.missing = torch::from_blob(missing.data(), {n, static_cast<int64_t>(nf)}, torch::kUInt8)
+                    .to(torch::kBool);
+  }
+  return t;
+}
+
+absl::StatusOr<std::shared_ptr<LoadedData>> LoadCsv(const DatasetSpec& spec) {
+  auto d = std::make_shared<LoadedData>();
+  CsvLayout layout;
+  int64_t max_class = 0;
+  ASSIGN_OR_RETURN(d->train, ReadCsv(spec.csv.path, spec.csv, &layout, &max_class));
+  if (!spec.csv.test_path.empty()) {
+    ASSIGN_OR_RETURN(d->test, ReadCsv(spec.csv.test_path, spec.csv, &layout, &max_class));
+  }
+  d->feature_names = layout.feature_names;
+  d->num_classes = std::max<int64_t>(2, max_class + 1);
+  return d;
+}
+
+// ---- synthetic ----
+
+std::shared_ptr<LoadedData> MakeSynthetic(const SyntheticOptions& o) {
+  std::mt19937_64 rng(o.data_seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = o.samples, f = o.features, c = o.classes;
+  // One random direction per class; the label is the class whose direction scores highest
+  // (plus noise), so the task is learnable but not trivial.
+  std::vector<float> dirs(static_cast<size_t>(c * f));
+  for (auto& v : dirs) v = normal(rng);
+  std::vector<float> x(static_cast<size_t>(n * f)), w;
+  std::vector<int64_t> y(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < f; ++j) x[static_cast<size_t>(i * f + j)] = normal(rng);
+    int64_t best = 0;
+    float best_score = -1e30f;
+    for (int64_t k = 0; k < c; ++k) {
+      float s = 0;
+      for (int64_t j = 0; j < f; ++j)
+        s += dirs[static_cast<size_t>(k * f + j)] * x[static_cast<size_t>(i * f + j)];
+      s += static_cast<float>(o.noise) * normal(rng) * std::sqrt(static_cast<float>(f));
+      if (s > best_score) {
+        best_score = s;
+        best = k;
+      }
+    }
+    y[static_cast<size_t>(i)] = best;
+  }
+  if (o.weights) {
+    // HEP-like: rare-looking signal with small weights, background with large ones.
+    std::uniform_real_distribution<float> u(0.5f, 1.5f);
+    for (int64_t i = 0; i < n; ++i)
+      w.push_back((y[static_cast<size_t>(i)] == 1 ? 0.002f : 1.0f) * u(rng));
+  }
+  auto d = std::make_shared<LoadedData>();
+  d->train.x = torch::from_blob(x.data(), {n, f}, torch::kFloat32).clone();
+  d->train.y = torch::from_blob(y.data(), {n}, torch::kInt64).clone();
+  if (!w.empty()) d->train.w = torch::from_blob(w.data(), {n}, torch::kFloat32).clone();
+  d->num_classes = c;
+  return d;
+}
+
+std::string CacheKey(const DatasetSpec& spec) {
+  TrialSpec t;
+  t.dataset = spec;
+  t.dataset.limit = 0;  // the cache holds the full data; limits apply at split time
+  return ToJson(t)["dataset"].dump();
+}
+
+Table Rows(const Table& t, const torch::Tensor& idx) {
+  Table out;
+  out.x = t.x.index_select(0, idx);
+  out.y = t.y.index_select(0, idx);
+  if (t.w.defined()) out.w = t.w.index_select(0, idx);
+  if (t.missing.defined()) out.missing = t.missing.index_select(0, idx);
+  return out;
+}
+
+Table Head(const Table& t, int64_t limit) {
+  if (limit <= 0 || limit >= t.rows()) return t;
+  return Rows(t, torch::arange(limit, torch::kInt64));
+}
+
+// Rows of each class in a shuffled order fixed by kSplitSeed (stratification for folds and
+// holdout).
+std::vector<std::vector<int64_t>> ShuffledByClass(const torch::Tensor& y, int64_t num_classes) {
+  const int64_t n = y.size(0);
+  auto ya = y.accessor<int64_t, 1>();
+  std::vector<std::vector<int64_t>> by_class(static_cast<size_t>(num_classes));
+  for (int64_t i = 0; i < n; ++i) by_class[static_cast<size_t>(ya[i])].push_back(i);
+  std::mt19937_64 rng(kSplitSeed);
+  for (auto& rows : by_class) std::shuffle(rows.begin(), rows.end(), rng);
+  return by_class;
+}
+
+void Standardize(SplitData& s, bool is_image) {
+  if (is_image) {
+    const auto mean = s.train.x.mean();
+    const auto std = s.train.x.std().clamp_min(1e-6);
+    s.train.x.sub_(mean).div_(std);
+    s.val.x.sub_(mean).div_(std);
+    return;
+  }
+  // Per feature, over the non-missing training values; missing values become 0 (the mean).
+  torch::Tensor present = s.train.missing.defined()
+                              ? s.train.missing.logical_not().to(torch::kFloat32)
+                              : torch::ones_like(s.train.x);
+  auto count = present.sum(0).clamp_min(1);
+  auto mean = (s.train.x * present).sum(0) / count;
+  auto var = ((s.train.x - mean).pow(2) * present).sum(0) / (count - 1).clamp_min(1);
+  auto std = var.sqrt();
+  std = torch::where(std > 1e-12, std, torch::ones_like(std));
+  for (Table* t : {&s.train, &s.val}) {
+    t->x.sub_(mean).div_(std);
+    if (t->missing.defined()) t->x.masked_fill_(t->missing, 0.0f);
+  }
+}
+
+torch::Tensor LossWeights(const Table& t, bool normalize, int64_t num_classes) {
+  if (!t.w.defined()) return {};
+  if (!normalize) return t.w;
+  auto w = t.w.clone();
+  for (int64_t c = 0; c < num_classes; ++c) {
+    auto mask = t.y == c;
+    auto total = w.masked_select(mask).sum();
+    if (total.item<float>() > 0) w = torch::where(mask, w / total, w);
+  }
+  return w;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const LoadedData>> LoadData(const DatasetSpec& spec) {
+  try {
+    switch (spec.kind) {
+      case DatasetSpec::Kind::kFashionMnist:
+      case DatasetSpec::Kind::kMnist: {
+        ASSIGN_OR_RETURN(auto d, LoadIdx(spec));
+        return std::shared_ptr<const LoadedData>(std::move(d));
+      }
+      case DatasetSpec::Kind::kCsv: {
+        ASSIGN_OR_RETURN(auto d, LoadCsv(spec));
+        return std::shared_ptr<const LoadedData>(std::move(d));
+      }
+      case DatasetSpec::Kind::kSynthetic:
+        return std::shared_ptr<const LoadedData>(MakeSynthetic(spec.synthetic));
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("loading data: ", e.what()));
+  }
+  return absl::InternalError("unknown dataset kind");
+}
+
+absl::StatusOr<std::shared_ptr<const LoadedData>> DatasetCache::Get(const DatasetSpec& spec) {
+  const std::string key = CacheKey(spec);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) return it->second;
+  }
+  // Loading happens outside the lock; two slots racing for the same data both load once.
+  ASSIGN_OR_RETURN(auto data, LoadData(spec));
+  absl::MutexLock lock(&mu_);
+  return entries_.emplace(key, std::move(data)).first->second;
+}
+
+absl::StatusOr<SplitData> MakeSplit(const LoadedData& data, const TrialSpec& spec) {
+  torch::NoGradGuard no_grad;
+  SplitData s;
+  s.num_classes = data.num_classes;
+  s.binary = data.num_classes == 2;
+  const Table train_all = Head(data.train, spec.dataset.limit);
+  ValidationSpec::Kind kind = spec.validation.kind;
+  if (kind == ValidationSpec::Kind::kDefault) {
+    kind = data.has_test() ? ValidationSpec::Kind::kTestSplit : ValidationSpec::Kind::kHoldout;
+  }
+  if (kind == ValidationSpec::Kind::kTestSplit) {
+    if (!data.has_test()) {
+      return absl::InvalidArgumentError("validation.test_split: this dataset has no test split");
+    }
+    s.train = Rows(train_all, torch::arange(train_all.rows(), torch::kInt64));  // own copy
+    s.val = Rows(data.test, torch::arange(data.test.rows(), torch::kInt64));
+    s.val_weight_scale = 1.0;
+  } else {
+    // Stratified: each class contributes its share to the validation rows.
+    std::vector<uint8_t> is_val(static_cast<size_t>(train_all.rows()), 0);
+    int64_t offset = 0;
+    for (const auto& rows : ShuffledByClass(train_all.y, data.num_classes)) {
+      const int64_t n_c = static_cast<int64_t>(rows.size());
+      for (int64_t j = 0; j < n_c; ++j) {
+        bool val;
+        if (kind == ValidationSpec::Kind::kKFold) {
+          val = (j + offset) % spec.validation.folds == spec.validation.fold;
+        } else {
+          val = j < static_cast<int64_t>(
+                        std::llround(spec.validation.holdout * static_cast<double>(n_c)));
+        }
+        is_val[static_cast<size_t>(rows[static_cast<size_t>(j)])] = val ? 1 : 0;
+      }
+      offset += n_c;  // spreads each class's remainder over different folds
+    }
+    std::vector<int64_t> tr, va;
+    for (size_t i = 0; i < is_val.size(); ++i)
+      (is_val[i] ? va : tr).push_back(static_cast<int64_t>(i));
+    if (tr.empty() || va.empty()) {
+      return absl::InvalidArgumentError(
+          "validation: split leaves no training or no validation rows");
+    }
+    s.train = Rows(train_all, torch::tensor(tr, torch::kInt64));
+    s.val = Rows(train_all, torch::tensor(va, torch::kInt64));
+    s.val_weight_scale = static_cast<double>(train_all.rows()) / static_cast<double>(va.size());
+  }
+  if (s.train.y.max().item<int64_t>() >= data.num_classes) {
+    return absl::InvalidArgumentError("labels exceed the number of classes");
+  }
+  Standardize(s, data.is_image);
+  const bool normalize =
+      spec.dataset.kind == DatasetSpec::Kind::kCsv && spec.dataset.csv.normalize_weights;
+  s.train_loss_w = LossWeights(s.train, normalize, data.num_classes);
+  s.val_loss_w = LossWeights(s.val, normalize, data.num_classes);
+  return s;
+}
+
+}  // namespace hypersweep

@@ -1,0 +1,67 @@
+// Datasets as in-memory tensors: idx (MNIST, Fashion-MNIST; gzip or plain), CSV (the ATLAS Higgs
+// challenge layout among others) and a deterministic synthetic generator; plus splitting
+// (test split, stratified holdout and k-fold) and standardisation fitted on the training part.
+// Internal to worker/trainer (includes torch).
+#ifndef HYPERSWEEP_WORKER_TRAINER_DATA_H_
+#define HYPERSWEEP_WORKER_TRAINER_DATA_H_
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/trial_spec.h"
+
+namespace hypersweep {
+
+// Rows of one table. x: float [N, ...features]; y: int64 class index [N]; w: float [N] raw sample
+// weights or undefined; missing: bool [N, F] marks of missing values or undefined.
+struct Table {
+  torch::Tensor x, y, w, missing;
+  int64_t rows() const { return x.size(0); }
+};
+
+// A loaded dataset, immutable once built (shared by trials and threads).
+struct LoadedData {
+  Table train;
+  Table test;  // undefined tensors when the dataset has no test split
+  int64_t num_classes = 0;
+  bool is_image = false;                   // idx data: x is [N, 1, 28, 28]
+  std::vector<std::string> feature_names;  // csv
+  bool has_test() const { return test.x.defined(); }
+};
+
+// What a trial trains and validates on, standardised with the training part's statistics.
+struct SplitData {
+  Table train, val;
+  int64_t num_classes = 0;
+  bool binary = false;            // two classes: one logit and weighted BCE
+  double val_weight_scale = 1.0;  // multiplies val weights for AMS (1 / validation fraction)
+  torch::Tensor train_loss_w;     // per-row loss weights (maybe class-normalised) or undefined
+  torch::Tensor val_loss_w;
+};
+
+absl::StatusOr<std::shared_ptr<const LoadedData>> LoadData(const DatasetSpec& spec);
+
+// Thread-safe cache of loaded datasets keyed by the dataset spec, shared by a worker's slots.
+class DatasetCache {
+ public:
+  absl::StatusOr<std::shared_ptr<const LoadedData>> Get(const DatasetSpec& spec);
+
+ private:
+  absl::Mutex mu_;  // guards entries_
+  std::map<std::string, std::shared_ptr<const LoadedData>> entries_ ABSL_GUARDED_BY(mu_);
+};
+
+// Splits by the trial's validation spec (folds are stratified with a fixed seed so fold i is the
+// same rows for every trial) and standardises on the training rows.
+absl::StatusOr<SplitData> MakeSplit(const LoadedData& data, const TrialSpec& spec);
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_WORKER_TRAINER_DATA_H_

@@ -1,0 +1,105 @@
+// The training engine: trains one trial (or runs an LR range test) with LibTorch.
+//
+// This header is torch-free so that the worker agent and command-line code compile fast; only the
+// .cc files of worker/trainer include torch. Training code follows pytorch/examples cpp/mnist:
+// a torch::nn::Module, TrainOneEpoch(), Evaluate() under NoGradGuard + eval(), with metrics going
+// to a MetricsSink instead of being printed. No exception leaves this component: c10::Error is
+// turned into an absl::Status.
+//
+// Status codes returned (the worker maps them to failure classes):
+//   INVALID_ARGUMENT    user error: bad spec, missing or malformed data, shape mismatch (no retry)
+//   RESOURCE_EXHAUSTED  out of memory on the device (the point is infeasible there)
+//   INTERNAL / other    everything else (transient; may be retried)
+// Divergence is not an error: it is a TrialResult with outcome kDiverged.
+#ifndef HYPERSWEEP_WORKER_TRAINER_TRAINER_H_
+#define HYPERSWEEP_WORKER_TRAINER_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/lr_finder.h"
+#include "core/trial_spec.h"
+#include "nlohmann/json.hpp"
+
+namespace hypersweep {
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 0-based
+  double train_loss = 0;
+  double val_loss = 0;
+  double val_accuracy = 0;
+  double val_auc = 0;   // binary tasks; NaN otherwise
+  double val_ams = 0;   // binary tasks with sample weights; NaN otherwise
+  double lr = 0;        // lr of the epoch's last step
+  double momentum = 0;  // momentum (beta1 for AdamW) of the epoch's last step
+  double seconds = 0;   // wall-clock seconds of this epoch's training (not evaluation)
+  double samples_per_second = 0;
+  double elapsed_seconds = 0;  // training seconds since the trial started, this epoch included
+  int64_t steps = 0;           // optimizer steps taken so far in the trial
+  bool partial = false;        // cut short by the wall-clock budget
+};
+
+nlohmann::json ToJson(const EpochMetrics& m);
+
+// Receives results as they happen. Implementations decide where they go (stdout, the
+// coordinator, a test vector). Called from the training thread.
+class MetricsSink {
+ public:
+  virtual ~MetricsSink() = default;
+  virtual void OnEpoch(const EpochMetrics& metrics) = 0;
+  virtual void OnLrPoint(const LrCurvePoint& point) {}
+  // Human-readable progress and notices ("resumed from checkpoint at epoch 3").
+  virtual void OnLog(const std::string& message) {}
+};
+
+class DatasetCache;  // Shared loaded datasets (defined in data.h).
+
+struct TrainOptions {
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  int threads = 0;              // intra-op threads; 0: LibTorch's default
+  std::string checkpoint_path;  // empty: no checkpoints
+  bool resume = false;          // continue from checkpoint_path when it is readable
+  // Polled at batch boundaries; returning true stops the trial there (checkpoint written, outcome
+  // kStopped). Used for cancellation and graceful preemption.
+  std::function<bool()> should_stop;
+  // Shared across trials of one process; null: load privately.
+  std::shared_ptr<DatasetCache> cache;
+};
+
+enum class TrialOutcome { kSucceeded, kDiverged, kStopped };
+const char* TrialOutcomeName(TrialOutcome outcome);  // SUCCEEDED, DIVERGED, STOPPED
+
+struct TrialResult {
+  TrialOutcome outcome = TrialOutcome::kSucceeded;
+  std::string reason;                // why it diverged or stopped, or "budget reached"
+  std::vector<EpochMetrics> epochs;  // every epoch, including those restored from a checkpoint
+  int64_t start_epoch = 0;           // first epoch trained by this call (> 0 after a resume)
+  std::string device;                // where it ran, e.g. "cpu" or "cuda:0"
+};
+
+// Trains one trial to the end (or divergence, budget, stop). Epochs restored from a checkpoint are
+// not sent to the sink again.
+absl::StatusOr<TrialResult> TrainTrial(const TrialSpec& spec, const TrainOptions& options,
+                                       MetricsSink* sink);
+
+struct LrRangeResult {
+  std::vector<LrCurvePoint> curve;
+  absl::StatusOr<LrSuggestion> suggestion = absl::UnknownError("not run");
+};
+
+// Runs an LR range test on the trial's data and model: spec.schedule when it is an lr_range_test,
+// else the default range test (1e-7 .. 10, exponential, one epoch).
+absl::StatusOr<LrRangeResult> RunLrRangeTest(const TrialSpec& spec, const TrainOptions& options,
+                                             MetricsSink* sink);
+
+// "cpu", or the CUDA device name when LibTorch was built with CUDA and a device is present.
+std::string LibTorchVersion();
+bool CudaAvailable();
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_WORKER_TRAINER_TRAINER_H_
