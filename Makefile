@@ -45,6 +45,20 @@ build: deps $(BUILD_DIR)/build.ninja
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE 'slow' $(CTEST_ARGS)
 
+# The demo on the embedded default data (Fashion-MNIST from Debian's dataset-fashion-mnist):
+# an LR range test, then 1cycle training of the tutorial's 4x128 MLP.
+demo: build
+	@echo "== LR range test (hypersweep-worker lr-find) =="
+	$(BUILD_DIR)/bin/hypersweep-worker lr-find --trial examples/trials/fmnist-1cycle.yaml > $(BUILD_DIR)/demo-lr-curve.csv
+	@tail -n 1 $(BUILD_DIR)/demo-lr-curve.csv
+	@echo "== 1cycle, 5 epochs (hypersweep-worker train) =="
+	$(BUILD_DIR)/bin/hypersweep-worker train --trial examples/trials/fmnist-1cycle.yaml > $(BUILD_DIR)/demo-train.jsonl
+	@tail -n 1 $(BUILD_DIR)/demo-train.jsonl
+
+# Benchmarks (not tests): figures go to docs/PERFORMANCE.md.
+bench: bench-deps build
+	/usr/bin/python3 bench/trainer_bench.py --worker $(BUILD_DIR)/bin/hypersweep-worker
+
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 

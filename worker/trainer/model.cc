@@ -5,22 +5,24 @@
 namespace hypersweep {
 namespace {
 
-void AddActivation(torch::nn::Sequential& net, Activation a) {
+void AddActivation(Net& net, Activation a) {
   switch (a) {
     case Activation::kRelu:
-      net->push_back(torch::nn::ReLU());
+      // In place is safe: the layers before it (linear, conv, batch norm) do not keep their output
+      // for the backward pass, and relu's backward only needs its result.
+      net->AddStep([](const torch::Tensor& x) { return x.relu_(); });
       break;
     case Activation::kSelu:
-      net->push_back(torch::nn::SELU());
+      net->AddStep([](const torch::Tensor& x) { return torch::selu(x); });
       break;
     case Activation::kElu:
-      net->push_back(torch::nn::ELU());
+      net->AddStep([](const torch::Tensor& x) { return torch::elu(x); });
       break;
     case Activation::kTanh:
-      net->push_back(torch::nn::Tanh());
+      net->AddStep([](const torch::Tensor& x) { return torch::tanh(x); });
       break;
     case Activation::kSilu:
-      net->push_back(torch::nn::SiLU());
+      net->AddStep([](const torch::Tensor& x) { return torch::silu(x); });
       break;
   }
 }
@@ -41,32 +43,36 @@ void InitLayer(Layer& layer, Init init, Activation a) {
   if (layer->bias.defined()) layer->bias.zero_();
 }
 
-void AddDense(torch::nn::Sequential& net, int64_t in, const ModelSpec& spec,
+void AddDense(Net& net, int64_t in, const ModelSpec& spec,
               const std::vector<int64_t>& hidden, int64_t outputs) {
   for (int64_t h : hidden) {
     torch::nn::Linear lin(in, h);
     InitLayer(lin, spec.init, spec.activation);
-    net->push_back(lin);
-    if (spec.batch_norm) net->push_back(torch::nn::BatchNorm1d(h));
+    net->AddLayer(lin);
+    if (spec.batch_norm) net->AddLayer(torch::nn::BatchNorm1d(h));
     AddActivation(net, spec.activation);
-    if (spec.dropout > 0) net->push_back(torch::nn::Dropout(spec.dropout));
+    if (spec.dropout > 0) net->AddLayer(torch::nn::Dropout(spec.dropout));
     in = h;
   }
   torch::nn::Linear out(in, outputs);
   InitLayer(out, Init::kGlorot, spec.activation);
-  net->push_back(out);
+  net->AddLayer(out);
 }
 
 }  // namespace
 
-absl::StatusOr<torch::nn::Sequential> BuildModel(const ModelSpec& spec,
-                                                 const std::vector<int64_t>& input_shape,
-                                                 int64_t outputs) {
-  torch::nn::Sequential net;
+torch::Tensor NetImpl::forward(torch::Tensor x) {
+  for (auto& step : steps_) x = step(x);
+  return x;
+}
+
+absl::StatusOr<Net> BuildModel(const ModelSpec& spec, const std::vector<int64_t>& input_shape,
+                               int64_t outputs) {
+  Net net;
   if (spec.kind == ModelSpec::Kind::kMlp) {
     int64_t in = 1;
     for (int64_t d : input_shape) in *= d;
-    if (input_shape.size() > 1) net->push_back(torch::nn::Flatten());
+    if (input_shape.size() > 1) net->AddStep([](const torch::Tensor& x) { return x.flatten(1); });
     AddDense(net, in, spec, spec.hidden, outputs);
     return net;
   }
@@ -79,20 +85,20 @@ absl::StatusOr<torch::nn::Sequential> BuildModel(const ModelSpec& spec,
   for (int64_t ch : spec.channels) {
     torch::nn::Conv2d conv(torch::nn::Conv2dOptions(c, ch, spec.kernel).padding(spec.kernel / 2));
     InitLayer(conv, spec.init, spec.activation);
-    net->push_back(conv);
-    if (spec.batch_norm) net->push_back(torch::nn::BatchNorm2d(ch));
+    net->AddLayer(conv);
+    if (spec.batch_norm) net->AddLayer(torch::nn::BatchNorm2d(ch));
     AddActivation(net, spec.activation);
     if (spec.pool > 1) {
       if (h / spec.pool < 1 || w / spec.pool < 1) {
         return absl::InvalidArgumentError("model.cnn: too many pooling layers for the image size");
       }
-      net->push_back(torch::nn::MaxPool2d(spec.pool));
+      net->AddLayer(torch::nn::MaxPool2d(spec.pool));
       h /= spec.pool;
       w /= spec.pool;
     }
     c = ch;
   }
-  net->push_back(torch::nn::Flatten());
+  net->AddStep([](const torch::Tensor& x) { return x.flatten(1); });
   AddDense(net, c * h * w, spec, spec.hidden, outputs);
   return net;
 }

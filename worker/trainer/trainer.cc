@@ -20,6 +20,7 @@
 #include "core/status_macros.h"
 #include "worker/trainer/data.h"
 #include "worker/trainer/model.h"
+#include "worker/trainer/optimizer.h"
 
 namespace hypersweep {
 namespace {
@@ -78,44 +79,6 @@ absl::Status FromException(const std::exception& e, const std::string& what) {
   }
   return absl::InternalError(absl::StrCat(what, ": ", first_line));
 }
-
-// The optimizer with a per-step setter for lr and momentum (beta1 for AdamW).
-class Optimizer {
- public:
-  Optimizer(const OptimizerSpec& spec, const std::vector<torch::Tensor>& params, double momentum,
-            double weight_decay)
-      : adamw_(spec.kind == OptimizerSpec::Kind::kAdamW) {
-    if (adamw_) {
-      opt_ = std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(1e-3)
-                                                               .betas({momentum, spec.beta2})
-                                                               .eps(spec.eps)
-                                                               .weight_decay(weight_decay));
-    } else {
-      opt_ = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(1e-3)
-                                                             .momentum(momentum)
-                                                             .nesterov(spec.nesterov)
-                                                             .weight_decay(weight_decay));
-    }
-  }
-  void Set(double lr, double momentum) {
-    for (auto& g : opt_->param_groups()) {
-      if (adamw_) {
-        auto& o = static_cast<torch::optim::AdamWOptions&>(g.options());
-        o.lr(lr);
-        o.betas({momentum, std::get<1>(o.betas())});
-      } else {
-        auto& o = static_cast<torch::optim::SGDOptions&>(g.options());
-        o.lr(lr);
-        o.momentum(momentum);
-      }
-    }
-  }
-  torch::optim::Optimizer& get() { return *opt_; }
-
- private:
-  bool adamw_;
-  std::unique_ptr<torch::optim::Optimizer> opt_;
-};
 
 // Per-row losses, reduced to a (weighted) mean.
 torch::Tensor Loss(const torch::Tensor& logits, const torch::Tensor& y, const torch::Tensor& w,
@@ -181,11 +144,11 @@ class Checkpointer {
   bool enabled() const { return !path_.empty(); }
 
   // Writes atomically: a temporary file, fsync, then rename over the old checkpoint.
-  absl::Status Save(torch::nn::Sequential& model, Optimizer& opt, const Progress& p) {
+  absl::Status Save(Net& model, Optimizer& opt, const Progress& p) {
     if (!enabled()) return absl::OkStatus();
     torch::serialize::OutputArchive root, m, o;
     model->save(m);
-    opt.get().save(o);
+    opt.Save(o);
     root.write("model", m);
     root.write("optimizer", o);
     nlohmann::json epochs = nlohmann::json::array();
@@ -218,7 +181,7 @@ class Checkpointer {
 
   // Restores model, optimizer and progress. NOT_FOUND when there is no checkpoint; DATA_LOSS when
   // it is unreadable or belongs to another trial (the caller then starts from scratch).
-  absl::Status Load(torch::nn::Sequential& model, Optimizer& opt, Progress& p,
+  absl::Status Load(Net& model, Optimizer& opt, Progress& p,
                     const torch::Device& device) {
     if (!enabled() || !std::filesystem::exists(path_)) return absl::NotFoundError("no checkpoint");
     try {
@@ -233,7 +196,7 @@ class Checkpointer {
       root.read("model", m);
       root.read("optimizer", o);
       model->load(m);
-      opt.get().load(o);
+      opt.Load(o);
       torch::Tensor rng;
       root.read("rng", rng, /*is_buffer=*/true);
       at::Generator gen = at::detail::getDefaultCPUGenerator();  // shares the default generator
@@ -265,7 +228,7 @@ struct Session {
   torch::Device device = torch::kCPU;
   std::shared_ptr<const LoadedData> data;
   SplitData split;
-  torch::nn::Sequential model{nullptr};
+  Net model{nullptr};
   std::unique_ptr<Optimizer> optimizer;
   torch::Tensor raw_val_w;  // raw sample weights of the validation rows (AMS)
   int64_t steps_per_epoch = 0;
@@ -417,10 +380,10 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
       lr = sched.Lr(p.step);
       momentum = sched.Momentum(p.step);
       s.optimizer->Set(lr, momentum);
-      s.optimizer->get().zero_grad();
+      s.optimizer->ZeroGrad();
       auto loss = Loss(s.model->forward(x), y, w, s.split.binary);
       loss.backward();
-      s.optimizer->get().step();
+      s.optimizer->Step();
       const double lv = loss.item<double>();
       p.epoch_seconds += SecondsSince(t0);
       ++p.step;
@@ -509,13 +472,13 @@ absl::StatusOr<LrRangeResult> RangeTestImpl(const TrialSpec& spec, const TrainOp
       if (s.split.train_loss_w.defined()) w = s.split.train_loss_w.index_select(0, idx);
       const double lr = sched.Lr(step);
       s.optimizer->Set(lr, spec.momentum);
-      s.optimizer->get().zero_grad();
+      s.optimizer->ZeroGrad();
       auto loss = Loss(s.model->forward(tr.x.index_select(0, idx)), tr.y.index_select(0, idx), w,
                        s.split.binary);
       const double lv = loss.item<double>();
       if (std::isfinite(lv)) {
         loss.backward();
-        s.optimizer->get().step();
+        s.optimizer->Step();
       }
       stop = tracker.Add(lr, lv);
       sink->OnLrPoint(tracker.curve().back());
