@@ -14,7 +14,8 @@ struct Case {
 };
 
 TEST(OptimizerTest, SgdMatchesLibTorchSgd) {
-  for (const Case& c : {Case{0.9, 0, false}, Case{0.9, 1e-3, true}, Case{0, 1e-2, false}, Case{0.5, 0, true}}) {
+  for (const Case& c :
+       {Case{0.9, 0, false}, Case{0.9, 1e-3, true}, Case{0, 1e-2, false}, Case{0.5, 0, true}}) {
     torch::manual_seed(1);
     auto a = torch::randn({7, 5}, torch::requires_grad());
     auto b = a.detach().clone().requires_grad_(true);
@@ -36,7 +37,8 @@ TEST(OptimizerTest, SgdMatchesLibTorchSgd) {
       theirs.zero_grad();
       (b - target).pow(2).sum().backward();
       theirs.step();
-      ASSERT_TRUE(torch::allclose(a, b, 1e-6, 1e-7)) << "step " << step << " momentum " << c.momentum;
+      ASSERT_TRUE(torch::allclose(a, b, 1e-6, 1e-7))
+          << "step " << step << " momentum " << c.momentum;
     }
   }
 }

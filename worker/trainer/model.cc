@@ -43,8 +43,8 @@ void InitLayer(Layer& layer, Init init, Activation a) {
   if (layer->bias.defined()) layer->bias.zero_();
 }
 
-void AddDense(Net& net, int64_t in, const ModelSpec& spec,
-              const std::vector<int64_t>& hidden, int64_t outputs) {
+void AddDense(Net& net, int64_t in, const ModelSpec& spec, const std::vector<int64_t>& hidden,
+              int64_t outputs) {
   for (int64_t h : hidden) {
     torch::nn::Linear lin(in, h);
     InitLayer(lin, spec.init, spec.activation);

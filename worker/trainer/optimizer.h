@@ -2,10 +2,10 @@
 #ifndef HYPERSWEEP_WORKER_TRAINER_OPTIMIZER_H_
 #define HYPERSWEEP_WORKER_TRAINER_OPTIMIZER_H_
 
+#include <torch/torch.h>
+
 #include <memory>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "core/trial_spec.h"
 
@@ -27,11 +27,10 @@ class Optimizer {
         momentum_(momentum),
         params_(std::move(params)) {
     if (adamw_) {
-      adam_ = std::make_unique<torch::optim::AdamW>(
-          params_, torch::optim::AdamWOptions(1e-3)
-                       .betas({momentum, spec.beta2})
-                       .eps(spec.eps)
-                       .weight_decay(weight_decay));
+      adam_ = std::make_unique<torch::optim::AdamW>(params_, torch::optim::AdamWOptions(1e-3)
+                                                                 .betas({momentum, spec.beta2})
+                                                                 .eps(spec.eps)
+                                                                 .weight_decay(weight_decay));
     }
   }
 

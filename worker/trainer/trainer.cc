@@ -181,8 +181,7 @@ class Checkpointer {
 
   // Restores model, optimizer and progress. NOT_FOUND when there is no checkpoint; DATA_LOSS when
   // it is unreadable or belongs to another trial (the caller then starts from scratch).
-  absl::Status Load(Net& model, Optimizer& opt, Progress& p,
-                    const torch::Device& device) {
+  absl::Status Load(Net& model, Optimizer& opt, Progress& p, const torch::Device& device) {
     if (!enabled() || !std::filesystem::exists(path_)) return absl::NotFoundError("no checkpoint");
     try {
       torch::serialize::InputArchive root, m, o;
