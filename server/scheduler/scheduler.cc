@@ -610,11 +610,15 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
       // The same lease finishing again (a retried call): answer as before, after the original
       // commit.
       const TrialStatus now_status = it->second.rec.status;
-      Commit(WriteBatch{}, {},
-             [now_status, done](absl::Status st) { st.ok() ? done(now_status) : done(st); });
-      return;
+      if (now_status == status) {
+        Commit(WriteBatch{}, {},
+               [now_status, done](absl::Status st) { st.ok() ? done(now_status) : done(st); });
+        return;
+      }
+      error = absl::FailedPreconditionError(absl::StrCat(
+          "trial ", lease.trial_id, " already finished as ", TrialStatusName(now_status)));
     }
-    auto t = CheckLease(lease, now, deferred);
+    auto t = error.ok() ? CheckLease(lease, now, deferred) : absl::StatusOr<TrialEntry*>(error);
     if (!t.ok()) {
       error = t.status();
     } else if (status == TrialStatus::kCancelled && !(*t)->cancel_requested) {
@@ -705,6 +709,11 @@ void Scheduler::ReaperLoop() {
     wake_reaper_ = false;
     if (shutting_down_) return;
   }
+}
+
+absl::Status Scheduler::Flush() {
+  // Batches commit in call order, so an empty one queued now commits after every earlier one.
+  return store_->Write(WriteBatch{});
 }
 
 void Scheduler::Shutdown() {

@@ -167,6 +167,10 @@ class Scheduler {
   uint64_t Subscribe(const std::string& sweep_id, std::function<void(const SweepEvent&)> fn);
   void Unsubscribe(uint64_t id);
 
+  // Waits until every change made so far (including the reaper's) is committed, so that reads
+  // from the store see it.
+  absl::Status Flush();
+
   // Stops the reaper and ends every long-poll with acquired=false.
   void Shutdown();
 

@@ -90,6 +90,7 @@ class SchedulerTest : public ::testing::Test {
         [&](Callback<TrialStatus> cb) { sched_->FinishTrial(l, s, c, reason, std::move(cb)); });
   }
   TrialRecord TrialOf(const std::string& sweep, const std::string& id) {
+    EXPECT_TRUE(sched_->Flush().ok());  // the reaper's writes have no caller to wait for them
     TrialQuery q;
     q.sweep_id = sweep;
     q.limit = 1000;
