@@ -444,6 +444,7 @@ TEST_F(SchedulerTest, RestartRebuildsQueueLeasesAndEpochs) {
 TEST_F(SchedulerTest, WatchEventsArriveAfterCommit) {
   auto r = Submit();
   const std::string sweep = r->sweep.record.id;
+  ASSERT_TRUE(sched_->Flush().ok());  // the submit's own event is published before we subscribe
   std::vector<SweepEvent> events;
   absl::Mutex mu;
   const uint64_t sub = sched_->Subscribe(sweep, [&](const SweepEvent& e) {
