@@ -1,0 +1,92 @@
+// A sweep: the schema of DESIGN.md ("Sweep spec"), parsed from YAML or JSON with errors that name
+// the field path and line, and expanded into the trials it stands for (grid product x random
+// samples x seeds x folds). Each trial is a core TrialSpec; the coordinator stores and ships it as
+// canonical JSON (ToJson(spec).dump()).
+#ifndef HYPERSWEEP_CORE_SWEEP_SPEC_H_
+#define HYPERSWEEP_CORE_SWEEP_SPEC_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/lr_finder.h"
+#include "core/trial_spec.h"
+
+namespace hypersweep {
+
+enum class Goal { kMinimize, kMaximize };
+
+struct Objective {
+  std::string metric = "val_loss";
+  Goal goal = Goal::kMinimize;
+};
+
+// One random-search dimension. `key` is a trial field (momentum, weight_decay, batch_size,
+// epochs) or a field of the trial's schedule, model or optimizer written as "schedule.max_lr",
+// "model.dropout", "optimizer.beta2" (it applies to whichever kind the trial has).
+struct RandomParam {
+  enum class Kind { kUniform, kLogUniform, kInt, kChoice };
+  std::string key;
+  Kind kind = Kind::kUniform;
+  double low = 0, high = 0;          // uniform, log_uniform (low > 0), int (inclusive)
+  std::vector<std::string> choices;  // choice: YAML scalars as written
+};
+
+struct RandomSearch {
+  int64_t trials = 0;  // samples per grid point; 0: no random search
+  uint64_t seed = 0;   // sampling seed; the same spec always expands the same way
+  std::vector<RandomParam> params;
+};
+
+struct AutoLrOptions {
+  SuggestRule rule = SuggestRule::kSteepest;
+  double div = 10;  // base_lr = max_lr / div where base_lr is auto
+};
+
+struct SweepSpec {
+  std::string name;
+  Objective objective;
+  // The trial every point starts from: dataset, model, optimizer, epochs, validation, budget, and
+  // single-valued batch_size/momentum/weight_decay/schedule when not in the grid.
+  TrialSpec base;
+  bool has_base_schedule = false;
+  std::vector<uint64_t> seeds = {0};
+  // Grid dimensions; an empty vector means "not swept" (the base value is used).
+  std::vector<int64_t> batch_sizes;
+  std::vector<double> momenta;
+  std::vector<double> weight_decays;
+  std::vector<ScheduleSpec> schedules;
+  std::vector<OptimizerSpec> optimizers;
+  RandomSearch random;
+  AutoLrOptions auto_lr;
+};
+
+// Sweeps larger than this are rejected (INVALID_ARGUMENT) rather than queued.
+inline constexpr int64_t kMaxTrialsPerSweep = 1'000'000;
+
+// Parses and validates a sweep spec (YAML or JSON). INVALID_ARGUMENT names the field path and
+// line of the first problem ("grid.schedule[1].one_cycle.pct_start (line 9): must be in (0, 1)");
+// unknown fields are errors. `auto` LR fields are accepted and kept in schedule.auto_fields.
+absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text);
+
+// One point of the expansion: the trial and the swept values that made it, for display
+// (e.g. {"batch_size","256"}, {"schedule","one_cycle"}, {"seed","0"}, {"fold","3"}).
+struct ExpandedTrial {
+  TrialSpec spec;
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+// Every trial of the sweep, in a deterministic order: grid points (batch_size, momentum,
+// weight_decay, schedule, optimizer; last varies fastest) x random samples x seeds x folds.
+// With k-fold validation each fold is its own trial (validation.fold set). INVALID_ARGUMENT when
+// a sampled point is invalid or the sweep has more than kMaxTrialsPerSweep trials.
+absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& spec);
+
+// The number of trials ExpandSweep would return, without building them.
+int64_t CountTrials(const SweepSpec& spec);
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_CORE_SWEEP_SPEC_H_

@@ -1,0 +1,131 @@
+// hypersweepd: the coordinator. Wires the store, the scheduler and the gRPC services together.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/time/time.h"
+#include "server/scheduler/scheduler.h"
+#include "server/service/services.h"
+#include "server/store/store.h"
+
+namespace hypersweep {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(what + ": cannot read '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"hypersweepd: the hypersweep coordinator (sweeps, leases, results in SQLite)"};
+  std::string listen = "127.0.0.1:7070", db, client_token_file, worker_token_file, tls_cert,
+              tls_key, lease_ttl = "30s", max_wait = "60s";
+  bool no_sync = false;
+  app.add_option("--listen", listen, "address to listen on (host:port; port 0 picks one)")
+      ->capture_default_str();
+  app.add_option("--db", db, "SQLite database file (created if missing), or :memory:")->required();
+  app.add_option("--client-token-file", client_token_file, "bearer token for SweepService (CLI)");
+  app.add_option("--worker-token-file", worker_token_file, "bearer token for WorkerService");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate (with --tls-key: serve TLS)");
+  app.add_option("--tls-key", tls_key, "PEM private key");
+  app.add_option("--lease-ttl", lease_ttl, "lease TTL, e.g. 30s, 500ms, 2m")->capture_default_str();
+  app.add_option("--max-wait", max_wait, "longest AcquireTrial long-poll")->capture_default_str();
+  app.add_flag("--no-sync", no_sync,
+               "commit without fsync (survives a crash of hypersweepd, not of the machine)");
+  CLI11_PARSE(app, argc, argv);
+
+  auto fail = [](const std::string& msg) {
+    std::cerr << "hypersweepd: " << msg << "\n";
+    return 2;
+  };
+  absl::Duration ttl, wait;
+  if (!absl::ParseDuration(lease_ttl, &ttl) || ttl <= absl::ZeroDuration()) {
+    return fail("--lease-ttl: expected a positive duration like 30s, got '" + lease_ttl + "'");
+  }
+  if (!absl::ParseDuration(max_wait, &wait) || wait < absl::ZeroDuration()) {
+    return fail("--max-wait: expected a duration like 60s, got '" + max_wait + "'");
+  }
+  AuthConfig auth;
+  for (auto [file, token] : {std::pair{&client_token_file, &auth.client_token},
+                             std::pair{&worker_token_file, &auth.worker_token}}) {
+    if (file->empty()) continue;
+    auto t = ReadFile(*file, "token file");
+    if (!t.ok()) return fail(std::string(t.status().message()));
+    *token = std::string(absl::StripAsciiWhitespace(*t));
+    if (token->empty()) return fail("token file '" + *file + "' is empty");
+  }
+  if (!auth.client_token.empty() && auth.client_token == auth.worker_token) {
+    return fail("the client and worker tokens must differ");
+  }
+  if (!IsLoopbackAddress(listen) && (auth.client_token.empty() || auth.worker_token.empty())) {
+    return fail("refusing to listen on non-loopback address " + listen +
+                " without --client-token-file and --worker-token-file (anyone who can reach it "
+                "could submit sweeps or fake results)");
+  }
+  GrpcServerOptions grpc_options;
+  grpc_options.listen = listen;
+  if (tls_cert.empty() != tls_key.empty()) return fail("--tls-cert and --tls-key go together");
+  if (!tls_cert.empty()) {
+    auto cert = ReadFile(tls_cert, "--tls-cert");
+    auto key = ReadFile(tls_key, "--tls-key");
+    if (!cert.ok()) return fail(std::string(cert.status().message()));
+    if (!key.ok()) return fail(std::string(key.status().message()));
+    grpc_options.tls_cert_pem = *cert;
+    grpc_options.tls_key_pem = *key;
+  }
+
+  // SIGTERM/SIGINT are taken by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  StoreOptions store_options;
+  store_options.path = db;
+  store_options.sync = !no_sync;
+  auto store = Store::Open(store_options);
+  if (!store.ok()) return fail(std::string(store.status().message()));
+  SchedulerOptions sched_options;
+  sched_options.lease_ttl_ms = absl::ToInt64Milliseconds(ttl);
+  sched_options.max_acquire_wait_ms = absl::ToInt64Milliseconds(wait);
+  auto sched = Scheduler::Create(store->get(), SystemClock::Get(), sched_options);
+  if (!sched.ok()) return fail(std::string(sched.status().message()));
+  (*sched)->StartReaper();
+
+  SweepServiceImpl sweeps(sched->get(), auth);
+  WorkerServiceImpl workers(sched->get(), auth, sched_options.lease_ttl_ms,
+                            sched_options.max_acquire_wait_ms);
+  int port = 0;
+  auto server = StartGrpcServer(grpc_options, {&sweeps, &workers}, &port);
+  if (!server.ok()) return fail(std::string(server.status().message()));
+  std::string host = listen.substr(0, listen.rfind(':'));
+  std::printf("hypersweepd listening on %s:%d (%s, db %s)\n", host.c_str(), port,
+              grpc_options.tls_cert_pem.empty() ? "plaintext" : "TLS", db.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "hypersweepd: signal %d, shutting down\n", sig);
+  // End long-polls, stop accepting and let in-flight calls finish (their commits complete), then
+  // drain the store's queue.
+  (*sched)->Shutdown();
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  (*store)->Close();
+  std::fprintf(stderr, "hypersweepd: stopped\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace hypersweep
+
+int main(int argc, char** argv) { return hypersweep::Run(argc, argv); }

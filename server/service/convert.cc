@@ -1,0 +1,100 @@
+#include "server/service/convert.h"
+
+namespace hypersweep {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  // absl and gRPC share the canonical code numbers.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+void ToProto(const SweepInfo& in, v1::Sweep* out) {
+  const SweepRecord& r = in.record;
+  out->set_id(r.id);
+  out->set_name(r.name);
+  out->set_state(static_cast<v1::SweepState>(in.state));
+  out->mutable_objective()->set_metric(r.objective_metric);
+  out->mutable_objective()->set_goal(r.maximize ? v1::MAXIMIZE : v1::MINIMIZE);
+  v1::TrialCounts* c = out->mutable_counts();
+  c->set_queued(in.counts.Of(TrialStatus::kQueued));
+  c->set_leased(in.counts.Of(TrialStatus::kLeased));
+  c->set_succeeded(in.counts.Of(TrialStatus::kSucceeded));
+  c->set_diverged(in.counts.Of(TrialStatus::kDiverged));
+  c->set_failed(in.counts.Of(TrialStatus::kFailed));
+  c->set_cancelled(in.counts.Of(TrialStatus::kCancelled));
+  c->set_pruned(in.counts.Of(TrialStatus::kPruned));
+  c->set_total(in.counts.total);
+  out->set_spec_text(r.spec_text);
+  out->set_created_unix_ms(r.created_ms);
+  out->set_max_attempts(r.max_attempts);
+}
+
+void ToProto(const TrialRecord& in, v1::Trial* out) {
+  out->set_id(in.id);
+  out->set_sweep_id(in.sweep_id);
+  out->set_index(in.index);
+  out->set_status(static_cast<v1::TrialStatus>(in.status));
+  out->set_attempt(in.attempt);
+  out->set_batch_size(in.batch_size);
+  out->set_schedule(in.schedule);
+  out->set_fold(in.fold);
+  out->set_seed(in.seed);
+  for (const auto& [k, v] : in.params) (*out->mutable_params())[k] = v;
+  out->set_spec_json(in.spec_json);
+  out->set_worker_id(in.worker_id);
+  out->set_failure_class(static_cast<v1::FailureClass>(in.failure_class));
+  out->set_reason(in.reason);
+  out->set_checkpoint_uri(in.checkpoint_uri);
+  out->set_epochs_reported(in.epochs_reported);
+  if (in.status == TrialStatus::kLeased) out->set_lease_expiry_unix_ms(in.lease_expiry_ms);
+}
+
+void ToProto(const EpochRecord& in, v1::EpochMetrics* out) {
+  out->set_epoch(in.epoch);
+  for (const auto& [k, v] : in.metrics) (*out->mutable_metrics())[k] = v;
+}
+
+void ToProto(const WorkerInfo& in, v1::Worker* out) {
+  const WorkerRecord& w = in.record;
+  out->set_id(w.id);
+  v1::WorkerCapabilities* c = out->mutable_capabilities();
+  c->set_host(w.host);
+  c->set_device(w.device);
+  c->set_memory_bytes(w.memory_bytes);
+  c->set_libtorch_version(w.libtorch_version);
+  c->set_slots(w.slots);
+  out->set_registered_unix_ms(w.registered_ms);
+  out->set_last_seen_unix_ms(w.last_seen_ms);
+  out->set_consecutive_failures(w.consecutive_failures);
+  out->set_quarantined(w.quarantined);
+  out->set_active_leases(in.active_leases);
+}
+
+void ToProto(const SweepEvent& in, v1::SweepEvent* out) {
+  ToProto(in.sweep, out->mutable_sweep());
+  if (in.has_trial) ToProto(in.trial, out->mutable_trial());
+  for (const auto& e : in.epochs) ToProto(e, out->add_epochs());
+}
+
+EpochRecord FromProto(const v1::EpochMetrics& in) {
+  EpochRecord e;
+  e.epoch = in.epoch();
+  for (const auto& [k, v] : in.metrics()) e.metrics[k] = v;
+  return e;
+}
+
+LeaseRef FromProto(const v1::LeaseRef& in) {
+  return LeaseRef{in.trial_id(), in.attempt(), in.lease_token()};
+}
+
+WorkerRecord FromProto(const v1::WorkerCapabilities& in) {
+  WorkerRecord w;
+  w.host = in.host();
+  w.device = in.device();
+  w.memory_bytes = in.memory_bytes();
+  w.libtorch_version = in.libtorch_version();
+  w.slots = in.slots();
+  return w;
+}
+
+}  // namespace hypersweep

@@ -1,0 +1,103 @@
+// gRPC adapters (callback API): convert proto <-> domain, check tokens, call the Scheduler, and
+// answer from its callbacks, which run after the store commits. No state of their own.
+#ifndef HYPERSWEEP_SERVER_SERVICE_SERVICES_H_
+#define HYPERSWEEP_SERVER_SERVICE_SERVICES_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hypersweep/v1/service.grpc.pb.h"
+#include "server/scheduler/scheduler.h"
+#include "server/service/auth.h"
+
+namespace hypersweep {
+
+class SweepServiceImpl final : public v1::SweepService::CallbackService {
+ public:
+  SweepServiceImpl(Scheduler* scheduler, AuthConfig auth)
+      : sched_(scheduler), auth_(std::move(auth)) {}
+
+  grpc::ServerUnaryReactor* SubmitSweep(grpc::CallbackServerContext* ctx,
+                                        const v1::SubmitSweepRequest* req,
+                                        v1::SubmitSweepResponse* resp) override;
+  grpc::ServerUnaryReactor* GetSweep(grpc::CallbackServerContext* ctx,
+                                     const v1::GetSweepRequest* req,
+                                     v1::GetSweepResponse* resp) override;
+  grpc::ServerUnaryReactor* ListSweeps(grpc::CallbackServerContext* ctx,
+                                       const v1::ListSweepsRequest* req,
+                                       v1::ListSweepsResponse* resp) override;
+  grpc::ServerUnaryReactor* CancelSweep(grpc::CallbackServerContext* ctx,
+                                        const v1::CancelSweepRequest* req,
+                                        v1::CancelSweepResponse* resp) override;
+  grpc::ServerUnaryReactor* ListTrials(grpc::CallbackServerContext* ctx,
+                                       const v1::ListTrialsRequest* req,
+                                       v1::ListTrialsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetTrialMetrics(grpc::CallbackServerContext* ctx,
+                                            const v1::GetTrialMetricsRequest* req,
+                                            v1::GetTrialMetricsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetLrCurve(grpc::CallbackServerContext* ctx,
+                                       const v1::GetLrCurveRequest* req,
+                                       v1::GetLrCurveResponse* resp) override;
+  grpc::ServerWriteReactor<v1::SweepEvent>* WatchSweep(grpc::CallbackServerContext* ctx,
+                                                       const v1::WatchSweepRequest* req) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* ctx,
+                                        const v1::ListWorkersRequest* req,
+                                        v1::ListWorkersResponse* resp) override;
+
+ private:
+  Scheduler* const sched_;
+  const AuthConfig auth_;
+};
+
+class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
+ public:
+  WorkerServiceImpl(Scheduler* scheduler, AuthConfig auth, int64_t lease_ttl_ms,
+                    int64_t max_wait_ms)
+      : sched_(scheduler),
+        auth_(std::move(auth)),
+        lease_ttl_ms_(lease_ttl_ms),
+        max_wait_ms_(max_wait_ms) {}
+
+  grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* ctx,
+                                           const v1::RegisterWorkerRequest* req,
+                                           v1::RegisterWorkerResponse* resp) override;
+  grpc::ServerUnaryReactor* AcquireTrial(grpc::CallbackServerContext* ctx,
+                                         const v1::AcquireTrialRequest* req,
+                                         v1::AcquireTrialResponse* resp) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* ctx,
+                                      const v1::HeartbeatRequest* req,
+                                      v1::HeartbeatResponse* resp) override;
+  grpc::ServerUnaryReactor* ReportEpochs(grpc::CallbackServerContext* ctx,
+                                         const v1::ReportEpochsRequest* req,
+                                         v1::ReportEpochsResponse* resp) override;
+  grpc::ServerUnaryReactor* ReportLrCurve(grpc::CallbackServerContext* ctx,
+                                          const v1::ReportLrCurveRequest* req,
+                                          v1::ReportLrCurveResponse* resp) override;
+  grpc::ServerUnaryReactor* FinishTrial(grpc::CallbackServerContext* ctx,
+                                        const v1::FinishTrialRequest* req,
+                                        v1::FinishTrialResponse* resp) override;
+
+ private:
+  Scheduler* const sched_;
+  const AuthConfig auth_;
+  const int64_t lease_ttl_ms_;
+  const int64_t max_wait_ms_;
+};
+
+struct GrpcServerOptions {
+  std::string listen = "127.0.0.1:7070";
+  std::string tls_cert_pem;  // both set: TLS; else plaintext
+  std::string tls_key_pem;
+};
+
+// Builds and starts a server with the given services, grpc.health.v1 and server reflection.
+// *port receives the bound port (useful with port 0). UNAVAILABLE when it cannot bind.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
+    const GrpcServerOptions& options, const std::vector<grpc::Service*>& services, int* port);
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_SERVER_SERVICE_SERVICES_H_

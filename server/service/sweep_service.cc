@@ -1,0 +1,260 @@
+#include <deque>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "server/service/convert.h"
+#include "server/service/services.h"
+
+namespace hypersweep {
+namespace {
+
+constexpr int kDefaultPage = 100;
+constexpr int kMaxPage = 10'000;
+constexpr int kMaxMetricTrials = 10'000;
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Status& s) {
+  auto* r = ctx->DefaultReactor();
+  r->Finish(s);
+  return r;
+}
+
+absl::StatusOr<int64_t> PageOffset(const std::string& token) {
+  if (token.empty()) return 0;
+  int64_t offset;
+  if (!absl::SimpleAtoi(token, &offset) || offset < 0) {
+    return absl::InvalidArgumentError("page_token: not a token this server gave out");
+  }
+  return offset;
+}
+
+// Streams a sweep's events: the current state first, then one per committed change, until the
+// sweep is no longer running or the client goes away.
+class WatchReactor : public grpc::ServerWriteReactor<v1::SweepEvent> {
+ public:
+  WatchReactor(Scheduler* sched, const std::string& sweep_id) : sched_(sched) {
+    auto info = sched_->GetSweep(sweep_id);
+    if (!info.ok()) {
+      Finish(ToGrpc(info.status()));
+      return;
+    }
+    sub_ = sched_->Subscribe(sweep_id, [this](const SweepEvent& e) { Push(e); });
+    subscribed_ = true;
+    // Taken after subscribing, so no change is missed (one may be seen twice).
+    auto now = sched_->GetSweep(sweep_id);
+    SweepEvent first;
+    first.sweep = *now;
+    Push(first, /*front=*/true);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      return;
+    }
+    WriteNextLocked();
+  }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
+  }
+  void OnDone() override {
+    if (subscribed_) sched_->Unsubscribe(sub_);  // after this no Push() runs
+    delete this;
+  }
+
+ private:
+  void Push(const SweepEvent& e, bool front = false) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    v1::SweepEvent p;
+    ToProto(e, &p);
+    front ? queue_.push_front(std::move(p)) : queue_.push_back(std::move(p));
+    WriteNextLocked();
+  }
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return;
+    if (queue_.empty()) {
+      if (ended_) FinishLocked(grpc::Status::OK);
+      return;
+    }
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    if (current_.sweep().state() != v1::SWEEP_RUNNING) ended_ = true;
+    writing_ = true;
+    StartWrite(&current_);
+  }
+  void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(s);
+  }
+
+  Scheduler* const sched_;
+  uint64_t sub_ = 0;
+  bool subscribed_ = false;
+  absl::Mutex mu_;  // guards the write queue and the stream's progress flags
+  std::deque<v1::SweepEvent> queue_ ABSL_GUARDED_BY(mu_);
+  v1::SweepEvent current_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* SweepServiceImpl::SubmitSweep(grpc::CallbackServerContext* ctx,
+                                                        const v1::SubmitSweepRequest* req,
+                                                        v1::SubmitSweepResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  auto* reactor = ctx->DefaultReactor();
+  const bool dry_run = req->dry_run();
+  sched_->SubmitSweep(req->spec(), dry_run, req->max_attempts(),
+                      [reactor, resp, dry_run](absl::StatusOr<SubmitResult> r) {
+                        if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
+                        ToProto(r->sweep, resp->mutable_sweep());
+                        // The expansion comes back for a dry run (that is its point) and is
+                        // otherwise summarised by the counts; ListTrials pages through it.
+                        if (dry_run) {
+                          for (const auto& t : r->trials) ToProto(t, resp->add_trials());
+                        }
+                        reactor->Finish(grpc::Status::OK);
+                      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SweepServiceImpl::GetSweep(grpc::CallbackServerContext* ctx,
+                                                     const v1::GetSweepRequest* req,
+                                                     v1::GetSweepResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  auto info = sched_->GetSweep(req->sweep_id());
+  if (!info.ok()) return Done(ctx, ToGrpc(info.status()));
+  ToProto(*info, resp->mutable_sweep());
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* SweepServiceImpl::ListSweeps(grpc::CallbackServerContext* ctx,
+                                                       const v1::ListSweepsRequest* req,
+                                                       v1::ListSweepsResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  auto offset = PageOffset(req->page_token());
+  if (!offset.ok()) return Done(ctx, ToGrpc(offset.status()));
+  const int64_t size = req->page_size() > 0 ? std::min(req->page_size(), kMaxPage) : kDefaultPage;
+  auto all = sched_->ListSweeps();
+  const int64_t n = static_cast<int64_t>(all.size());
+  for (int64_t i = *offset; i < n && i < *offset + size; ++i) ToProto(all[i], resp->add_sweeps());
+  if (*offset + size < n) resp->set_next_page_token(absl::StrCat(*offset + size));
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* SweepServiceImpl::CancelSweep(grpc::CallbackServerContext* ctx,
+                                                        const v1::CancelSweepRequest* req,
+                                                        v1::CancelSweepResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  auto* reactor = ctx->DefaultReactor();
+  sched_->CancelSweep(req->sweep_id(), [reactor, resp](absl::StatusOr<SweepInfo> r) {
+    if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
+    ToProto(*r, resp->mutable_sweep());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SweepServiceImpl::ListTrials(grpc::CallbackServerContext* ctx,
+                                                       const v1::ListTrialsRequest* req,
+                                                       v1::ListTrialsResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  auto offset = PageOffset(req->page_token());
+  if (!offset.ok()) return Done(ctx, ToGrpc(offset.status()));
+  auto sweep = sched_->GetSweep(req->sweep_id());
+  if (!sweep.ok()) return Done(ctx, ToGrpc(sweep.status()));
+  TrialQuery q;
+  q.sweep_id = req->sweep_id();
+  for (int s : req->status()) {
+    if (s < 1 || s > 7) {
+      return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "status: unknown value"));
+    }
+    q.statuses.insert(static_cast<TrialStatus>(s));
+  }
+  q.sort_metric = req->sort_metric();
+  q.sort_by_final = req->sort_by() == v1::ListTrialsRequest::FINAL;
+  if (req->goal() == v1::GOAL_UNSPECIFIED) {
+    q.maximize = q.sort_metric == sweep->record.objective_metric && sweep->record.maximize;
+  } else {
+    q.maximize = req->goal() == v1::MAXIMIZE;
+  }
+  q.offset = *offset;
+  q.limit = req->page_size() > 0 ? std::min(req->page_size(), kMaxPage) : kDefaultPage;
+  auto page = sched_->ListTrials(q);
+  if (!page.ok()) return Done(ctx, ToGrpc(page.status()));
+  for (const auto& e : page->trials) {
+    v1::Trial* t = resp->add_trials();
+    ToProto(e.trial, t);
+    if (e.best_value) t->set_best_value(*e.best_value);
+    if (e.final_value) t->set_final_value(*e.final_value);
+  }
+  resp->set_total(page->total);
+  if (q.offset + q.limit < page->total) resp->set_next_page_token(absl::StrCat(q.offset + q.limit));
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* SweepServiceImpl::GetTrialMetrics(grpc::CallbackServerContext* ctx,
+                                                            const v1::GetTrialMetricsRequest* req,
+                                                            v1::GetTrialMetricsResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  if (req->trial_ids_size() > kMaxMetricTrials) {
+    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  absl::StrCat("trial_ids: at most ", kMaxMetricTrials)));
+  }
+  std::set<std::string> metrics(req->metrics().begin(), req->metrics().end());
+  for (const auto& id : req->trial_ids()) {
+    auto epochs = sched_->GetEpochs(id, metrics);
+    if (!epochs.ok()) return Done(ctx, ToGrpc(epochs.status()));
+    v1::TrialMetrics* tm = resp->add_trials();
+    tm->set_trial_id(id);
+    for (const auto& e : *epochs) ToProto(e, tm->add_epochs());
+  }
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* SweepServiceImpl::GetLrCurve(grpc::CallbackServerContext* ctx,
+                                                       const v1::GetLrCurveRequest* req,
+                                                       v1::GetLrCurveResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  auto curve = sched_->GetLrCurve(req->trial_id());
+  if (!curve.ok()) return Done(ctx, ToGrpc(curve.status()));
+  for (const auto& p : curve->points) {
+    v1::LrCurvePoint* o = resp->add_points();
+    o->set_step(p.step);
+    o->set_lr(p.lr);
+    o->set_loss(p.loss);
+    o->set_smoothed_loss(p.smoothed_loss);
+  }
+  if (curve->suggested_lr) resp->set_suggested_lr(*curve->suggested_lr);
+  return Done(ctx, grpc::Status::OK);
+}
+
+grpc::ServerWriteReactor<v1::SweepEvent>* SweepServiceImpl::WatchSweep(
+    grpc::CallbackServerContext* ctx, const v1::WatchSweepRequest* req) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) {
+    class Refused : public grpc::ServerWriteReactor<v1::SweepEvent> {
+     public:
+      explicit Refused(const grpc::Status& s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(s);
+  }
+  return new WatchReactor(sched_, req->sweep_id());
+}
+
+grpc::ServerUnaryReactor* SweepServiceImpl::ListWorkers(grpc::CallbackServerContext* ctx,
+                                                        const v1::ListWorkersRequest* req,
+                                                        v1::ListWorkersResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  for (const auto& w : sched_->ListWorkers()) ToProto(w, resp->add_workers());
+  return Done(ctx, grpc::Status::OK);
+}
+
+}  // namespace hypersweep

@@ -1,0 +1,56 @@
+// The write path both stores share: a queue of batches and a single writer thread that hands every
+// batch queued meanwhile to CommitGroup() as one transaction, then calls the batches' callbacks.
+#ifndef HYPERSWEEP_SERVER_STORE_GROUP_COMMIT_H_
+#define HYPERSWEEP_SERVER_STORE_GROUP_COMMIT_H_
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "server/store/store.h"
+
+namespace hypersweep {
+
+class GroupCommitStore : public Store {
+ public:
+  void WriteAsync(WriteBatch batch, std::function<void(absl::Status)> done) override;
+  void Close() override;
+
+  // Transactions committed so far (tests check that batches were grouped).
+  int64_t TEST_commits() const;
+
+ protected:
+  explicit GroupCommitStore(int max_group);
+  // Subclasses call StartWriter() when ready and Close() in their destructor.
+  void StartWriter();
+
+  // Applies `batches` in order as one transaction. Sets (*results)[i] for a batch that could not
+  // be applied (it is left out; the others still commit); returns an error when the transaction
+  // itself failed (then no batch is committed). Runs on the writer thread only.
+  virtual absl::Status CommitGroup(const std::vector<WriteBatch*>& batches,
+                                   std::vector<absl::Status>* results) = 0;
+
+ private:
+  struct Pending {
+    WriteBatch batch;
+    std::function<void(absl::Status)> done;
+  };
+  void WriterLoop();
+  bool WorkOrClosing() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || closing_;
+  }
+
+  const int max_group_;
+  mutable absl::Mutex mu_;  // guards the queue, the closing flag and the counter
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread writer_;
+};
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_SERVER_STORE_GROUP_COMMIT_H_

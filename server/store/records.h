@@ -1,0 +1,107 @@
+// Domain records the coordinator stores: sweeps, trials, per-epoch metrics, LR range-test curves
+// and workers. Plain structs, no gRPC; server/service converts them to and from the proto.
+#ifndef HYPERSWEEP_SERVER_STORE_RECORDS_H_
+#define HYPERSWEEP_SERVER_STORE_RECORDS_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hypersweep {
+
+// Values match hypersweep.v1.TrialStatus.
+enum class TrialStatus {
+  kQueued = 1,
+  kLeased = 2,
+  kSucceeded = 3,
+  kDiverged = 4,
+  kFailed = 5,
+  kCancelled = 6,
+  kPruned = 7,
+};
+inline bool IsFinal(TrialStatus s) {
+  return s != TrialStatus::kQueued && s != TrialStatus::kLeased;
+}
+const char* TrialStatusName(TrialStatus s);
+
+// Values match hypersweep.v1.FailureClass.
+enum class FailureClass {
+  kNone = 0,
+  kUserError = 1,
+  kTransient = 2,
+  kPreempted = 3,
+  kOutOfMemory = 4,
+};
+
+struct SweepRecord {
+  std::string id;
+  std::string name;
+  std::string spec_text;  // as submitted
+  std::string objective_metric = "val_loss";
+  bool maximize = false;
+  int64_t created_ms = 0;  // unix ms
+  int32_t max_attempts = 3;
+  bool cancelled = false;
+  int64_t trial_count = 0;
+};
+
+struct TrialRecord {
+  // Set once, when the sweep is submitted.
+  std::string id;
+  std::string sweep_id;
+  int64_t index = 0;                                        // position in the sweep's expansion
+  std::string spec_json;                                    // canonical JSON of core TrialSpec
+  std::vector<std::pair<std::string, std::string>> params;  // swept values, for display
+  int64_t batch_size = 0;
+  std::string schedule;
+  int64_t fold = 0;
+  uint64_t seed = 0;
+  // Mutable state (TrialUpdate writes these).
+  TrialStatus status = TrialStatus::kQueued;
+  int32_t attempt = 0;        // lease generation: +1 on every lease; the fence with lease_token
+  int32_t attempts_used = 0;  // attempts that count against max_attempts (not preemptions)
+  std::string lease_token;
+  int64_t lease_expiry_ms = 0;  // unix ms; meaningful while LEASED
+  std::string worker_id;
+  FailureClass failure_class = FailureClass::kNone;
+  std::string reason;
+  std::string checkpoint_uri;
+  int64_t epochs_reported = 0;  // distinct epochs stored
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;
+  std::map<std::string, double> metrics;
+};
+
+struct LrPoint {
+  int64_t step = 0;
+  double lr = 0;
+  double loss = 0;
+  double smoothed_loss = 0;
+};
+
+struct LrCurveRecord {
+  std::vector<LrPoint> points;
+  std::optional<double> suggested_lr;
+};
+
+struct WorkerRecord {
+  std::string id;
+  std::string host;
+  std::string device;
+  int64_t memory_bytes = 0;
+  std::string libtorch_version;
+  int32_t slots = 1;
+  int64_t registered_ms = 0;
+  int64_t last_seen_ms = 0;  // kept current in memory; stored when the record is written
+  int32_t consecutive_failures = 0;
+  bool quarantined = false;
+};
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_SERVER_STORE_RECORDS_H_

@@ -1,0 +1,140 @@
+#include "server/store/sqlite_schema.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace hypersweep {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Append only: never edit a migration that has shipped; add the next one.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE sweeps (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- creation order
+  id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  spec_text TEXT NOT NULL,
+  objective_metric TEXT NOT NULL,
+  maximize INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  cancelled INTEGER NOT NULL,
+  trial_count INTEGER NOT NULL
+);
+CREATE TABLE trials (
+  id TEXT PRIMARY KEY,
+  sweep_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  spec_json TEXT NOT NULL,
+  params_json TEXT NOT NULL,
+  batch_size INTEGER NOT NULL,
+  schedule TEXT NOT NULL,
+  fold INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  attempts_used INTEGER NOT NULL,
+  lease_token TEXT NOT NULL,
+  lease_expiry_ms INTEGER NOT NULL,
+  worker_id TEXT NOT NULL,
+  failure_class INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  checkpoint_uri TEXT NOT NULL,
+  epochs_reported INTEGER NOT NULL
+);
+-- ListTrials by index, and filtered by status.
+CREATE UNIQUE INDEX trials_by_sweep ON trials (sweep_id, idx);
+CREATE INDEX trials_by_status ON trials (sweep_id, status, idx);
+CREATE TABLE epochs (
+  trial_id TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  metrics_json TEXT NOT NULL,
+  PRIMARY KEY (trial_id, epoch)
+) WITHOUT ROWID;
+-- Per (trial, metric): best and final values, kept current on every epoch insert so that
+-- "sort by best val_loss" is an index scan, not an aggregate over every epoch.
+CREATE TABLE trial_metrics (
+  trial_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  sweep_id TEXT NOT NULL,
+  min_value REAL NOT NULL,
+  max_value REAL NOT NULL,
+  final_epoch INTEGER NOT NULL,
+  final_value REAL NOT NULL,
+  PRIMARY KEY (trial_id, name)
+) WITHOUT ROWID;
+CREATE INDEX trial_metrics_min ON trial_metrics (sweep_id, name, min_value);
+CREATE INDEX trial_metrics_max ON trial_metrics (sweep_id, name, max_value);
+CREATE INDEX trial_metrics_final ON trial_metrics (sweep_id, name, final_value);
+CREATE TABLE lr_curves (
+  trial_id TEXT PRIMARY KEY,
+  points_json TEXT NOT NULL,
+  suggested_lr REAL
+);
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  device TEXT NOT NULL,
+  memory_bytes INTEGER NOT NULL,
+  libtorch_version TEXT NOT NULL,
+  slots INTEGER NOT NULL,
+  registered_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  consecutive_failures INTEGER NOT NULL,
+  quarantined INTEGER NOT NULL
+);
+)sql"},
+};
+
+absl::Status Exec(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    absl::Status st = absl::InternalError(absl::StrCat("sqlite: ", err ? err : "?"));
+    sqlite3_free(err);
+    return st;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status MigrateSchema(sqlite3* db) {
+  if (auto st = Exec(db, "BEGIN IMMEDIATE"); !st.ok()) return st;
+  auto fail = [db](absl::Status st) {
+    Exec(db, "ROLLBACK").IgnoreError();
+    return st;
+  };
+  if (auto st = Exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+      !st.ok()) {
+    return fail(st);
+  }
+  int current = 0;
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &stmt, nullptr);
+  if (stmt && sqlite3_step(stmt) == SQLITE_ROW) current = sqlite3_column_int(stmt, 0);
+  sqlite3_finalize(stmt);
+  if (current > kSchemaVersion) {
+    return fail(absl::FailedPreconditionError(
+        absl::StrCat("database schema version ", current, " is newer than this hypersweepd (",
+                     kSchemaVersion, "); upgrade hypersweepd")));
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.version <= current) continue;
+    if (auto st = Exec(db, m.sql); !st.ok()) return fail(st);
+    if (auto st = Exec(db, absl::StrCat("DELETE FROM schema_version; INSERT INTO schema_version "
+                                        "VALUES (",
+                                        m.version, ")"));
+        !st.ok()) {
+      return fail(st);
+    }
+  }
+  return Exec(db, "COMMIT");
+}
+
+}  // namespace hypersweep

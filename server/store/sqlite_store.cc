@@ -1,0 +1,468 @@
+#include "server/store/sqlite_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "server/store/sqlite_schema.h"
+
+namespace hypersweep {
+namespace {
+
+absl::Status SqlError(sqlite3* db, const std::string& what) {
+  const int code = sqlite3_errcode(db);
+  std::string msg = absl::StrCat("sqlite ", what, ": ", sqlite3_errmsg(db));
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR || code == SQLITE_FULL) {
+    return absl::UnavailableError(msg);
+  }
+  return absl::InternalError(msg);
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return SqlError(db, sql);
+  return absl::OkStatus();
+}
+
+// A prepared statement; binds by 1-based position. Not thread-safe.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) {
+      status_ = SqlError(db, "prepare");
+    }
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, double v) {
+    sqlite3_bind_double(s_, i, v);
+    return *this;
+  }
+  Stmt& BindNull(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  // SQLITE_ROW: true; SQLITE_DONE: false; else error.
+  absl::StatusOr<bool> Step() {
+    RETURN_IF_ERROR(status_);
+    const int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqlError(db_, "step");
+  }
+  absl::Status Run() {
+    auto r = Step();
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    return r.status();
+  }
+  int64_t Int(int c) const { return sqlite3_column_int64(s_, c); }
+  double Double(int c) const { return sqlite3_column_double(s_, c); }
+  bool IsNull(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+  std::string Text(int c) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, c));
+    return p ? std::string(p, sqlite3_column_bytes(s_, c)) : std::string();
+  }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  absl::Status status_;
+};
+
+std::string ParamsToJson(const std::vector<std::pair<std::string, std::string>>& params) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [k, v] : params) j.push_back({k, v});
+  return j.dump();
+}
+
+std::vector<std::pair<std::string, std::string>> ParamsFromJson(const std::string& s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& p : j) out.emplace_back(p[0].get<std::string>(), p[1].get<std::string>());
+  return out;
+}
+
+constexpr char kTrialColumns[] =
+    "t.id, t.sweep_id, t.idx, t.spec_json, t.params_json, t.batch_size, t.schedule, t.fold, "
+    "t.seed, t.status, t.attempt, t.attempts_used, t.lease_token, t.lease_expiry_ms, t.worker_id, "
+    "t.failure_class, t.reason, t.checkpoint_uri, t.epochs_reported";
+constexpr int kTrialColumnCount = 19;
+
+TrialRecord ReadTrial(const Stmt& s) {
+  TrialRecord t;
+  t.id = s.Text(0);
+  t.sweep_id = s.Text(1);
+  t.index = s.Int(2);
+  t.spec_json = s.Text(3);
+  t.params = ParamsFromJson(s.Text(4));
+  t.batch_size = s.Int(5);
+  t.schedule = s.Text(6);
+  t.fold = s.Int(7);
+  t.seed = static_cast<uint64_t>(s.Int(8));
+  t.status = static_cast<TrialStatus>(s.Int(9));
+  t.attempt = static_cast<int32_t>(s.Int(10));
+  t.attempts_used = static_cast<int32_t>(s.Int(11));
+  t.lease_token = s.Text(12);
+  t.lease_expiry_ms = s.Int(13);
+  t.worker_id = s.Text(14);
+  t.failure_class = static_cast<FailureClass>(s.Int(15));
+  t.reason = s.Text(16);
+  t.checkpoint_uri = s.Text(17);
+  t.epochs_reported = s.Int(18);
+  return t;
+}
+
+absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    absl::Status st = absl::UnavailableError(
+        absl::StrCat("cannot open database '", path, "': ", db ? sqlite3_errmsg(db) : "?"));
+    sqlite3_close(db);
+    return st;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options) {
+  auto store = std::unique_ptr<SqliteStore>(new SqliteStore(options));
+  RETURN_IF_ERROR(store->Init());
+  store->StartWriter();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+SqliteStore::SqliteStore(const StoreOptions& options)
+    : GroupCommitStore(options.max_group), options_(options) {}
+
+SqliteStore::~SqliteStore() {
+  Close();
+  sqlite3_close(write_db_);
+  absl::MutexLock lock(&read_mu_);
+  sqlite3_close(read_db_);
+}
+
+absl::Status SqliteStore::Init() {
+  ASSIGN_OR_RETURN(write_db_, OpenDb(options_.path));
+  RETURN_IF_ERROR(Exec(write_db_, "PRAGMA journal_mode=WAL"));
+  RETURN_IF_ERROR(
+      Exec(write_db_, options_.sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  RETURN_IF_ERROR(Exec(write_db_, "PRAGMA foreign_keys=OFF"));
+  RETURN_IF_ERROR(MigrateSchema(write_db_));
+  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(read_db_, OpenDb(options_.path));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::CommitGroup(const std::vector<WriteBatch*>& batches,
+                                      std::vector<absl::Status>* results) {
+  RETURN_IF_ERROR(Exec(write_db_, "BEGIN IMMEDIATE"));
+  for (size_t i = 0; i < batches.size(); ++i) {
+    if (auto st = Exec(write_db_, "SAVEPOINT batch"); !st.ok()) {
+      Exec(write_db_, "ROLLBACK").IgnoreError();
+      return st;
+    }
+    (*results)[i] = Apply(*batches[i]);
+    if (!(*results)[i].ok()) Exec(write_db_, "ROLLBACK TO batch").IgnoreError();
+    Exec(write_db_, "RELEASE batch").IgnoreError();
+  }
+  if (auto st = Exec(write_db_, "COMMIT"); !st.ok()) {
+    Exec(write_db_, "ROLLBACK").IgnoreError();
+    return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::Apply(const WriteBatch& b) {
+  sqlite3* db = write_db_;
+  if (!b.put_sweeps.empty()) {
+    Stmt s(db,
+           "INSERT INTO sweeps (id, name, spec_text, objective_metric, maximize, created_ms, "
+           "max_attempts, cancelled, trial_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+           "ON CONFLICT (id) DO UPDATE SET name = ?2, spec_text = ?3, objective_metric = ?4, "
+           "maximize = ?5, created_ms = ?6, max_attempts = ?7, cancelled = ?8, trial_count = ?9");
+    for (const auto& w : b.put_sweeps) {
+      s.Bind(1, w.id).Bind(2, w.name).Bind(3, w.spec_text).Bind(4, w.objective_metric);
+      s.Bind(5, int64_t{w.maximize}).Bind(6, w.created_ms).Bind(7, int64_t{w.max_attempts});
+      s.Bind(8, int64_t{w.cancelled}).Bind(9, w.trial_count);
+      RETURN_IF_ERROR(s.Run());
+    }
+  }
+  if (!b.insert_trials.empty()) {
+    Stmt s(db,
+           "INSERT INTO trials (id, sweep_id, idx, spec_json, params_json, batch_size, schedule, "
+           "fold, seed, status, attempt, attempts_used, lease_token, lease_expiry_ms, worker_id, "
+           "failure_class, reason, checkpoint_uri, epochs_reported) VALUES (?1, ?2, ?3, ?4, ?5, "
+           "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+    for (const auto& t : b.insert_trials) {
+      s.Bind(1, t.id).Bind(2, t.sweep_id).Bind(3, t.index).Bind(4, t.spec_json);
+      s.Bind(5, ParamsToJson(t.params)).Bind(6, t.batch_size).Bind(7, t.schedule);
+      s.Bind(8, t.fold).Bind(9, static_cast<int64_t>(t.seed));
+      s.Bind(10, static_cast<int64_t>(t.status)).Bind(11, int64_t{t.attempt});
+      s.Bind(12, int64_t{t.attempts_used}).Bind(13, t.lease_token).Bind(14, t.lease_expiry_ms);
+      s.Bind(15, t.worker_id).Bind(16, static_cast<int64_t>(t.failure_class)).Bind(17, t.reason);
+      s.Bind(18, t.checkpoint_uri).Bind(19, t.epochs_reported);
+      if (auto st = s.Run(); !st.ok()) {
+        if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
+            sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) {
+          return absl::AlreadyExistsError(absl::StrCat("trial ", t.id));
+        }
+        return st;
+      }
+    }
+  }
+  if (!b.update_trials.empty()) {
+    Stmt s(db,
+           "UPDATE trials SET status = ?2, attempt = ?3, attempts_used = ?4, lease_token = ?5, "
+           "lease_expiry_ms = ?6, worker_id = ?7, failure_class = ?8, reason = ?9, "
+           "checkpoint_uri = ?10, epochs_reported = ?11 WHERE id = ?1");
+    for (const auto& t : b.update_trials) {
+      s.Bind(1, t.id).Bind(2, static_cast<int64_t>(t.status)).Bind(3, int64_t{t.attempt});
+      s.Bind(4, int64_t{t.attempts_used}).Bind(5, t.lease_token).Bind(6, t.lease_expiry_ms);
+      s.Bind(7, t.worker_id).Bind(8, static_cast<int64_t>(t.failure_class)).Bind(9, t.reason);
+      s.Bind(10, t.checkpoint_uri).Bind(11, t.epochs_reported);
+      RETURN_IF_ERROR(s.Run());
+      if (sqlite3_changes(db) == 0) return absl::NotFoundError(absl::StrCat("trial ", t.id));
+    }
+  }
+  if (!b.add_epochs.empty()) {
+    Stmt ins(db,
+             "INSERT OR IGNORE INTO epochs (trial_id, epoch, metrics_json) VALUES (?1, ?2, ?3)");
+    Stmt sum(db,
+             "INSERT INTO trial_metrics (trial_id, name, sweep_id, min_value, max_value, "
+             "final_epoch, final_value) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4) "
+             "ON CONFLICT (trial_id, name) DO UPDATE SET "
+             "min_value = min(min_value, ?4), max_value = max(max_value, ?4), "
+             "final_value = CASE WHEN ?5 > final_epoch THEN ?4 ELSE final_value END, "
+             "final_epoch = max(final_epoch, ?5)");
+    for (const auto& e : b.add_epochs) {
+      for (const auto& r : e.epochs) {
+        nlohmann::json m = nlohmann::json::object();
+        for (const auto& [k, v] : r.metrics) m[k] = v;
+        ins.Bind(1, e.trial_id).Bind(2, r.epoch).Bind(3, m.dump());
+        RETURN_IF_ERROR(ins.Run());
+        if (sqlite3_changes(db) == 0) continue;  // already stored: the first report wins
+        for (const auto& [k, v] : r.metrics) {
+          sum.Bind(1, e.trial_id).Bind(2, k).Bind(3, e.sweep_id).Bind(4, v).Bind(5, r.epoch);
+          RETURN_IF_ERROR(sum.Run());
+        }
+      }
+    }
+  }
+  if (!b.put_lr_curves.empty()) {
+    Stmt s(db,
+           "INSERT OR REPLACE INTO lr_curves (trial_id, points_json, suggested_lr) VALUES (?1, ?2, "
+           "?3)");
+    for (const auto& [id, c] : b.put_lr_curves) {
+      nlohmann::json pts = nlohmann::json::array();
+      for (const auto& p : c.points) pts.push_back({p.step, p.lr, p.loss, p.smoothed_loss});
+      s.Bind(1, id).Bind(2, pts.dump());
+      c.suggested_lr ? void(s.Bind(3, *c.suggested_lr)) : void(s.BindNull(3));
+      RETURN_IF_ERROR(s.Run());
+    }
+  }
+  if (!b.put_workers.empty()) {
+    Stmt s(
+        db,
+        "INSERT OR REPLACE INTO workers (id, host, device, memory_bytes, libtorch_version, slots, "
+        "registered_ms, last_seen_ms, consecutive_failures, quarantined) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    for (const auto& w : b.put_workers) {
+      s.Bind(1, w.id).Bind(2, w.host).Bind(3, w.device).Bind(4, w.memory_bytes);
+      s.Bind(5, w.libtorch_version).Bind(6, int64_t{w.slots}).Bind(7, w.registered_ms);
+      s.Bind(8, w.last_seen_ms).Bind(9, int64_t{w.consecutive_failures});
+      s.Bind(10, int64_t{w.quarantined});
+      RETURN_IF_ERROR(s.Run());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StoreState> SqliteStore::LoadState() {
+  absl::MutexLock lock(&read_mu_);
+  sqlite3* db = read_db_;
+  StoreState st;
+  RETURN_IF_ERROR(Exec(db, "BEGIN"));  // one snapshot for all tables
+  auto done = [db](absl::Status s) {
+    Exec(db, "COMMIT").IgnoreError();
+    return s;
+  };
+  {
+    Stmt s(db,
+           "SELECT id, name, spec_text, objective_metric, maximize, created_ms, max_attempts, "
+           "cancelled, trial_count FROM sweeps ORDER BY seq");
+    for (;;) {
+      auto row = s.Step();
+      if (!row.ok()) return done(row.status());
+      if (!*row) break;
+      SweepRecord w;
+      w.id = s.Text(0);
+      w.name = s.Text(1);
+      w.spec_text = s.Text(2);
+      w.objective_metric = s.Text(3);
+      w.maximize = s.Int(4) != 0;
+      w.created_ms = s.Int(5);
+      w.max_attempts = static_cast<int32_t>(s.Int(6));
+      w.cancelled = s.Int(7) != 0;
+      w.trial_count = s.Int(8);
+      st.sweeps.push_back(std::move(w));
+    }
+  }
+  {
+    Stmt s(db,
+           absl::StrCat("SELECT ", kTrialColumns,
+                        " FROM trials t JOIN sweeps w ON w.id = t.sweep_id ORDER BY w.seq, t.idx"));
+    for (;;) {
+      auto row = s.Step();
+      if (!row.ok()) return done(row.status());
+      if (!*row) break;
+      st.trials.push_back(ReadTrial(s));
+    }
+  }
+  {
+    Stmt s(db,
+           "SELECT id, host, device, memory_bytes, libtorch_version, slots, registered_ms, "
+           "last_seen_ms, consecutive_failures, quarantined FROM workers ORDER BY id");
+    for (;;) {
+      auto row = s.Step();
+      if (!row.ok()) return done(row.status());
+      if (!*row) break;
+      WorkerRecord w;
+      w.id = s.Text(0);
+      w.host = s.Text(1);
+      w.device = s.Text(2);
+      w.memory_bytes = s.Int(3);
+      w.libtorch_version = s.Text(4);
+      w.slots = static_cast<int32_t>(s.Int(5));
+      w.registered_ms = s.Int(6);
+      w.last_seen_ms = s.Int(7);
+      w.consecutive_failures = static_cast<int32_t>(s.Int(8));
+      w.quarantined = s.Int(9) != 0;
+      st.workers.push_back(std::move(w));
+    }
+  }
+  {
+    Stmt s(db, "SELECT trial_id, epoch FROM epochs ORDER BY trial_id, epoch");
+    for (;;) {
+      auto row = s.Step();
+      if (!row.ok()) return done(row.status());
+      if (!*row) break;
+      st.epoch_numbers[s.Text(0)].push_back(s.Int(1));
+    }
+  }
+  return done(absl::OkStatus()).ok() ? absl::StatusOr<StoreState>(std::move(st))
+                                     : absl::InternalError("unreachable");
+}
+
+absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
+  absl::MutexLock lock(&read_mu_);
+  sqlite3* db = read_db_;
+  std::string where = "t.sweep_id = ?1";
+  if (!q.statuses.empty()) {
+    std::vector<std::string> codes;
+    for (TrialStatus s : q.statuses) codes.push_back(absl::StrCat(static_cast<int>(s)));
+    absl::StrAppend(&where, " AND t.status IN (", absl::StrJoin(codes, ","), ")");
+  }
+  TrialPage page;
+  RETURN_IF_ERROR(Exec(db, "BEGIN"));
+  auto finish = [db](absl::Status s) {
+    Exec(db, "COMMIT").IgnoreError();
+    return s;
+  };
+  {
+    Stmt c(db, absl::StrCat("SELECT COUNT(*) FROM trials t WHERE ", where));
+    c.Bind(1, q.sweep_id);
+    auto row = c.Step();
+    if (!row.ok()) return finish(row.status());
+    page.total = c.Int(0);
+  }
+  std::string sql;
+  if (q.sort_metric.empty()) {
+    sql = absl::StrCat("SELECT ", kTrialColumns, ", NULL, NULL, NULL FROM trials t WHERE ", where,
+                       " ORDER BY t.idx LIMIT ?3 OFFSET ?4");
+  } else {
+    const char* key = q.sort_by_final ? "m.final_value"
+                      : q.maximize    ? "m.max_value"
+                                      : "m.min_value";
+    sql = absl::StrCat("SELECT ", kTrialColumns,
+                       ", m.min_value, m.max_value, m.final_value FROM trials t LEFT JOIN "
+                       "trial_metrics m ON m.trial_id = t.id AND m.name = ?2 WHERE ",
+                       where, " ORDER BY (", key, " IS NULL), ", key, q.maximize ? " DESC" : " ASC",
+                       ", t.idx LIMIT ?3 OFFSET ?4");
+  }
+  Stmt s(db, sql);
+  s.Bind(1, q.sweep_id).Bind(2, q.sort_metric).Bind(3, q.limit).Bind(4, q.offset);
+  for (;;) {
+    auto row = s.Step();
+    if (!row.ok()) return finish(row.status());
+    if (!*row) break;
+    TrialListEntry e;
+    e.trial = ReadTrial(s);
+    const int c = kTrialColumnCount;
+    if (!s.IsNull(c)) e.best_value = q.maximize ? s.Double(c + 1) : s.Double(c);
+    if (!s.IsNull(c + 2)) e.final_value = s.Double(c + 2);
+    page.trials.push_back(std::move(e));
+  }
+  finish(absl::OkStatus()).IgnoreError();
+  return page;
+}
+
+absl::StatusOr<std::vector<EpochRecord>> SqliteStore::GetEpochs(
+    const std::string& trial_id, const std::set<std::string>& metrics) {
+  absl::MutexLock lock(&read_mu_);
+  Stmt s(read_db_, "SELECT epoch, metrics_json FROM epochs WHERE trial_id = ?1 ORDER BY epoch");
+  s.Bind(1, trial_id);
+  std::vector<EpochRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    EpochRecord e;
+    e.epoch = s.Int(0);
+    auto j = nlohmann::json::parse(s.Text(1), nullptr, false);
+    if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (metrics.empty() || metrics.count(it.key()))
+          e.metrics[it.key()] = it.value().get<double>();
+      }
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<LrCurveRecord> SqliteStore::GetLrCurve(const std::string& trial_id) {
+  absl::MutexLock lock(&read_mu_);
+  Stmt s(read_db_, "SELECT points_json, suggested_lr FROM lr_curves WHERE trial_id = ?1");
+  s.Bind(1, trial_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("no LR curve for ", trial_id));
+  LrCurveRecord c;
+  auto j = nlohmann::json::parse(s.Text(0), nullptr, false);
+  if (j.is_array()) {
+    for (const auto& p : j) {
+      c.points.push_back(
+          LrPoint{p[0].get<int64_t>(), p[1].get<double>(), p[2].get<double>(), p[3].get<double>()});
+    }
+  }
+  if (!s.IsNull(1)) c.suggested_lr = s.Double(1);
+  return c;
+}
+
+}  // namespace hypersweep

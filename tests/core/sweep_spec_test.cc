@@ -1,0 +1,260 @@
+#include "core/sweep_spec.h"
+
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hypersweep {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The example of DESIGN.md.
+constexpr char kDesignExample[] = R"(
+name: fmnist-schedules
+dataset: {fashion_mnist: {}}
+model: {mlp: {hidden: [128, 128, 128, 128], activation: relu}}
+objective: {metric: val_loss, goal: minimize}
+epochs: 20
+validation: {folds: 5}
+seeds: [0]
+grid:
+  batch_size: [256]
+  momentum: [0.9]
+  weight_decay: [0, 1e-4]
+  schedule:
+    - {constant: {lr: 0.05}}
+    - {one_cycle: {max_lr: auto, pct_start: 0.3, anneal_strategy: linear, div_factor: 10, final_div_factor: 1000}}
+    - {cyclic: {base_lr: 0.01, max_lr: 0.3, step_size_up_epochs: 4, mode: triangular}}
+    - {cosine_restarts: {max_lr: 0.3, t_0_epochs: 1, t_mult: 1, eta_min: 0}}
+random: {trials: 20, params: {weight_decay: {log_uniform: [1e-6, 1e-2]}}}
+budget: {seconds_per_trial: 30}
+)";
+
+TEST(SweepSpecTest, ParsesAndExpandsTheDesignExample) {
+  auto s = ParseSweepSpec(kDesignExample);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->name, "fmnist-schedules");
+  EXPECT_EQ(s->objective.metric, "val_loss");
+  EXPECT_EQ(s->objective.goal, Goal::kMinimize);
+  EXPECT_EQ(s->schedules.size(), 4u);
+  EXPECT_EQ(s->weight_decays.size(), 2u);
+  EXPECT_DOUBLE_EQ(s->base.budget_seconds, 30);
+  // 1 batch x 1 momentum x 2 weight decays x 4 schedules x 20 samples x 1 seed x 5 folds.
+  EXPECT_EQ(CountTrials(*s), 800);
+  auto trials = ExpandSweep(*s);
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), 800u);
+  std::set<int64_t> folds;
+  for (const auto& t : *trials) {
+    EXPECT_EQ(t.spec.validation.kind, ValidationSpec::Kind::kKFold);
+    folds.insert(t.spec.validation.fold);
+    EXPECT_GE(t.spec.weight_decay, 1e-6);  // random sampling overrides the grid value
+    EXPECT_LE(t.spec.weight_decay, 1e-2);
+    EXPECT_EQ(t.spec.epochs, 20);
+  }
+  EXPECT_EQ(folds, (std::set<int64_t>{0, 1, 2, 3, 4}));
+  // Folds vary fastest; consecutive folds share the sampled point.
+  EXPECT_EQ((*trials)[0].spec.weight_decay, (*trials)[4].spec.weight_decay);
+  EXPECT_NE((*trials)[0].spec.weight_decay, (*trials)[5].spec.weight_decay);
+  // `auto` flows through to the one_cycle trials, and survives the canonical JSON.
+  const auto& oc = (*trials)[100].spec;  // second schedule (20 samples x 5 folds per schedule)
+  ASSERT_EQ(ScheduleName(oc.schedule), "one_cycle");
+  EXPECT_EQ(oc.schedule.auto_fields, std::vector<std::string>{"max_lr"});
+  ParseOptions options;
+  options.allow_auto = true;
+  auto again = ParseTrialSpec(ToJson(oc).dump(), options);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(ToJson(*again), ToJson(oc));
+}
+
+TEST(SweepSpecTest, ExpansionIsDeterministic) {
+  auto s = ParseSweepSpec(kDesignExample);
+  ASSERT_TRUE(s.ok());
+  auto a = ExpandSweep(*s), b = ExpandSweep(*s);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (size_t i = 0; i < a->size(); ++i) {
+    ASSERT_EQ(ToJson((*a)[i].spec), ToJson((*b)[i].spec)) << i;
+  }
+}
+
+TEST(SweepSpecTest, GridProductSeedsAndParams) {
+  auto s = ParseSweepSpec(R"(
+dataset: {synthetic: {samples: 100}}
+schedule: {constant: {lr: 0.1}}
+seeds: [1, 2]
+grid: {batch_size: [32, 64, 128], optimizer: [sgd, {adamw: {beta2: 0.99}}]}
+validation: {holdout: 0.25}
+)");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto t = ExpandSweep(*s);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->size(), 12u);  // 3 x 2 x 2 seeds
+  EXPECT_EQ((*t)[0].spec.batch_size, 32);
+  EXPECT_EQ((*t)[0].spec.seed, 1u);
+  EXPECT_EQ((*t)[1].spec.seed, 2u);
+  EXPECT_EQ((*t)[2].spec.optimizer.kind, OptimizerSpec::Kind::kAdamW);
+  EXPECT_EQ((*t)[11].spec.batch_size, 128);
+  const auto& p = (*t)[3].params;
+  EXPECT_THAT(p, ::testing::Contains(std::make_pair(std::string("batch_size"), std::string("32"))));
+  EXPECT_THAT(p,
+              ::testing::Contains(std::make_pair(std::string("optimizer"), std::string("adamw"))));
+  EXPECT_THAT(p, ::testing::Contains(std::make_pair(std::string("seed"), std::string("2"))));
+}
+
+TEST(SweepSpecTest, RandomOnlyWithAllDistributions) {
+  auto s = ParseSweepSpec(R"({
+  "dataset": {"synthetic": {}},
+  "schedule": {"one_cycle": {"max_lr": 0.1}},
+  "random": {"trials": 50, "seed": 7, "params": {
+    "momentum": {"uniform": [0.8, 0.95]},
+    "batch_size": {"int": [16, 64]},
+    "schedule.max_lr": {"log_uniform": [0.01, 1]},
+    "model.activation": {"choice": ["relu", "tanh"]}}}
+})");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto t = ExpandSweep(*s);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->size(), 50u);
+  std::set<Activation> activations;
+  std::set<int64_t> batch_sizes;
+  for (const auto& e : *t) {
+    EXPECT_GE(e.spec.momentum, 0.8);
+    EXPECT_LT(e.spec.momentum, 0.95);
+    EXPECT_GE(e.spec.batch_size, 16);
+    EXPECT_LE(e.spec.batch_size, 64);
+    const double lr = std::get<OneCycleSchedule>(e.spec.schedule.kind).max_lr;
+    EXPECT_GE(lr, 0.01);
+    EXPECT_LE(lr, 1);
+    activations.insert(e.spec.model.activation);
+    batch_sizes.insert(e.spec.batch_size);
+  }
+  EXPECT_EQ(activations.size(), 2u);
+  EXPECT_GT(batch_sizes.size(), 10u);
+  // Another seed gives other samples.
+  auto s2 = ParseSweepSpec(R"({"dataset": {"synthetic": {}}, "schedule": {"constant": {"lr": 0.1}},
+    "random": {"trials": 5, "seed": 8, "params": {"momentum": {"uniform": [0.8, 0.95]}}}})");
+  ASSERT_TRUE(s2.ok()) << s2.status();
+  auto t2 = ExpandSweep(*s2);
+  ASSERT_TRUE(t2.ok());
+  EXPECT_NE((*t2)[0].spec.momentum, (*t)[0].spec.momentum);
+}
+
+TEST(SweepSpecTest, AutoOptions) {
+  auto s = ParseSweepSpec(R"(
+dataset: {synthetic: {}}
+schedule: {cyclic: {base_lr: auto, max_lr: auto, step_size_up_epochs: 2}}
+auto: {rule: min_div_10, div: 4}
+)");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->auto_lr.rule, SuggestRule::kMinDiv10);
+  EXPECT_DOUBLE_EQ(s->auto_lr.div, 4);
+  auto t = ExpandSweep(*s);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ((*t)[0].spec.schedule.auto_fields.size(), 2u);
+}
+
+TEST(SweepSpecTest, TooManyTrialsRejected) {
+  auto s = ParseSweepSpec(R"(
+dataset: {synthetic: {}}
+schedule: {constant: {lr: 0.1}}
+random: {trials: 2000000, params: {momentum: {uniform: [0.1, 0.2]}}}
+)");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+struct BadCase {
+  const char* name;
+  const char* yaml;
+  const char* expect;  // substring of the error: the field path and line
+};
+
+class BadSweepTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadSweepTest, RejectedWithFieldPathAndLine) {
+  auto s = ParseSweepSpec(GetParam().yaml);
+  ASSERT_FALSE(s.ok()) << GetParam().name;
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr(GetParam().expect)) << GetParam().name;
+}
+
+#define HEAD "dataset: {synthetic: {}}\n"
+INSTANTIATE_TEST_SUITE_P(
+    All, BadSweepTest,
+    ::testing::Values(
+        BadCase{"unknown_field", HEAD "schedule: {constant: {lr: 0.1}}\ngird: {batch_size: [1]}\n",
+                "gird (line 3): unknown field 'gird'"},
+        BadCase{"unknown_grid_field", HEAD "schedule: {constant: {lr: 0.1}}\ngrid: {lr: [1]}\n",
+                "grid.lr (line 3): unknown field"},
+        BadCase{"empty_grid_list",
+                HEAD "schedule: {constant: {lr: 0.1}}\ngrid:\n  weight_decay: []\n",
+                "grid.weight_decay (line 4): must not be empty"},
+        BadCase{"empty_grid_schedule", HEAD "grid:\n  schedule: []\n",
+                "grid.schedule (line 3): must not be empty"},
+        BadCase{"batch_size_zero",
+                HEAD "schedule: {constant: {lr: 0.1}}\ngrid:\n  batch_size: [64, 0]\n",
+                "grid.batch_size[1] (line 4): must be >= 1"},
+        BadCase{"top_batch_size_zero", HEAD "schedule: {constant: {lr: 0.1}}\nbatch_size: 0\n",
+                "batch_size (line 3): must be >= 1"},
+        BadCase{
+            "max_below_base",
+            HEAD
+            "grid:\n  schedule:\n    - {constant: {lr: 0.1}}\n"
+            "    - cyclic:\n        base_lr: 0.5\n        max_lr: 0.1\n        step_size_up: 3\n",
+            "grid.schedule[1].cyclic.max_lr (line 7): must be >= base_lr"},
+        BadCase{"pct_start",
+                HEAD
+                "grid:\n  schedule:\n    - one_cycle:\n        max_lr: 1\n        pct_start: 1.5\n",
+                "grid.schedule[0].one_cycle.pct_start (line 6): must be in (0, 1)"},
+        BadCase{"unknown_schedule", HEAD "grid:\n  schedule:\n    - {warmup: {lr: 1}}\n",
+                "grid.schedule[0].warmup (line 4): unknown schedule 'warmup'"},
+        BadCase{
+            "log_uniform_zero",
+            HEAD "schedule: {constant: {lr: 0.1}}\nrandom:\n  trials: 3\n  params:\n"
+                 "    weight_decay: {log_uniform: [0, 1e-2]}\n",
+            "random.params.weight_decay.log_uniform[0] (line 6): log_uniform bounds must be > 0"},
+        BadCase{"log_uniform_negative",
+                HEAD "schedule: {constant: {lr: 0.1}}\nrandom: {trials: 3, params: {weight_decay: "
+                     "{log_uniform: [1e-3, -1]}}}\n",
+                "random.params.weight_decay.log_uniform[1] (line 3)"},
+        BadCase{"unknown_distribution",
+                HEAD "schedule: {constant: {lr: 0.1}}\nrandom: {trials: 3, params: {momentum: "
+                     "{normal: [0, 1]}}}\n",
+                "random.params.momentum.normal (line 3): unknown distribution"},
+        BadCase{"unknown_random_param",
+                HEAD "schedule: {constant: {lr: 0.1}}\nrandom: {trials: 3, params: {lr: {uniform: "
+                     "[0, 1]}}}\n",
+                "random.params.lr (line 3): unknown parameter"},
+        BadCase{"no_schedule", HEAD "epochs: 3\n",
+                "field 'schedule' (or grid.schedule) is required"},
+        BadCase{"momentum_grid",
+                HEAD "schedule: {constant: {lr: 0.1}}\ngrid: {momentum: [0.9, 1.5]}\n",
+                "grid.momentum[1] (line 3): must be in [0, 1)"},
+        BadCase{"bad_goal",
+                HEAD "schedule: {constant: {lr: 0.1}}\nobjective: {metric: val_auc, goal: up}\n",
+                "objective.goal (line 3): unknown value 'up'"},
+        BadCase{"bad_seeds", HEAD "schedule: {constant: {lr: 0.1}}\nseeds: []\n",
+                "seeds (line 3): must not be empty"},
+        BadCase{"bad_dataset", "dataset: {csv: {label: x}}\nschedule: {constant: {lr: 0.1}}\n",
+                "dataset.csv"},
+        BadCase{"bad_yaml", HEAD "grid: [\n", "line"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
+#undef HEAD
+
+TEST(SweepSpecTest, InvalidSampledPointIsRejectedAtExpansion) {
+  auto s = ParseSweepSpec(R"(
+dataset: {synthetic: {}}
+schedule: {one_cycle: {max_lr: 0.1}}
+random: {trials: 3, params: {schedule.pct_start: {uniform: [1.2, 1.5]}}}
+)");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto t = ExpandSweep(*s);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(t.status().message()), HasSubstr("pct_start"));
+}
+
+}  // namespace
+}  // namespace hypersweep

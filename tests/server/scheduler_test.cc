@@ -1,0 +1,503 @@
+// The lease state machine against a FakeClock and an InMemoryStore: no sleeps, no gRPC.
+#include "server/scheduler/scheduler.h"
+
+#include <future>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/store/store.h"
+
+namespace hypersweep {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kTtl = 30'000;
+
+// Four trials: 2 batch sizes x 2 weight decays, 3 epochs each.
+constexpr char kSpec[] = R"(
+name: small
+dataset: {synthetic: {}}
+schedule: {one_cycle: {max_lr: 0.1}}
+epochs: 3
+grid: {batch_size: [32, 64], weight_decay: [0, 1e-4]}
+)";
+
+template <typename T>
+absl::StatusOr<T> Await(std::function<void(Callback<T>)> call) {
+  auto p = std::make_shared<std::promise<absl::StatusOr<T>>>();
+  auto f = p->get_future();
+  call([p](absl::StatusOr<T> r) { p->set_value(std::move(r)); });
+  return f.get();
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions so;
+    so.path = ":memory:";
+    auto store = Store::Open(so);
+    ASSERT_TRUE(store.ok());
+    store_ = *std::move(store);
+    options_.lease_ttl_ms = kTtl;
+    options_.quarantine_after_failures = 3;
+    Restart();
+  }
+  void Restart() {
+    sched_.reset();
+    auto s = Scheduler::Create(store_.get(), &clock_, options_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    sched_ = *std::move(s);
+  }
+
+  absl::StatusOr<SubmitResult> Submit(const std::string& spec = kSpec, int max_attempts = 0,
+                                      bool dry_run = false) {
+    return Await<SubmitResult>([&](Callback<SubmitResult> cb) {
+      sched_->SubmitSweep(spec, dry_run, max_attempts, std::move(cb));
+    });
+  }
+  std::string Register(const std::string& id = "") {
+    WorkerRecord w;
+    w.id = id;
+    w.host = "h";
+    w.device = "cpu";
+    auto r = Await<WorkerRecord>(
+        [&](Callback<WorkerRecord> cb) { sched_->RegisterWorker(w, std::move(cb)); });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->id : "";
+  }
+  // Acquire with no wait.
+  absl::StatusOr<AcquireResult> AcquireNow(const std::string& worker) {
+    return Await<AcquireResult>([&](Callback<AcquireResult> cb) {
+      sched_->Acquire(worker, clock_.NowMs(), std::move(cb));
+    });
+  }
+  LeaseRef Ref(const AcquireResult& a) {
+    return LeaseRef{a.trial.id, a.trial.attempt, a.trial.lease_token};
+  }
+  absl::StatusOr<ReportResult> Report(const LeaseRef& l, std::vector<int64_t> epochs,
+                                      const std::string& ckpt = "", double value = 0.5) {
+    std::vector<EpochRecord> e;
+    for (int64_t n : epochs) e.push_back(EpochRecord{n, {{"val_loss", value}}});
+    return Await<ReportResult>(
+        [&](Callback<ReportResult> cb) { sched_->ReportEpochs(l, e, ckpt, std::move(cb)); });
+  }
+  absl::StatusOr<TrialStatus> Finish(const LeaseRef& l, TrialStatus s,
+                                     FailureClass c = FailureClass::kNone,
+                                     const std::string& reason = "") {
+    return Await<TrialStatus>(
+        [&](Callback<TrialStatus> cb) { sched_->FinishTrial(l, s, c, reason, std::move(cb)); });
+  }
+  TrialRecord TrialOf(const std::string& sweep, const std::string& id) {
+    EXPECT_TRUE(sched_->Flush().ok());  // the reaper's writes have no caller to wait for them
+    TrialQuery q;
+    q.sweep_id = sweep;
+    q.limit = 1000;
+    auto page = sched_->ListTrials(q);
+    EXPECT_TRUE(page.ok());
+    for (const auto& e : page->trials) {
+      if (e.trial.id == id) return e.trial;
+    }
+    ADD_FAILURE() << "no trial " << id;
+    return {};
+  }
+
+  FakeClock clock_;
+  SchedulerOptions options_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Scheduler> sched_;
+};
+
+TEST_F(SchedulerTest, SubmitQueuesTheExpansion) {
+  auto r = Submit();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->trials.size(), 4u);
+  EXPECT_FALSE(r->sweep.record.id.empty());
+  EXPECT_EQ(r->sweep.state, SweepState::kRunning);
+  EXPECT_EQ(r->sweep.counts.Of(TrialStatus::kQueued), 4);
+  EXPECT_EQ(r->sweep.record.max_attempts, 3);
+  EXPECT_THAT(r->trials[1].spec_json, HasSubstr("\"weight_decay\":0.0001"));
+  EXPECT_EQ(r->trials[2].batch_size, 64);
+  EXPECT_EQ(r->trials[2].schedule, "one_cycle");
+  auto got = sched_->GetSweep(r->sweep.record.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->counts.total, 4);
+  EXPECT_EQ(sched_->ListSweeps().size(), 1u);
+}
+
+TEST_F(SchedulerTest, DryRunAndBadSpecQueueNothing) {
+  auto dry = Submit(kSpec, 0, /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->trials.size(), 4u);
+  EXPECT_TRUE(dry->sweep.record.id.empty());
+  auto bad =
+      Submit("dataset: {synthetic: {}}\ngrid: {batch_size: [0]}\nschedule: {constant: {lr: 1}}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("grid.batch_size[0]"));
+  EXPECT_TRUE(sched_->ListSweeps().empty());
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->acquired);
+}
+
+TEST_F(SchedulerTest, AcquireLeasesEachTrialOnceInOrder) {
+  auto r = Submit();
+  ASSERT_TRUE(r.ok());
+  const std::string w = Register();
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    auto a = AcquireNow(w);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(a->acquired);
+    EXPECT_EQ(a->trial.index, i);
+    EXPECT_EQ(a->trial.attempt, 1);
+    EXPECT_EQ(a->trial.status, TrialStatus::kLeased);
+    EXPECT_EQ(a->trial.lease_expiry_ms, clock_.NowMs() + kTtl);
+    EXPECT_FALSE(a->trial.lease_token.empty());
+    EXPECT_TRUE(seen.insert(a->trial.id).second);
+  }
+  auto none = AcquireNow(w);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->acquired);
+  EXPECT_EQ(AcquireNow("nobody").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, LongPollIsWokenBySubmitAndTimesOutOnTick) {
+  const std::string w = Register();
+  std::promise<absl::StatusOr<AcquireResult>> first, second;
+  sched_->Acquire(w, clock_.NowMs() + 10'000, [&](auto r) { first.set_value(std::move(r)); });
+  sched_->Acquire(w, clock_.NowMs() + 5'000, [&](auto r) { second.set_value(std::move(r)); });
+  auto f1 = first.get_future(), f2 = second.get_future();
+  EXPECT_EQ(f1.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  ASSERT_TRUE(Submit("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n").ok());
+  auto a = f1.get();  // the first waiter gets the one trial
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->acquired);
+  EXPECT_EQ(f2.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  clock_.AdvanceMs(4'999);
+  sched_->Tick();
+  EXPECT_EQ(f2.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  clock_.AdvanceMs(1);
+  sched_->Tick();
+  auto b = f2.get();
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->acquired);
+  // Cancelled long-poll.
+  std::promise<absl::StatusOr<AcquireResult>> third;
+  const uint64_t id =
+      sched_->Acquire(w, clock_.NowMs() + 5'000, [&](auto r) { third.set_value(std::move(r)); });
+  sched_->CancelAcquire(id);
+  EXPECT_EQ(third.get_future().get().status().code(), absl::StatusCode::kCancelled);
+}
+
+// Acceptance 2.
+TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndFencesTheOldAttempt) {
+  auto r = Submit("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\nepochs: 5\n");
+  ASSERT_TRUE(r.ok());
+  const std::string sweep = r->sweep.record.id;
+  const std::string w1 = Register(), w2 = Register();
+  auto a = AcquireNow(w1);
+  ASSERT_TRUE(a.ok() && a->acquired);
+  const LeaseRef old = Ref(*a);
+  auto rep = Report(old, {0, 1}, "file:///ckpt/epoch1", 0.7);
+  ASSERT_TRUE(rep.ok()) << rep.status();
+  EXPECT_EQ(rep->epochs_reported, 2);
+
+  clock_.AdvanceMs(kTtl);  // no heartbeat: the worker is gone; nobody else is calling
+  sched_->Tick();
+  TrialRecord t = TrialOf(sweep, old.trial_id);
+  EXPECT_EQ(t.status, TrialStatus::kQueued);
+  EXPECT_EQ(t.attempt, 2);
+  EXPECT_EQ(t.attempts_used, 1);
+
+  // The old lease's calls are ABORTED and change nothing.
+  EXPECT_EQ(Report(old, {2}, "file:///ckpt/stale", 0.1).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(Finish(old, TrialStatus::kSucceeded).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(sched_->Heartbeat(w1, old).status().code(), absl::StatusCode::kAborted);
+  auto epochs = sched_->GetEpochs(old.trial_id, {});
+  ASSERT_TRUE(epochs.ok());
+  EXPECT_EQ(epochs->size(), 2u);
+  t = TrialOf(sweep, old.trial_id);
+  EXPECT_EQ(t.status, TrialStatus::kQueued);
+  EXPECT_EQ(t.checkpoint_uri, "file:///ckpt/epoch1");
+
+  // The new attempt sees the old attempt's epochs and checkpoint.
+  auto b = AcquireNow(w2);
+  ASSERT_TRUE(b.ok() && b->acquired);
+  EXPECT_EQ(b->trial.id, old.trial_id);
+  EXPECT_EQ(b->trial.attempt, 2);
+  EXPECT_NE(b->trial.lease_token, old.lease_token);
+  EXPECT_EQ(b->trial.epochs_reported, 2);
+  EXPECT_EQ(b->trial.checkpoint_uri, "file:///ckpt/epoch1");
+  // Re-reporting epoch 1 from the resumed attempt is a no-op; epoch 2 is new.
+  auto rep2 = Report(Ref(*b), {1, 2}, "file:///ckpt/epoch2", 0.2);
+  ASSERT_TRUE(rep2.ok());
+  EXPECT_EQ(rep2->epochs_reported, 3);
+  epochs = sched_->GetEpochs(old.trial_id, {});
+  ASSERT_EQ(epochs->size(), 3u);
+  EXPECT_DOUBLE_EQ((*epochs)[1].metrics.at("val_loss"), 0.7);  // first report wins
+  auto fin = Finish(Ref(*b), TrialStatus::kSucceeded);
+  ASSERT_TRUE(fin.ok());
+  EXPECT_EQ(*fin, TrialStatus::kSucceeded);
+  EXPECT_EQ(sched_->GetSweep(sweep)->state, SweepState::kCompleted);
+}
+
+TEST_F(SchedulerTest, ExpiryIsNoticedByAFencedCallWithoutATick) {
+  ASSERT_TRUE(Submit("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n").ok());
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  clock_.AdvanceMs(kTtl + 1);
+  EXPECT_EQ(Report(Ref(*a), {0}).status().code(), absl::StatusCode::kAborted);
+  auto b = AcquireNow(w);
+  ASSERT_TRUE(b.ok() && b->acquired);
+  EXPECT_EQ(b->trial.attempt, 2);
+}
+
+TEST_F(SchedulerTest, HeartbeatsAndReportsExtendTheLease) {
+  ASSERT_TRUE(Submit("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n").ok());
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  for (int i = 0; i < 5; ++i) {
+    clock_.AdvanceMs(kTtl - 1);
+    sched_->Tick();
+    auto hb = sched_->Heartbeat(w, Ref(*a));
+    ASSERT_TRUE(hb.ok()) << i << " " << hb.status();
+    EXPECT_EQ(hb->lease_expiry_ms, clock_.NowMs() + kTtl);
+    EXPECT_FALSE(hb->cancel);
+  }
+  clock_.AdvanceMs(kTtl - 1);
+  ASSERT_TRUE(Report(Ref(*a), {0}).ok());
+  clock_.AdvanceMs(kTtl - 1);
+  sched_->Tick();
+  EXPECT_TRUE(Finish(Ref(*a), TrialStatus::kSucceeded).ok());
+}
+
+TEST_F(SchedulerTest, MaxAttemptsEndsInFailed) {
+  auto r =
+      Submit("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n", /*max_attempts=*/2);
+  ASSERT_TRUE(r.ok());
+  const std::string w = Register();
+  for (int i = 0; i < 2; ++i) {
+    auto a = AcquireNow(w);
+    ASSERT_TRUE(a.ok() && a->acquired) << i;
+    clock_.AdvanceMs(kTtl);
+    sched_->Tick();
+  }
+  TrialRecord t = TrialOf(r->sweep.record.id, r->sweep.record.id + "-0");
+  EXPECT_EQ(t.status, TrialStatus::kFailed);
+  EXPECT_THAT(t.reason, HasSubstr("gave up after 2 attempts"));
+  EXPECT_FALSE(AcquireNow(w)->acquired);
+  EXPECT_EQ(sched_->GetSweep(r->sweep.record.id)->state, SweepState::kCompleted);
+}
+
+TEST_F(SchedulerTest, FailureClasses) {
+  auto r = Submit(kSpec, /*max_attempts=*/2);
+  ASSERT_TRUE(r.ok());
+  const std::string sweep = r->sweep.record.id;
+  const std::string w = Register();
+  auto a0 = AcquireNow(w), a1 = AcquireNow(w), a2 = AcquireNow(w), a3 = AcquireNow(w);
+  // User error: FAILED, no retry.
+  EXPECT_EQ(*Finish(Ref(*a0), TrialStatus::kFailed, FailureClass::kUserError, "no such file"),
+            TrialStatus::kFailed);
+  // Out of memory: FAILED with the reason.
+  EXPECT_EQ(*Finish(Ref(*a1), TrialStatus::kFailed, FailureClass::kOutOfMemory, "CUDA OOM"),
+            TrialStatus::kFailed);
+  EXPECT_THAT(TrialOf(sweep, a1->trial.id).reason, HasSubstr("out of memory"));
+  // Diverged is a result.
+  EXPECT_EQ(*Finish(Ref(*a2), TrialStatus::kDiverged, FailureClass::kNone, "loss is NaN"),
+            TrialStatus::kDiverged);
+  // Preempted: requeued without using an attempt, any number of times.
+  LeaseRef l = Ref(*a3);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(*Finish(l, TrialStatus::kFailed, FailureClass::kPreempted, "slurm"),
+              TrialStatus::kQueued);
+    auto again = AcquireNow(w);
+    ASSERT_TRUE(again->acquired);
+    EXPECT_EQ(again->trial.attempt, 2 + i);
+    EXPECT_EQ(again->trial.attempts_used, 0);
+    l = Ref(*again);
+  }
+  // Transient: retried until max_attempts (2).
+  EXPECT_EQ(*Finish(l, TrialStatus::kFailed, FailureClass::kTransient, "nfs hiccup"),
+            TrialStatus::kQueued);
+  auto again = AcquireNow(w);
+  ASSERT_TRUE(again->acquired);
+  EXPECT_EQ(*Finish(Ref(*again), TrialStatus::kFailed, FailureClass::kTransient, "nfs hiccup"),
+            TrialStatus::kFailed);
+  auto info = sched_->GetSweep(sweep);
+  EXPECT_EQ(info->counts.Of(TrialStatus::kFailed), 3);
+  EXPECT_EQ(info->counts.Of(TrialStatus::kDiverged), 1);
+  EXPECT_EQ(info->state, SweepState::kCompleted);
+  // Finishing as QUEUED is not a thing.
+  EXPECT_EQ(Finish(l, TrialStatus::kQueued).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SchedulerTest, RepeatedCallsAreIdempotent) {
+  auto r = Submit();
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  ASSERT_TRUE(Report(Ref(*a), {0}, "", 0.3).ok());
+  auto again = Report(Ref(*a), {0}, "", 9.0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->epochs_reported, 1);
+  auto epochs = sched_->GetEpochs(a->trial.id, {});
+  ASSERT_EQ(epochs->size(), 1u);
+  EXPECT_DOUBLE_EQ((*epochs)[0].metrics.at("val_loss"), 0.3);
+  EXPECT_EQ(*Finish(Ref(*a), TrialStatus::kSucceeded), TrialStatus::kSucceeded);
+  EXPECT_EQ(*Finish(Ref(*a), TrialStatus::kSucceeded), TrialStatus::kSucceeded);  // retried call
+  // But reporting after the finish is refused.
+  EXPECT_EQ(Report(Ref(*a), {1}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Report(LeaseRef{"nope", 1, "x"}, {1}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, CancelSweep) {
+  auto r = Submit();
+  const std::string sweep = r->sweep.record.id;
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  auto cancel = [&](const std::string& id) {
+    return Await<SweepInfo>(
+        [&](Callback<SweepInfo> cb) { sched_->CancelSweep(id, std::move(cb)); });
+  };
+  auto c = cancel(sweep);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state, SweepState::kCancelled);
+  EXPECT_EQ(c->counts.Of(TrialStatus::kCancelled), 3);
+  EXPECT_EQ(c->counts.Of(TrialStatus::kLeased), 1);
+  EXPECT_FALSE(AcquireNow(w)->acquired);
+  auto hb = sched_->Heartbeat(w, Ref(*a));
+  ASSERT_TRUE(hb.ok());
+  EXPECT_TRUE(hb->cancel);
+  EXPECT_TRUE(Report(Ref(*a), {0})->cancel);
+  EXPECT_EQ(*Finish(Ref(*a), TrialStatus::kCancelled), TrialStatus::kCancelled);
+  EXPECT_EQ(sched_->GetSweep(sweep)->counts.Of(TrialStatus::kCancelled), 4);
+  EXPECT_TRUE(cancel(sweep).ok());  // twice: a no-op
+  EXPECT_EQ(cancel("sw-none").status().code(), absl::StatusCode::kNotFound);
+  // A completed sweep cannot be cancelled.
+  auto r2 = Submit("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n");
+  auto b = AcquireNow(w);
+  ASSERT_TRUE(Finish(Ref(*b), TrialStatus::kSucceeded).ok());
+  EXPECT_EQ(cancel(r2->sweep.record.id).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SchedulerTest, WorkerIsQuarantinedAfterConsecutiveFailures) {
+  auto r = Submit(kSpec);
+  const std::string w = Register(), good = Register();
+  auto a = AcquireNow(w);
+  ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kFailed, FailureClass::kUserError).ok());
+  a = AcquireNow(w);
+  ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kSucceeded).ok());  // resets the run
+  for (int i = 0; i < 2; ++i) {
+    a = AcquireNow(w);
+    ASSERT_TRUE(a->acquired);
+    ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kFailed, FailureClass::kOutOfMemory).ok());
+  }
+  auto workers = sched_->ListWorkers();
+  ASSERT_EQ(workers.size(), 2u);
+  Submit(kSpec).IgnoreError();
+  a = AcquireNow(w);
+  ASSERT_TRUE(a->acquired);
+  ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kFailed, FailureClass::kTransient).ok());
+  auto q = AcquireNow(w);
+  ASSERT_TRUE(q.ok());
+  EXPECT_FALSE(q->acquired);
+  EXPECT_TRUE(q->quarantined);
+  EXPECT_TRUE(AcquireNow(good)->acquired);
+  for (const auto& info : sched_->ListWorkers()) {
+    EXPECT_EQ(info.record.quarantined, info.record.id == w);
+    if (info.record.id == good) {
+      EXPECT_EQ(info.active_leases, 1);
+    }
+  }
+  // Re-registering keeps the quarantine.
+  Register(w);
+  EXPECT_TRUE(AcquireNow(w)->quarantined);
+}
+
+TEST_F(SchedulerTest, RestartRebuildsQueueLeasesAndEpochs) {
+  auto r = Submit();
+  const std::string sweep = r->sweep.record.id;
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  ASSERT_TRUE(Report(Ref(*a), {0, 1}, "ckpt").ok());
+  auto b = AcquireNow(w);
+  ASSERT_TRUE(Finish(Ref(*b), TrialStatus::kSucceeded).ok());
+  Restart();
+  auto info = sched_->GetSweep(sweep);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->counts.Of(TrialStatus::kQueued), 2);
+  EXPECT_EQ(info->counts.Of(TrialStatus::kLeased), 1);
+  EXPECT_EQ(info->counts.Of(TrialStatus::kSucceeded), 1);
+  // The lease survived, and epoch reports are still idempotent.
+  auto rep = Report(Ref(*a), {1, 2});
+  ASSERT_TRUE(rep.ok()) << rep.status();
+  EXPECT_EQ(rep->epochs_reported, 3);
+  auto c = AcquireNow(w);
+  EXPECT_EQ(c->trial.index, 2);
+  EXPECT_EQ(sched_->ListWorkers().size(), 1u);
+}
+
+TEST_F(SchedulerTest, WatchEventsArriveAfterCommit) {
+  auto r = Submit();
+  const std::string sweep = r->sweep.record.id;
+  ASSERT_TRUE(sched_->Flush().ok());  // the submit's own event is published before we subscribe
+  std::vector<SweepEvent> events;
+  absl::Mutex mu;
+  const uint64_t sub = sched_->Subscribe(sweep, [&](const SweepEvent& e) {
+    absl::MutexLock lock(&mu);
+    events.push_back(e);
+  });
+  const std::string w = Register();
+  auto a = AcquireNow(w);  // returns after commit, and the event is published right after it
+  ASSERT_TRUE(Report(Ref(*a), {0}).ok());
+  ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kSucceeded).ok());
+  Register();  // a later commit: everything before it has been published
+  sched_->Unsubscribe(sub);
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].trial.status, TrialStatus::kLeased);
+  EXPECT_TRUE(events[0].trial.lease_token.empty());
+  EXPECT_EQ(events[1].epochs.size(), 1u);
+  EXPECT_EQ(events[2].trial.status, TrialStatus::kSucceeded);
+  EXPECT_EQ(events[2].sweep.counts.Of(TrialStatus::kSucceeded), 1);
+}
+
+TEST_F(SchedulerTest, ConcurrentAcquirersNeverShareATrial) {
+  auto r = Submit(R"(
+dataset: {synthetic: {}}
+schedule: {constant: {lr: 0.1}}
+random: {trials: 2000, params: {momentum: {uniform: [0.1, 0.9]}}}
+)");
+  ASSERT_TRUE(r.ok());
+  constexpr int kThreads = 8;
+  std::vector<std::vector<std::string>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    const std::string w = Register();
+    threads.emplace_back([&, i, w] {
+      for (;;) {
+        auto a = AcquireNow(w);
+        if (!a.ok() || !a->acquired) return;
+        got[i].push_back(a->trial.id);
+        Finish(Ref(*a), TrialStatus::kSucceeded).IgnoreError();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  size_t n = 0;
+  for (const auto& v : got) {
+    n += v.size();
+    all.insert(v.begin(), v.end());
+  }
+  EXPECT_EQ(n, 2000u);
+  EXPECT_EQ(all.size(), 2000u);
+  EXPECT_EQ(sched_->GetSweep(r->sweep.record.id)->counts.Of(TrialStatus::kSucceeded), 2000);
+}
+
+}  // namespace
+}  // namespace hypersweep

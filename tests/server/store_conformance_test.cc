@@ -1,0 +1,397 @@
+// One conformance suite for every Store implementation (Ray's StoreClientTestBase): each test runs
+// against InMemoryStore and SqliteStore.
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/store/group_commit.h"
+#include "server/store/sqlite_schema.h"
+#include "server/store/store.h"
+
+namespace hypersweep {
+namespace {
+
+using ::testing::ElementsAre;
+
+std::string TempPath(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("hs_store_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return (dir / "hs.db").string();
+}
+
+struct Impl {
+  const char* name;
+  bool persistent;
+};
+
+class StoreTest : public ::testing::TestWithParam<Impl> {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string n = info->name();
+    for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    options_.path = GetParam().persistent ? TempPath(n) : ":memory:";
+    Reopen();
+  }
+  void Reopen() {
+    store_.reset();
+    auto s = Store::Open(options_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+  }
+
+  static SweepRecord Sweep(const std::string& id, int64_t trials) {
+    SweepRecord s;
+    s.id = id;
+    s.name = "name-" + id;
+    s.spec_text = "dataset: {synthetic: {}}";
+    s.objective_metric = "val_loss";
+    s.created_ms = 1234;
+    s.max_attempts = 4;
+    s.trial_count = trials;
+    return s;
+  }
+  static TrialRecord Trial(const std::string& sweep, int64_t index) {
+    TrialRecord t;
+    t.id = sweep + "-" + std::to_string(index);
+    t.sweep_id = sweep;
+    t.index = index;
+    t.spec_json = R"({"epochs": 3})";
+    t.params = {{"batch_size", std::to_string(32 << index)}, {"schedule", "one_cycle"}};
+    t.batch_size = 32 << index;
+    t.schedule = "one_cycle";
+    t.fold = index % 2;
+    t.seed = 7;
+    return t;
+  }
+  absl::Status AddSweep(const std::string& id, int n) {
+    WriteBatch b;
+    b.put_sweeps.push_back(Sweep(id, n));
+    for (int i = 0; i < n; ++i) b.insert_trials.push_back(Trial(id, i));
+    return store_->Write(std::move(b));
+  }
+  absl::Status AddEpoch(const std::string& trial, const std::string& sweep, int64_t epoch,
+                        std::map<std::string, double> m) {
+    WriteBatch b;
+    b.add_epochs.push_back(EpochsWrite{trial, sweep, {EpochRecord{epoch, std::move(m)}}});
+    return store_->Write(std::move(b));
+  }
+
+  StoreOptions options_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, EmptyStoreLoadsNothing) {
+  auto st = store_->LoadState();
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_TRUE(st->sweeps.empty());
+  EXPECT_TRUE(st->trials.empty());
+  EXPECT_TRUE(st->workers.empty());
+}
+
+TEST_P(StoreTest, SweepsAndTrialsRoundTripInOrder) {
+  ASSERT_TRUE(AddSweep("b", 3).ok());
+  ASSERT_TRUE(AddSweep("a", 2).ok());
+  auto st = store_->LoadState();
+  ASSERT_TRUE(st.ok()) << st.status();
+  ASSERT_EQ(st->sweeps.size(), 2u);
+  EXPECT_EQ(st->sweeps[0].id, "b");  // creation order, not id order
+  EXPECT_EQ(st->sweeps[0].name, "name-b");
+  EXPECT_EQ(st->sweeps[0].max_attempts, 4);
+  EXPECT_EQ(st->sweeps[0].trial_count, 3);
+  ASSERT_EQ(st->trials.size(), 5u);
+  EXPECT_EQ(st->trials[0].id, "b-0");
+  EXPECT_EQ(st->trials[2].id, "b-2");
+  EXPECT_EQ(st->trials[3].id, "a-0");
+  const TrialRecord& t = st->trials[1];
+  EXPECT_EQ(t.spec_json, R"({"epochs": 3})");
+  EXPECT_EQ(t.batch_size, 64);
+  EXPECT_EQ(t.params, Trial("b", 1).params);
+  EXPECT_EQ(t.status, TrialStatus::kQueued);
+  EXPECT_EQ(t.fold, 1);
+  EXPECT_EQ(t.seed, 7u);
+}
+
+TEST_P(StoreTest, UpdateChangesOnlyMutableFields) {
+  ASSERT_TRUE(AddSweep("s", 1).ok());
+  TrialRecord u = Trial("s", 0);
+  u.spec_json = "ignored";
+  u.status = TrialStatus::kLeased;
+  u.attempt = 2;
+  u.attempts_used = 1;
+  u.lease_token = "tok";
+  u.lease_expiry_ms = 99;
+  u.worker_id = "w1";
+  u.failure_class = FailureClass::kTransient;
+  u.reason = "r";
+  u.checkpoint_uri = "file:///ckpt";
+  u.epochs_reported = 5;
+  WriteBatch b;
+  b.update_trials.push_back(u);
+  ASSERT_TRUE(store_->Write(std::move(b)).ok());
+  auto st = store_->LoadState();
+  ASSERT_TRUE(st.ok());
+  const TrialRecord& t = st->trials[0];
+  EXPECT_EQ(t.spec_json, R"({"epochs": 3})");
+  EXPECT_EQ(t.status, TrialStatus::kLeased);
+  EXPECT_EQ(t.attempt, 2);
+  EXPECT_EQ(t.attempts_used, 1);
+  EXPECT_EQ(t.lease_token, "tok");
+  EXPECT_EQ(t.lease_expiry_ms, 99);
+  EXPECT_EQ(t.worker_id, "w1");
+  EXPECT_EQ(t.failure_class, FailureClass::kTransient);
+  EXPECT_EQ(t.reason, "r");
+  EXPECT_EQ(t.checkpoint_uri, "file:///ckpt");
+  EXPECT_EQ(t.epochs_reported, 5);
+}
+
+TEST_P(StoreTest, BadBatchChangesNothingAndOthersCommit) {
+  ASSERT_TRUE(AddSweep("s", 1).ok());
+  WriteBatch dup;
+  dup.put_sweeps.push_back(Sweep("other", 0));
+  dup.insert_trials.push_back(Trial("s", 0));  // exists
+  EXPECT_EQ(store_->Write(std::move(dup)).code(), absl::StatusCode::kAlreadyExists);
+  WriteBatch missing;
+  missing.update_trials.push_back(Trial("s", 9));
+  EXPECT_EQ(store_->Write(std::move(missing)).code(), absl::StatusCode::kNotFound);
+  auto st = store_->LoadState();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->sweeps.size(), 1u);  // "other" was rolled back with its batch
+  EXPECT_EQ(st->trials.size(), 1u);
+}
+
+TEST_P(StoreTest, EpochsAreIdempotentAndFiltered) {
+  ASSERT_TRUE(AddSweep("s", 1).ok());
+  ASSERT_TRUE(AddEpoch("s-0", "s", 0, {{"val_loss", 0.9}, {"lr", 0.1}}).ok());
+  ASSERT_TRUE(AddEpoch("s-0", "s", 1, {{"val_loss", 0.5}, {"lr", 0.2}}).ok());
+  ASSERT_TRUE(AddEpoch("s-0", "s", 1, {{"val_loss", 123.0}, {"lr", 9.0}}).ok());  // repeat: no-op
+  auto all = store_->GetEpochs("s-0", {});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].epoch, 1);
+  EXPECT_DOUBLE_EQ((*all)[1].metrics.at("val_loss"), 0.5);
+  EXPECT_EQ((*all)[1].metrics.size(), 2u);
+  auto some = store_->GetEpochs("s-0", {"lr"});
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ((*some)[0].metrics.size(), 1u);
+  EXPECT_DOUBLE_EQ((*some)[0].metrics.at("lr"), 0.1);
+  auto none = store_->GetEpochs("nope", {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto st = store_->LoadState();
+  ASSERT_TRUE(st.ok());
+  EXPECT_THAT(st->epoch_numbers["s-0"], ElementsAre(0, 1));
+  // The repeat did not change the summary either.
+  TrialQuery q;
+  q.sweep_id = "s";
+  q.sort_metric = "val_loss";
+  q.maximize = true;
+  auto page = store_->ListTrials(q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_DOUBLE_EQ(*page->trials[0].best_value, 0.9);
+  EXPECT_DOUBLE_EQ(*page->trials[0].final_value, 0.5);
+}
+
+TEST_P(StoreTest, ListTrialsSortsFiltersAndPages) {
+  ASSERT_TRUE(AddSweep("s", 5).ok());
+  ASSERT_TRUE(AddSweep("t", 2).ok());
+  // best (min) val_loss: s-0 0.3, s-1 0.1, s-2 0.2 (final 0.6), s-3 none, s-4 0.4.
+  ASSERT_TRUE(AddEpoch("s-0", "s", 0, {{"val_loss", 0.3}}).ok());
+  ASSERT_TRUE(AddEpoch("s-1", "s", 0, {{"val_loss", 0.1}}).ok());
+  ASSERT_TRUE(AddEpoch("s-2", "s", 0, {{"val_loss", 0.2}}).ok());
+  ASSERT_TRUE(AddEpoch("s-2", "s", 1, {{"val_loss", 0.6}}).ok());
+  ASSERT_TRUE(AddEpoch("s-4", "s", 3, {{"val_loss", 0.4}}).ok());
+  ASSERT_TRUE(AddEpoch("t-0", "t", 0, {{"val_loss", 0.0}}).ok());
+  auto ids = [](const TrialPage& p) {
+    std::vector<std::string> v;
+    for (const auto& e : p.trials) v.push_back(e.trial.id);
+    return v;
+  };
+  TrialQuery q;
+  q.sweep_id = "s";
+  auto byindex = store_->ListTrials(q);
+  ASSERT_TRUE(byindex.ok()) << byindex.status();
+  EXPECT_THAT(ids(*byindex), ElementsAre("s-0", "s-1", "s-2", "s-3", "s-4"));
+  EXPECT_EQ(byindex->total, 5);
+  q.sort_metric = "val_loss";
+  auto best = store_->ListTrials(q);
+  ASSERT_TRUE(best.ok()) << best.status();
+  EXPECT_THAT(ids(*best), ElementsAre("s-1", "s-2", "s-0", "s-4", "s-3"));  // no value: last
+  EXPECT_DOUBLE_EQ(*best->trials[1].best_value, 0.2);
+  EXPECT_DOUBLE_EQ(*best->trials[1].final_value, 0.6);
+  EXPECT_FALSE(best->trials[4].best_value.has_value());
+  q.sort_by_final = true;
+  auto fin = store_->ListTrials(q);
+  ASSERT_TRUE(fin.ok());
+  EXPECT_THAT(ids(*fin), ElementsAre("s-1", "s-0", "s-4", "s-2", "s-3"));
+  q.sort_by_final = false;
+  q.maximize = true;
+  auto max = store_->ListTrials(q);
+  ASSERT_TRUE(max.ok());
+  EXPECT_THAT(ids(*max), ElementsAre("s-2", "s-4", "s-0", "s-1", "s-3"));
+  q.maximize = false;
+  q.offset = 1;
+  q.limit = 2;
+  auto page = store_->ListTrials(q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_THAT(ids(*page), ElementsAre("s-2", "s-0"));
+  EXPECT_EQ(page->total, 5);
+  // Status filter.
+  TrialRecord u = Trial("s", 2);
+  u.status = TrialStatus::kSucceeded;
+  WriteBatch b;
+  b.update_trials.push_back(u);
+  ASSERT_TRUE(store_->Write(std::move(b)).ok());
+  TrialQuery f;
+  f.sweep_id = "s";
+  f.statuses = {TrialStatus::kSucceeded};
+  auto done = store_->ListTrials(f);
+  ASSERT_TRUE(done.ok());
+  EXPECT_THAT(ids(*done), ElementsAre("s-2"));
+  EXPECT_EQ(done->total, 1);
+  f.sweep_id = "unknown";
+  auto empty = store_->ListTrials(f);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->total, 0);
+}
+
+TEST_P(StoreTest, LrCurves) {
+  ASSERT_TRUE(AddSweep("s", 1).ok());
+  EXPECT_EQ(store_->GetLrCurve("s-0").status().code(), absl::StatusCode::kNotFound);
+  LrCurveRecord c;
+  c.points = {{0, 1e-5, 2.3, 2.3}, {1, 1e-4, 2.1, 2.2}};
+  c.suggested_lr = 0.03;
+  WriteBatch b;
+  b.put_lr_curves.emplace_back("s-0", c);
+  ASSERT_TRUE(store_->Write(std::move(b)).ok());
+  auto got = store_->GetLrCurve("s-0");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->points.size(), 2u);
+  EXPECT_EQ(got->points[1].step, 1);
+  EXPECT_DOUBLE_EQ(got->points[1].smoothed_loss, 2.2);
+  EXPECT_DOUBLE_EQ(*got->suggested_lr, 0.03);
+}
+
+TEST_P(StoreTest, Workers) {
+  WorkerRecord w;
+  w.id = "w1";
+  w.host = "node7";
+  w.device = "cuda:0";
+  w.memory_bytes = 80LL << 30;
+  w.libtorch_version = "2.1";
+  w.slots = 2;
+  w.consecutive_failures = 3;
+  w.quarantined = true;
+  WriteBatch b;
+  b.put_workers.push_back(w);
+  ASSERT_TRUE(store_->Write(std::move(b)).ok());
+  w.slots = 4;
+  WriteBatch b2;
+  b2.put_workers.push_back(w);
+  ASSERT_TRUE(store_->Write(std::move(b2)).ok());
+  auto st = store_->LoadState();
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->workers.size(), 1u);
+  EXPECT_EQ(st->workers[0].host, "node7");
+  EXPECT_EQ(st->workers[0].memory_bytes, 80LL << 30);
+  EXPECT_EQ(st->workers[0].slots, 4);
+  EXPECT_TRUE(st->workers[0].quarantined);
+}
+
+TEST_P(StoreTest, ConcurrentWritersAreAllAcknowledgedAfterCommitAndGrouped) {
+  ASSERT_TRUE(AddSweep("s", 16).ok());
+  constexpr int kThreads = 16, kEpochs = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string id = "s-" + std::to_string(i);
+      for (int e = 0; e < kEpochs; ++e) {
+        if (!AddEpoch(id, "s", e, {{"val_loss", 1.0 / (e + 1)}}).ok()) ++failures;
+        // Acknowledged means visible to a reader.
+        auto got = store_->GetEpochs(id, {});
+        if (!got.ok() || static_cast<int>(got->size()) != e + 1) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto* g = dynamic_cast<GroupCommitStore*>(store_.get());
+  ASSERT_NE(g, nullptr);
+  EXPECT_LT(g->TEST_commits(), kThreads * kEpochs + 1) << "no two writes shared a transaction";
+  if (GetParam().persistent) {
+    Reopen();
+    for (int i = 0; i < kThreads; ++i) {
+      auto got = store_->GetEpochs("s-" + std::to_string(i), {});
+      ASSERT_TRUE(got.ok());
+      EXPECT_EQ(got->size(), static_cast<size_t>(kEpochs));
+    }
+  }
+}
+
+TEST_P(StoreTest, WritesAfterCloseAreUnavailable) {
+  store_->Close();
+  WriteBatch b;
+  b.put_sweeps.push_back(Sweep("x", 0));
+  EXPECT_EQ(store_->Write(std::move(b)).code(), absl::StatusCode::kUnavailable);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, StoreTest,
+                         ::testing::Values(Impl{"InMemory", false}, Impl{"Sqlite", true}),
+                         [](const ::testing::TestParamInfo<Impl>& i) { return i.param.name; });
+
+// SQLite-only: what the file keeps.
+TEST(SqliteStoreTest, SurvivesReopenAndRecordsTheSchemaVersion) {
+  StoreOptions o;
+  o.path = TempPath("reopen");
+  {
+    auto s = Store::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    WriteBatch b;
+    SweepRecord w;
+    w.id = "s";
+    b.put_sweeps.push_back(w);
+    ASSERT_TRUE((*s)->Write(std::move(b)).ok());
+  }
+  auto s = Store::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto st = (*s)->LoadState();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->sweeps.size(), 1u);
+  s->reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(o.path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), kSchemaVersion);
+  sqlite3_finalize(stmt);
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
+  sqlite3_finalize(stmt);
+  // A file from a newer hypersweepd is refused, not silently used.
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = 999", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto newer = Store::Open(o);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SqliteStoreTest, UnopenablePathIsUnavailable) {
+  StoreOptions o;
+  o.path = "/nonexistent-dir/x/hs.db";
+  auto s = Store::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace hypersweep
