@@ -1,20 +1,25 @@
 #include "worker/cli.h"
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/connection.h"
 #include "core/schedule.h"
 #include "core/spec_reader.h"
 #include "core/trial_spec.h"
+#include "worker/agent/agent.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
@@ -199,14 +204,105 @@ int RunSchedule(const std::string& schedule_arg, int64_t steps, int64_t steps_pe
   return kExitOk;
 }
 
+struct DaemonFlags {
+  std::string server, token_file, tls_ca,
+      device = "auto", checkpoint_dir = "hypersweep-checkpoints", data_root, worker_id;
+  int slots = 1, threads = 0, max_consecutive_failures = 3;
+  int64_t acquire_wait_ms = 10'000;
+};
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+int RunDaemon(DaemonFlags f) {
+  if (f.server.empty()) f.server = EnvOr("HYPERSWEEP_SERVER", "");
+  if (f.server.empty()) {
+    std::cerr << "hypersweep-worker: give a command (train, lr-find, schedule) or --server ADDR "
+                 "(or HYPERSWEEP_SERVER) to serve a coordinator; see --help\n";
+    return kExitBadInput;
+  }
+  AgentOptions o;
+  o.server = f.server;
+  if (!f.token_file.empty()) {
+    auto t = ReadTokenFile(f.token_file);
+    if (!t.ok()) return Fail(t.status());
+    o.token = *t;
+  } else {
+    o.token = EnvOr("HYPERSWEEP_WORKER_TOKEN", EnvOr("HYPERSWEEP_TOKEN", ""));
+  }
+  ConnectionOptions c;
+  c.server = f.server;
+  c.tls_ca_file = f.tls_ca.empty() ? EnvOr("HYPERSWEEP_TLS_CA", "") : f.tls_ca;
+  auto channel = MakeChannel(c);
+  if (!channel.ok()) return Fail(channel.status());
+  o.slots = f.slots;
+  o.threads = f.threads;
+  o.device = f.device;
+  o.checkpoint_dir = f.checkpoint_dir;
+  o.data_root = f.data_root;
+  o.max_consecutive_failures = f.max_consecutive_failures;
+  o.acquire_wait_ms = f.acquire_wait_ms;
+  o.worker_id = f.worker_id;
+  std::error_code ec;
+  std::filesystem::create_directories(o.checkpoint_dir, ec);
+  if (ec) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("cannot create --checkpoint-dir '", o.checkpoint_dir, "': ", ec.message())));
+  }
+  Agent agent(o, v1::WorkerService::NewStub(*channel));
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::atomic<bool> done{false};
+  // Signal handlers only set a flag; this thread turns it into a drain.
+  std::thread watcher([&] {
+    while (!done) {
+      if (g_signals.load() > 0) agent.Stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const int code = agent.Run();
+  done = true;
+  watcher.join();
+  return code;
+}
+
 }  // namespace
 
 int RunWorkerCli(int argc, char** argv) {
   CLI::App app{
       "hypersweep-worker: trains hyperparameter-sweep trials with LibTorch.\n"
       "Local commands run one trial with no coordinator; exit codes: 0 succeeded, 2 bad input, "
-      "3 diverged, 1 other failure."};
-  app.require_subcommand(1);
+      "3 diverged, 1 other failure.\n"
+      "Without a command it serves a coordinator: hypersweep-worker --server HOST:PORT [options]."};
+  app.require_subcommand(0, 1);
+  DaemonFlags daemon;
+  app.add_option("--server", daemon.server, "coordinator address (env HYPERSWEEP_SERVER)");
+  app.add_option(
+      "--token-file", daemon.token_file,
+      "file with the worker bearer token (env HYPERSWEEP_WORKER_TOKEN or HYPERSWEEP_TOKEN)");
+  app.add_option("--tls-ca", daemon.tls_ca,
+                 "PEM CA bundle: connect with TLS (env HYPERSWEEP_TLS_CA)");
+  app.add_option("--slots", daemon.slots, "trials trained at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--threads", daemon.threads, "intra-op threads (0: LibTorch's default)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--device", daemon.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--checkpoint-dir", daemon.checkpoint_dir,
+                 "checkpoints (on a shared filesystem, a requeued trial resumes on another worker)")
+      ->capture_default_str();
+  app.add_option("--data-root", daemon.data_root,
+                 "relative dataset paths are resolved against this");
+  app.add_option("--max-consecutive-failures", daemon.max_consecutive_failures,
+                 "quarantine this worker after this many failed trials in a row")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--worker-id", daemon.worker_id, "keep this id across restarts");
+  app.add_option("--acquire-wait-ms", daemon.acquire_wait_ms, "long-poll length of one acquire")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.set_version_flag("--version",
                        absl::StrCat("hypersweep-worker 0.1.0 (LibTorch ", LibTorchVersion(),
                                     CudaAvailable() ? ", CUDA" : ", CPU only", ")"));
@@ -259,7 +355,7 @@ int RunWorkerCli(int argc, char** argv) {
   if (*train) return RunTrain(trial_file, checkpoint_dir, resume, train_common);
   if (*find) return RunLrFind(find_file, find_format, find_common);
   if (*sched) return RunSchedule(schedule_arg, steps, steps_per_epoch, momentum);
-  return kExitBadInput;
+  return RunDaemon(daemon);
 }
 
 }  // namespace hypersweep

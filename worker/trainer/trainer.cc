@@ -181,11 +181,12 @@ class Checkpointer {
 
   // Restores model, optimizer and progress. NOT_FOUND when there is no checkpoint; DATA_LOSS when
   // it is unreadable or belongs to another trial (the caller then starts from scratch).
-  absl::Status Load(Net& model, Optimizer& opt, Progress& p, const torch::Device& device) {
-    if (!enabled() || !std::filesystem::exists(path_)) return absl::NotFoundError("no checkpoint");
+  absl::Status Load(const std::string& path, Net& model, Optimizer& opt, Progress& p,
+                    const torch::Device& device) {
+    if (path.empty() || !std::filesystem::exists(path)) return absl::NotFoundError("no checkpoint");
     try {
       torch::serialize::InputArchive root, m, o;
-      root.load_from(path_, device);
+      root.load_from(path, device);
       c10::IValue meta_v;
       root.read("meta", meta_v);
       auto meta = nlohmann::json::parse(meta_v.toStringRef());
@@ -213,7 +214,7 @@ class Checkpointer {
       return absl::OkStatus();
     } catch (const std::exception& e) {
       return absl::DataLossError(absl::StrCat(
-          "checkpoint ", path_, " is unreadable: ", std::string(e.what()).substr(0, 200)));
+          "checkpoint ", path, " is unreadable: ", std::string(e.what()).substr(0, 200)));
     }
   }
 
@@ -327,10 +328,12 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
   Checkpointer ckpt(options.checkpoint_path, ToJson(spec).dump());
   Progress p;
   if (options.resume) {
-    absl::Status st = ckpt.Load(s.model, *s.optimizer, p, s.device);
+    const std::string from =
+        options.resume_path.empty() ? options.checkpoint_path : options.resume_path;
+    absl::Status st = ckpt.Load(from, s.model, *s.optimizer, p, s.device);
     if (st.ok()) {
-      sink->OnLog(absl::StrFormat("resumed from checkpoint %s at epoch %d batch %d (step %d)",
-                                  options.checkpoint_path, p.epoch, p.batch, p.step));
+      sink->OnLog(absl::StrFormat("resumed from checkpoint %s at epoch %d batch %d (step %d)", from,
+                                  p.epoch, p.batch, p.step));
     } else if (!absl::IsNotFound(st)) {
       sink->OnLog(absl::StrCat(st.message(), "; restarting the trial from epoch 0"));
       // Rebuild a fresh model and optimizer: Load may have partly overwritten them.
@@ -540,6 +543,8 @@ absl::StatusOr<LrRangeResult> RunLrRangeTest(const TrialSpec& spec, const TrainO
     return FromException(e, "LR range test");
   }
 }
+
+std::shared_ptr<DatasetCache> NewDatasetCache() { return std::make_shared<DatasetCache>(); }
 
 std::string LibTorchVersion() { return TORCH_VERSION; }
 

@@ -57,12 +57,15 @@ class MetricsSink {
 };
 
 class DatasetCache;  // Shared loaded datasets (defined in data.h).
+// A cache to share between the trials of one process (e.g. a worker's slots).
+std::shared_ptr<DatasetCache> NewDatasetCache();
 
 struct TrainOptions {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int threads = 0;              // intra-op threads; 0: LibTorch's default
   std::string checkpoint_path;  // empty: no checkpoints
-  bool resume = false;          // continue from checkpoint_path when it is readable
+  bool resume = false;          // continue from a checkpoint when it is readable
+  std::string resume_path;      // the checkpoint to resume from; empty: checkpoint_path
   // Polled at batch boundaries; returning true stops the trial there (checkpoint written, outcome
   // kStopped). Used for cancellation and graceful preemption.
   std::function<bool()> should_stop;

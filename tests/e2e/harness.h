@@ -1,0 +1,229 @@
+// End-to-end test harness: real hypersweepd and hypersweep-worker processes on loopback.
+#ifndef HYPERSWEEP_TESTS_E2E_HARNESS_H_
+#define HYPERSWEEP_TESTS_E2E_HARNESS_H_
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hypersweep/v1/service.grpc.pb.h"
+
+namespace hypersweep::e2e {
+
+inline std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process whose stdout and stderr go to a log file. Killed (SIGKILL) on destruction if
+// still running.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& log) : log_(log) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = std::fopen(log.c_str(), "a");
+      dup2(fileno(f), 1);
+      dup2(fileno(f), 2);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Process() {
+    if (running()) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+  }
+  pid_t pid() const { return pid_; }
+  void Signal(int sig) { kill(pid_, sig); }
+  bool running() {
+    if (exited_) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      status_ = status;
+      return false;
+    }
+    return true;
+  }
+  // Waits up to `timeout`; returns the wait status, or -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout = std::chrono::milliseconds(60'000)) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (running()) {
+      if (std::chrono::steady_clock::now() > until) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return status_;
+  }
+  std::string log() const { return ReadAll(log_); }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+// Polls `cond` every 50 ms until it holds or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+// A scratch directory with a coordinator and workers.
+class Cluster {
+ public:
+  Cluster() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "hypersweep-e2e-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+  }
+  ~Cluster() {
+    workers_.clear();
+    coordinator_.reset();
+    if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir_);
+  }
+  const std::string& dir() const { return dir_; }
+  std::string db() const { return dir_ + "/sweeps.db"; }
+
+  // Starts hypersweepd; the first start picks a free port, restarts reuse it.
+  void StartCoordinator(const std::string& lease_ttl = "2s", std::vector<std::string> extra = {}) {
+    const std::string listen = "127.0.0.1:" + std::to_string(port_);
+    std::vector<std::string> argv = {HYPERSWEEPD_BIN, "--listen", listen,       "--db", db(),
+                                     "--lease-ttl",   lease_ttl,  "--max-wait", "2s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const std::string log = dir_ + "/hypersweepd." + std::to_string(++coordinator_starts_) + ".log";
+    coordinator_ = std::make_unique<Process>(argv, log);
+    std::smatch m;
+    const std::regex re("listening on [0-9.]+:([0-9]+)");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const std::string text = ReadAll(log);
+          if (!std::regex_search(text, m, re)) return false;
+          port_ = std::stoi(m[1]);
+          return true;
+        },
+        std::chrono::seconds(20)))
+        << ReadAll(log);
+    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    sweeps_ = v1::SweepService::NewStub(channel_);
+  }
+  Process& coordinator() { return *coordinator_; }
+
+  Process& StartWorker(const std::string& id, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {HYPERSWEEP_WORKER_BIN,
+                                     "--server",
+                                     address(),
+                                     "--worker-id",
+                                     id,
+                                     "--threads",
+                                     "1",
+                                     "--checkpoint-dir",
+                                     dir_ + "/checkpoints",
+                                     "--acquire-wait-ms",
+                                     "1000"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    workers_[id] = std::make_unique<Process>(argv, dir_ + "/worker-" + id + ".log");
+    return *workers_[id];
+  }
+  Process& worker(const std::string& id) { return *workers_.at(id); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  v1::SweepService::Stub& sweeps() { return *sweeps_; }
+
+  std::string Submit(const std::string& spec) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::SubmitSweepRequest req;
+    req.set_spec(spec);
+    v1::SubmitSweepResponse resp;
+    grpc::Status s = sweeps_->SubmitSweep(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.sweep().id();
+  }
+
+  // Trials of a sweep; empty on an RPC error (e.g. while the coordinator restarts).
+  std::vector<v1::Trial> Trials(const std::string& sweep_id) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ListTrialsRequest req;
+    req.set_sweep_id(sweep_id);
+    req.set_page_size(10000);
+    v1::ListTrialsResponse resp;
+    if (!sweeps_->ListTrials(&ctx, req, &resp).ok()) return {};
+    return {resp.trials().begin(), resp.trials().end()};
+  }
+
+  bool Done(const std::string& sweep_id) {
+    auto trials = Trials(sweep_id);
+    if (trials.empty()) return false;
+    for (const auto& t : trials) {
+      if (t.status() == v1::QUEUED || t.status() == v1::LEASED) return false;
+    }
+    return true;
+  }
+
+  // trial id -> reported epoch numbers, in the order stored.
+  std::map<std::string, std::vector<int64_t>> Epochs(const std::vector<v1::Trial>& trials) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetTrialMetricsRequest req;
+    for (const auto& t : trials) req.add_trial_ids(t.id());
+    v1::GetTrialMetricsResponse resp;
+    grpc::Status s = sweeps_->GetTrialMetrics(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::map<std::string, std::vector<int64_t>> out;
+    for (const auto& tm : resp.trials()) {
+      auto& v = out[tm.trial_id()];
+      for (const auto& e : tm.epochs()) v.push_back(e.epoch());
+    }
+    return out;
+  }
+
+  std::string Logs() {
+    std::string all;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      if (entry.path().extension() == ".log") {
+        all += "==== " + entry.path().filename().string() + "\n" + ReadAll(entry.path().string());
+      }
+    }
+    return all;
+  }
+
+ private:
+  std::string dir_;
+  int port_ = 0;
+  int coordinator_starts_ = 0;
+  std::unique_ptr<Process> coordinator_;
+  std::map<std::string, std::unique_ptr<Process>> workers_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::SweepService::Stub> sweeps_;
+};
+
+}  // namespace hypersweep::e2e
+
+#endif  // HYPERSWEEP_TESTS_E2E_HARNESS_H_

@@ -1,0 +1,190 @@
+// The worker agent against a real coordinator: real processes on loopback, real signals.
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/harness.h"
+
+namespace hypersweep::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+// `epochs` epochs of about `ms_per_epoch` on one thread (synthetic data, batch 32).
+std::string SweepSpec(const std::string& name, int epochs, int samples, const std::string& grid) {
+  return "name: " + name + R"(
+dataset: {synthetic: {samples: )" +
+         std::to_string(samples) + R"(, features: 32, classes: 3}}
+model: {mlp: {hidden: [128, 128]}}
+schedule: {one_cycle: {max_lr: 0.05}}
+epochs: )" +
+         std::to_string(epochs) + R"(
+batch_size: 32
+validation: {holdout: 0.2}
+)" + grid;
+}
+
+void ExpectEveryEpochOnce(Cluster& c, const std::string& sweep, int epochs) {
+  auto trials = c.Trials(sweep);
+  auto epochs_by_trial = c.Epochs(trials);
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.status(), v1::SUCCEEDED) << t.id() << " " << t.reason();
+    std::vector<int64_t> want(epochs);
+    for (int e = 0; e < epochs; ++e) want[e] = e;
+    EXPECT_EQ(epochs_by_trial[t.id()], want) << t.id();
+    EXPECT_EQ(t.epochs_reported(), epochs) << t.id();
+  }
+}
+
+// A LEASED trial of `sweep` with at least `min_epochs` reported.
+std::optional<v1::Trial> RunningTrial(Cluster& c, const std::string& sweep, int min_epochs) {
+  for (const auto& t : c.Trials(sweep)) {
+    if (t.status() == v1::LEASED && t.epochs_reported() >= min_epochs) return t;
+  }
+  return std::nullopt;
+}
+
+TEST(WorkerE2eTest, TwoWorkersRunATwelveTrialSweep) {
+  Cluster c;
+  c.StartCoordinator();
+  c.StartWorker("w1");
+  c.StartWorker("w2");
+  const std::string sweep = c.Submit(
+      SweepSpec("twelve", 3, 3000,
+                "seeds: [0, 1]\ngrid: {momentum: [0.8, 0.9], weight_decay: [0, 1e-4, 1e-3]}\n"));
+  ASSERT_EQ(c.Trials(sweep).size(), 12u);
+  ASSERT_TRUE(WaitFor([&] { return c.Done(sweep); }, 120s)) << c.Logs();
+  ExpectEveryEpochOnce(c, sweep, 3);
+  std::set<std::string> workers;
+  for (const auto& t : c.Trials(sweep)) workers.insert(t.worker_id());
+  EXPECT_EQ(workers, (std::set<std::string>{"w1", "w2"})) << "both workers should have trained";
+}
+
+TEST(WorkerE2eTest, KilledWorkersTrialResumesElsewhereFromItsCheckpoint) {
+  Cluster c;
+  c.StartCoordinator("2s");
+  c.StartWorker("w1");
+  const std::string sweep = c.Submit(SweepSpec("kill", 6, 40000, ""));
+  std::optional<v1::Trial> t;
+  ASSERT_TRUE(WaitFor([&] { return (t = RunningTrial(c, sweep, 2)).has_value(); }, 60s))
+      << c.Logs();
+  c.worker("w1").Signal(SIGKILL);
+  c.worker("w1").Wait();
+  c.StartWorker("w2");
+  ASSERT_TRUE(WaitFor([&] { return c.Done(sweep); }, 90s)) << c.Logs();
+  ExpectEveryEpochOnce(c, sweep, 6);
+  const auto done = c.Trials(sweep).at(0);
+  EXPECT_EQ(done.worker_id(), "w2");
+  EXPECT_GE(done.attempt(), 2);
+  // The second attempt resumed; it did not start over.
+  EXPECT_THAT(c.worker("w2").log(), HasSubstr("resumed from checkpoint"));
+  EXPECT_THAT(c.worker("w2").log(), ::testing::Not(HasSubstr("at epoch 0 batch 0")));
+}
+
+TEST(WorkerE2eTest, PausedWorkerPastItsLeaseIsFencedOff) {
+  Cluster c;
+  c.StartCoordinator("1s");
+  c.StartWorker("w1");
+  const std::string sweep = c.Submit(SweepSpec("pause", 6, 40000, ""));
+  std::optional<v1::Trial> t;
+  ASSERT_TRUE(WaitFor([&] { return (t = RunningTrial(c, sweep, 1)).has_value(); }, 60s))
+      << c.Logs();
+  c.worker("w1").Signal(SIGSTOP);
+  c.StartWorker("w2");
+  // w2 takes the trial over once w1's lease has expired.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto ts = c.Trials(sweep);
+        return !ts.empty() && ts[0].worker_id() == "w2" && ts[0].status() == v1::LEASED;
+      },
+      30s))
+      << c.Logs();
+  c.worker("w1").Signal(SIGCONT);
+  ASSERT_TRUE(WaitFor([&] { return c.Done(sweep); }, 90s)) << c.Logs();
+  ExpectEveryEpochOnce(c, sweep, 6);
+  const auto done = c.Trials(sweep).at(0);
+  EXPECT_EQ(done.worker_id(), "w2");
+  EXPECT_EQ(done.status(), v1::SUCCEEDED);
+  // w1 learnt it lost the lease and dropped the trial.
+  ASSERT_TRUE(WaitFor(
+      [&] { return c.worker("w1").log().find("dropping the trial") != std::string::npos; }, 20s))
+      << c.worker("w1").log();
+}
+
+TEST(WorkerE2eTest, CoordinatorKilledAndRestartedMidSweep) {
+  Cluster c;
+  c.StartCoordinator("5s");
+  c.StartWorker("w1");
+  c.StartWorker("w2");
+  const std::string sweep =
+      c.Submit(SweepSpec("restart", 4, 8000, "grid: {weight_decay: [0, 1e-5, 1e-4, 1e-3]}\n"));
+  ASSERT_TRUE(WaitFor([&] { return RunningTrial(c, sweep, 1).has_value(); }, 60s)) << c.Logs();
+  const int64_t reported_before = [&] {
+    int64_t n = 0;
+    for (const auto& t : c.Trials(sweep)) n += t.epochs_reported();
+    return n;
+  }();
+  c.coordinator().Signal(SIGKILL);
+  c.coordinator().Wait();
+  std::this_thread::sleep_for(1500ms);  // workers keep training and buffer their reports
+  c.StartCoordinator("5s");
+  int64_t reported_after = 0;
+  for (const auto& t : c.Trials(sweep)) reported_after += t.epochs_reported();
+  EXPECT_GE(reported_after, reported_before) << "an acknowledged epoch was lost";
+  ASSERT_TRUE(WaitFor([&] { return c.Done(sweep); }, 120s)) << c.Logs();
+  ExpectEveryEpochOnce(c, sweep, 4);
+  EXPECT_TRUE(c.worker("w1").running());
+  EXPECT_TRUE(c.worker("w2").running());
+}
+
+TEST(WorkerE2eTest, SigtermHandsTheTrialBackWithoutBurningAnAttempt) {
+  Cluster c;
+  c.StartCoordinator("30s");
+  c.StartWorker("w1");
+  // max_attempts 1: a burnt attempt would fail the trial.
+  grpc::ClientContext ctx;
+  v1::SubmitSweepRequest req;
+  req.set_spec(SweepSpec("term", 6, 40000, ""));
+  req.set_max_attempts(1);
+  v1::SubmitSweepResponse resp;
+  ASSERT_TRUE(c.sweeps().SubmitSweep(&ctx, req, &resp).ok());
+  const std::string sweep = resp.sweep().id();
+  ASSERT_TRUE(WaitFor([&] { return RunningTrial(c, sweep, 2).has_value(); }, 60s)) << c.Logs();
+  const auto t0 = std::chrono::steady_clock::now();
+  c.worker("w1").Signal(SIGTERM);
+  const int status = c.worker("w1").Wait(30s);
+  ASSERT_NE(status, -1) << "did not exit within 30 s\n" << c.worker("w1").log();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << c.worker("w1").log();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
+  // Requeued at once (no lease expiry wait: the TTL is 30 s).
+  ASSERT_TRUE(WaitFor([&] { return c.Trials(sweep).at(0).status() == v1::QUEUED; }, 5s))
+      << c.Logs();
+  c.StartWorker("w2");
+  ASSERT_TRUE(WaitFor([&] { return c.Done(sweep); }, 90s)) << c.Logs();
+  ExpectEveryEpochOnce(c, sweep, 6);
+  EXPECT_THAT(c.worker("w2").log(), HasSubstr("resumed from checkpoint"));
+}
+
+TEST(WorkerE2eTest, MissingDatasetIsAUserErrorAndTheWorkerCarriesOn) {
+  Cluster c;
+  c.StartCoordinator();
+  c.StartWorker("w1");
+  const std::string bad = c.Submit(R"(
+name: missing-data
+dataset: {csv: {path: /nonexistent/higgs.csv, label: Label, positive: s}}
+schedule: {constant: {lr: 0.1}}
+epochs: 2
+)");
+  const std::string good = c.Submit(SweepSpec("after", 2, 2000, ""));
+  ASSERT_TRUE(WaitFor([&] { return c.Done(bad) && c.Done(good); }, 60s)) << c.Logs();
+  const auto failed = c.Trials(bad).at(0);
+  EXPECT_EQ(failed.status(), v1::FAILED);
+  EXPECT_THAT(failed.reason(), HasSubstr("/nonexistent/higgs.csv"));
+  EXPECT_EQ(failed.attempt(), 1) << "a user error is not retried";
+  EXPECT_EQ(c.Trials(good).at(0).status(), v1::SUCCEEDED);
+  EXPECT_TRUE(c.worker("w1").running());
+}
+
+}  // namespace
+}  // namespace hypersweep::e2e

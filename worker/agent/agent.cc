@@ -1,0 +1,510 @@
+#include "worker/agent/agent.h"
+
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/trial_spec.h"
+#include "worker/trainer/trainer.h"
+
+namespace hypersweep {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kRpcTimeoutMs = 10'000;
+// While draining for SIGTERM, give up on an unreachable coordinator after this long.
+constexpr int64_t kDrainDeadlineMs = 20'000;
+
+std::chrono::system_clock::time_point DeadlineIn(int64_t ms) {
+  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
+}
+
+std::string Hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+int64_t MemoryBytes() {
+  struct sysinfo si;
+  if (sysinfo(&si) != 0) return 0;
+  return static_cast<int64_t>(si.totalram) * si.mem_unit;
+}
+
+void ToProto(const EpochMetrics& m, v1::EpochMetrics* out) {
+  out->set_epoch(m.epoch);
+  auto& map = *out->mutable_metrics();
+  auto put = [&](const char* k, double v) {
+    if (std::isfinite(v)) map[k] = v;
+  };
+  put("train_loss", m.train_loss);
+  put("val_loss", m.val_loss);
+  put("val_accuracy", m.val_accuracy);
+  put("val_auc", m.val_auc);
+  put("val_ams", m.val_ams);
+  put("lr", m.lr);
+  put("momentum", m.momentum);
+  put("seconds", m.seconds);
+  put("samples_per_second", m.samples_per_second);
+  put("elapsed_seconds", m.elapsed_seconds);
+  put("steps", static_cast<double>(m.steps));
+  if (m.partial) map["partial"] = 1;
+}
+
+std::string Resolve(const std::string& root, const std::string& path) {
+  if (root.empty() || path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(root) / path).string();
+}
+
+v1::FailureClass FailureClassOf(const absl::Status& s) {
+  if (absl::IsInvalidArgument(s)) return v1::USER_ERROR;
+  if (absl::IsResourceExhausted(s)) return v1::OUT_OF_MEMORY;
+  return v1::TRANSIENT;
+}
+
+}  // namespace
+
+// One leased trial: buffers epoch reports and sends them with heartbeats from its own thread, so
+// training never waits on the network. Thread-safe.
+class Agent::TrialRun : public MetricsSink {
+ public:
+  TrialRun(Agent* agent, v1::LeaseRef lease, int64_t heartbeat_ms)
+      : agent_(agent), lease_(std::move(lease)), heartbeat_ms_(heartbeat_ms) {
+    keeper_ = std::thread([this] { KeeperLoop(); });
+  }
+  ~TrialRun() {
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    }
+    keeper_.join();
+  }
+
+  void OnEpoch(const EpochMetrics& m) override {
+    absl::MutexLock lock(&mu_);
+    v1::EpochMetrics p;
+    ToProto(m, &p);
+    pending_.push_back(std::move(p));
+  }
+  void OnLrPoint(const LrCurvePoint& p) override {}
+  void OnLog(const std::string& message) override {
+    agent_->Log(
+        absl::StrFormat("trial %s attempt %d: %s", lease_.trial_id(), lease_.attempt(), message));
+  }
+
+  void SetCheckpoint(const std::string& uri) {
+    absl::MutexLock lock(&mu_);
+    checkpoint_uri_ = uri;
+  }
+  // Queues epochs again (idempotent on the coordinator): used for epochs restored from a
+  // checkpoint that the coordinator may not have received before the previous attempt died.
+  void Requeue(const std::vector<EpochMetrics>& epochs) {
+    for (const auto& e : epochs) OnEpoch(e);
+  }
+  bool cancelled() const { return cancelled_.load(); }
+  bool lost() const { return lost_.load(); }
+
+  // Sends every buffered report; retries with backoff until sent, the lease is lost, or (when
+  // draining) the drain deadline passes. Returns false when the reports could not be delivered.
+  bool Flush() {
+    const auto start = Clock::now();
+    for (int attempt = 0;; ++attempt) {
+      if (lost_) return false;
+      absl::Status s = SendPending();
+      if (s.ok()) return true;
+      if (!IsRetryable(s)) return false;
+      if (agent_->stopping_ && Clock::now() - start > std::chrono::milliseconds(kDrainDeadlineMs)) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(agent_->BackoffMs(attempt)));
+    }
+  }
+
+  const v1::LeaseRef& lease() const { return lease_; }
+
+ private:
+  // Sends pending epochs (or a heartbeat when there are none). The keeper thread and Flush() both
+  // call it; send_mu_ makes them take turns so a batch is removed from pending_ exactly once.
+  absl::Status SendPending() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock send_lock(&send_mu_);
+    std::vector<v1::EpochMetrics> batch;
+    std::string uri;
+    {
+      absl::MutexLock lock(&mu_);
+      batch = pending_;
+      uri = checkpoint_uri_;
+    }
+    grpc::ClientContext ctx;
+    AddAuth(&ctx, agent_->options_.token);
+    ctx.set_deadline(DeadlineIn(kRpcTimeoutMs));
+    grpc::Status gs;
+    if (batch.empty()) {
+      v1::HeartbeatRequest req;
+      v1::HeartbeatResponse resp;
+      {
+        absl::MutexLock lock(&agent_->mu_);
+        req.set_worker_id(agent_->worker_id_);
+      }
+      *req.mutable_lease() = lease_;
+      gs = agent_->stub_->Heartbeat(&ctx, req, &resp);
+      if (gs.ok() && resp.cancel()) cancelled_ = true;
+    } else {
+      v1::ReportEpochsRequest req;
+      v1::ReportEpochsResponse resp;
+      *req.mutable_lease() = lease_;
+      for (const auto& e : batch) *req.add_epochs() = e;
+      req.set_checkpoint_uri(uri);
+      gs = agent_->stub_->ReportEpochs(&ctx, req, &resp);
+      if (gs.ok()) {
+        if (resp.cancel()) cancelled_ = true;
+        absl::MutexLock lock(&mu_);
+        pending_.erase(pending_.begin(),
+                       pending_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
+      }
+    }
+    absl::Status s = FromGrpc(gs);
+    if (absl::IsAborted(s) || absl::IsNotFound(s) || absl::IsFailedPrecondition(s)) {
+      if (!lost_.exchange(true)) {
+        OnLog(absl::StrCat("lease rejected by the coordinator (", s.message(),
+                           "); dropping the trial"));
+      }
+    } else if (!s.ok() && !unreachable_logged_.exchange(true)) {
+      OnLog(absl::StrCat("coordinator unreachable (", s.message(),
+                         "); buffering reports and retrying"));
+    } else if (s.ok() && unreachable_logged_.exchange(false)) {
+      OnLog("coordinator reachable again");
+    }
+    return s;
+  }
+
+  void KeeperLoop() {
+    absl::MutexLock lock(&mu_);
+    int failures = 0;
+    while (!done_ && !lost_) {
+      const int64_t wait_ms =
+          failures == 0 ? heartbeat_ms_ : std::min(heartbeat_ms_, agent_->BackoffMs(failures));
+      auto woke = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return done_ || !pending_.empty(); };
+      mu_.AwaitWithTimeout(absl::Condition(&woke), absl::Milliseconds(wait_ms));
+      if (done_) break;
+      mu_.Unlock();
+      absl::Status s = SendPending();
+      mu_.Lock();
+      failures = s.ok() ? 0 : failures + 1;
+    }
+  }
+
+  Agent* agent_;
+  const v1::LeaseRef lease_;
+  const int64_t heartbeat_ms_;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> lost_{false};
+  std::atomic<bool> unreachable_logged_{false};
+  absl::Mutex send_mu_;  // held across one SendPending() (ordered before mu_)
+  absl::Mutex mu_;       // guards pending_, checkpoint_uri_, done_
+  std::vector<v1::EpochMetrics> pending_ ABSL_GUARDED_BY(mu_);
+  std::string checkpoint_uri_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread keeper_;
+};
+
+Agent::Agent(AgentOptions options, std::unique_ptr<v1::WorkerService::StubInterface> stub)
+    : options_(std::move(options)), stub_(std::move(stub)), cache_(NewDatasetCache()) {
+  absl::MutexLock lock(&mu_);
+  worker_id_ = options_.worker_id;
+}
+
+Agent::~Agent() = default;
+
+void Agent::Log(const std::string& message) {
+  absl::MutexLock lock(&log_mu_);
+  std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())
+            << " worker " <<
+      [this] {
+        absl::MutexLock l(&mu_);
+        return worker_id_.empty() ? std::string("-") : worker_id_;
+      }() << ": "
+            << message << std::endl;
+}
+
+int64_t Agent::BackoffMs(int attempt) {
+  // Exponential from 200 ms to 5 s, with full jitter in [50%, 100%].
+  static thread_local std::mt19937 rng(std::random_device{}());
+  const double base = std::min(5000.0, 200.0 * std::pow(2.0, std::min(attempt, 10)));
+  return static_cast<int64_t>(base * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
+}
+
+void Agent::SleepUnlessStopping(int64_t ms) {
+  const auto until = Clock::now() + std::chrono::milliseconds(ms);
+  while (!stopping_ && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+absl::Status Agent::Register() {
+  v1::RegisterWorkerRequest req;
+  auto* caps = req.mutable_capabilities();
+  caps->set_host(Hostname());
+  caps->set_device(options_.device == "auto" ? (CudaAvailable() ? "cuda:0" : "cpu")
+                                             : options_.device);
+  caps->set_memory_bytes(MemoryBytes());
+  caps->set_libtorch_version(LibTorchVersion());
+  caps->set_slots(options_.slots);
+  {
+    absl::MutexLock lock(&mu_);
+    req.set_worker_id(worker_id_);
+  }
+  for (int attempt = 0; !stopping_; ++attempt) {
+    grpc::ClientContext ctx;
+    AddAuth(&ctx, options_.token);
+    ctx.set_deadline(DeadlineIn(kRpcTimeoutMs));
+    v1::RegisterWorkerResponse resp;
+    absl::Status s = FromGrpc(stub_->RegisterWorker(&ctx, req, &resp));
+    if (s.ok()) {
+      absl::MutexLock lock(&mu_);
+      worker_id_ = resp.worker_id();
+      if (resp.lease_ttl_ms() > 0) lease_ttl_ms_ = resp.lease_ttl_ms();
+      break;
+    }
+    if (!IsRetryable(s)) return s;  // bad token, permission: the operator must fix it
+    if (attempt == 0)
+      Log(absl::StrCat("cannot reach coordinator at ", options_.server, " (", s.message(),
+                       "); retrying"));
+    SleepUnlessStopping(BackoffMs(attempt));
+  }
+  Log(absl::StrFormat("registered with %s: %d slot(s), device %s, lease ttl %d ms", options_.server,
+                      options_.slots, req.capabilities().device(), [this] {
+                        absl::MutexLock l(&mu_);
+                        return lease_ttl_ms_;
+                      }()));
+  return absl::OkStatus();
+}
+
+int Agent::Run() {
+  if (absl::Status s = Register(); !s.ok()) {
+    Log(absl::StrCat("registration refused: ", s.message()));
+    return 1;
+  }
+  std::vector<std::thread> slots;
+  for (int i = 0; i < options_.slots; ++i) slots.emplace_back([this, i] { SlotLoop(i); });
+  for (auto& t : slots) t.join();
+  Log("drained; exiting");
+  return 0;
+}
+
+void Agent::Stop() {
+  if (stopping_.exchange(true)) return;
+  Log("stopping: no new trials; running trials checkpoint and are handed back");
+  absl::MutexLock lock(&mu_);
+  for (grpc::ClientContext* ctx : acquiring_) ctx->TryCancel();
+}
+
+void Agent::SlotLoop(int slot) {
+  int failures = 0;
+  bool quarantine_logged = false;
+  while (!stopping_) {
+    if (quarantined_) {
+      if (!quarantine_logged) {
+        Log(absl::StrFormat(
+            "quarantined after %d consecutive failed trials: taking no work (stop me "
+            "with SIGTERM once the cause is fixed)",
+            consecutive_failures_.load()));
+        quarantine_logged = true;
+      }
+      SleepUnlessStopping(1000);
+      continue;
+    }
+    v1::AcquireTrialRequest req;
+    {
+      absl::MutexLock lock(&mu_);
+      req.set_worker_id(worker_id_);
+    }
+    req.set_max_wait_ms(options_.acquire_wait_ms);
+    grpc::ClientContext ctx;
+    AddAuth(&ctx, options_.token);
+    ctx.set_deadline(DeadlineIn(options_.acquire_wait_ms + kRpcTimeoutMs));
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+      acquiring_.insert(&ctx);
+    }
+    v1::AcquireTrialResponse resp;
+    absl::Status s = FromGrpc(stub_->AcquireTrial(&ctx, req, &resp));
+    {
+      absl::MutexLock lock(&mu_);
+      acquiring_.erase(&ctx);
+    }
+    if (stopping_) break;
+    if (!s.ok()) {
+      if (absl::IsNotFound(s)) {  // the coordinator lost our registration (e.g. a fresh database)
+        Register().IgnoreError();
+        continue;
+      }
+      if (!IsRetryable(s) && !absl::IsCancelled(s)) {
+        Log(absl::StrCat("acquire refused: ", s.message(), "; retrying"));
+      } else if (failures == 0) {
+        Log(absl::StrCat("coordinator unreachable (", s.message(), "); reconnecting with backoff"));
+      }
+      SleepUnlessStopping(BackoffMs(failures++));
+      continue;
+    }
+    if (failures > 0) Log("coordinator reachable again");
+    failures = 0;
+    if (resp.quarantined()) {
+      quarantined_ = true;
+      continue;
+    }
+    if (!resp.acquired()) continue;
+    RunTrial(slot, resp);
+  }
+}
+
+void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
+  const v1::Trial& trial = acquired.trial();
+  const auto started = Clock::now();
+  int64_t ttl;
+  {
+    absl::MutexLock lock(&mu_);
+    ttl = lease_ttl_ms_;
+  }
+  TrialRun run(this, acquired.lease(), std::max<int64_t>(100, ttl / 3));
+  run.OnLog(absl::StrFormat("acquired on slot %d (%d epochs reported before)", slot,
+                            trial.epochs_reported()));
+
+  auto finish = [&](v1::TrialStatus status, v1::FailureClass fc, const std::string& reason) {
+    run.Flush();
+    if (run.lost()) return;
+    for (int attempt = 0;; ++attempt) {
+      grpc::ClientContext ctx;
+      AddAuth(&ctx, options_.token);
+      ctx.set_deadline(DeadlineIn(kRpcTimeoutMs));
+      v1::FinishTrialRequest req;
+      *req.mutable_lease() = run.lease();
+      req.set_status(status);
+      req.set_failure_class(fc);
+      req.set_reason(reason);
+      v1::FinishTrialResponse resp;
+      absl::Status s = FromGrpc(stub_->FinishTrial(&ctx, req, &resp));
+      if (s.ok()) {
+        run.OnLog(absl::StrFormat(
+            "finished %s%s in %.1fs%s", v1::TrialStatus_Name(status),
+            status == v1::FAILED ? absl::StrCat(" (", v1::FailureClass_Name(fc), ")") : "",
+            std::chrono::duration<double>(Clock::now() - started).count(),
+            reason.empty() ? "" : absl::StrCat(": ", reason)));
+        return;
+      }
+      if (!IsRetryable(s)) {
+        run.OnLog(absl::StrCat("finish rejected (", s.message(), "); dropping the trial"));
+        return;
+      }
+      if (stopping_ &&
+          std::chrono::duration<double>(Clock::now() - started).count() * 1000 > kDrainDeadlineMs)
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(BackoffMs(attempt)));
+    }
+  };
+  auto failed = [&](const absl::Status& s) {
+    if (consecutive_failures_.fetch_add(1) + 1 >= options_.max_consecutive_failures)
+      quarantined_ = true;
+    finish(v1::FAILED, FailureClassOf(s), std::string(s.message()));
+  };
+
+  auto spec = ParseTrialSpec(trial.spec_json(), {});
+  if (!spec.ok()) return failed(spec.status());
+  auto& d = spec->dataset;
+  d.root = Resolve(options_.data_root, d.root);
+  d.csv.path = Resolve(options_.data_root, d.csv.path);
+  d.csv.test_path = Resolve(options_.data_root, d.csv.test_path);
+
+  TrainOptions to;
+  to.device = options_.device;
+  to.threads = options_.threads;
+  to.cache = cache_;
+  to.should_stop = [&] { return stopping_.load() || run.cancelled() || run.lost(); };
+
+  if (std::holds_alternative<LrRangeTestSchedule>(spec->schedule.kind)) {
+    auto r = RunLrRangeTest(*spec, to, &run);
+    if (!r.ok()) {
+      if (absl::IsCancelled(r.status()) && stopping_)
+        return finish(v1::FAILED, v1::PREEMPTED, "worker stopping");
+      if (absl::IsCancelled(r.status())) return;  // cancelled or lease lost
+      return failed(r.status());
+    }
+    grpc::ClientContext ctx;
+    AddAuth(&ctx, options_.token);
+    ctx.set_deadline(DeadlineIn(kRpcTimeoutMs));
+    v1::ReportLrCurveRequest req;
+    *req.mutable_lease() = run.lease();
+    for (size_t i = 0; i < r->curve.size(); ++i) {
+      auto* p = req.add_points();
+      p->set_step(static_cast<int64_t>(i));
+      p->set_lr(r->curve[i].lr);
+      p->set_loss(std::isfinite(r->curve[i].loss) ? r->curve[i].loss : 1e30);
+      p->set_smoothed_loss(std::isfinite(r->curve[i].smoothed) ? r->curve[i].smoothed : 1e30);
+    }
+    if (r->suggestion.ok()) req.set_suggested_lr(r->suggestion->steepest);
+    v1::ReportLrCurveResponse resp;
+    absl::Status s = FromGrpc(stub_->ReportLrCurve(&ctx, req, &resp));
+    if (!s.ok())
+      return failed(absl::UnavailableError(absl::StrCat("reporting the LR curve: ", s.message())));
+    consecutive_failures_ = 0;
+    if (!r->suggestion.ok())
+      return finish(v1::FAILED, v1::USER_ERROR, std::string(r->suggestion.status().message()));
+    return finish(v1::SUCCEEDED, v1::FAILURE_CLASS_UNSPECIFIED, "");
+  }
+
+  // Each attempt writes its own checkpoint file, so a stale attempt (a worker that was paused past
+  // its lease) can never overwrite the current one's. The previous attempt's file, as last
+  // reported to the coordinator, is where a requeued trial resumes from when it is readable here.
+  to.checkpoint_path =
+      absl::StrFormat("%s/%s.attempt%d.pt", options_.checkpoint_dir, trial.id(), trial.attempt());
+  std::error_code ec;
+  if (!trial.checkpoint_uri().empty() && std::filesystem::exists(trial.checkpoint_uri(), ec)) {
+    to.resume = true;
+    to.resume_path = trial.checkpoint_uri();
+  } else if (trial.epochs_reported() > 0 || !trial.checkpoint_uri().empty()) {
+    run.OnLog(absl::StrFormat(
+        "checkpoint '%s' of the earlier attempt is not readable here; restarting from epoch 0",
+        trial.checkpoint_uri()));
+  }
+  run.SetCheckpoint(to.checkpoint_path);
+  auto result = TrainTrial(*spec, to, &run);
+  if (!result.ok()) return failed(result.status());
+  // Epochs restored from the checkpoint may postdate the last report that reached the coordinator.
+  std::vector<EpochMetrics> restored(
+      result->epochs.begin(),
+      result->epochs.begin() + std::min<size_t>(result->start_epoch, result->epochs.size()));
+  run.Requeue(restored);
+  switch (result->outcome) {
+    case TrialOutcome::kSucceeded:
+    case TrialOutcome::kDiverged:
+      consecutive_failures_ = 0;
+      finish(result->outcome == TrialOutcome::kSucceeded ? v1::SUCCEEDED : v1::DIVERGED,
+             v1::FAILURE_CLASS_UNSPECIFIED, result->reason);
+      if (!run.lost()) {
+        std::filesystem::remove(to.checkpoint_path, ec);
+        if (to.resume) std::filesystem::remove(to.resume_path, ec);
+      }
+      return;
+    case TrialOutcome::kStopped:
+      if (run.lost() || run.cancelled()) {
+        run.Flush();
+        run.OnLog(run.cancelled() ? "sweep cancelled; trial dropped" : "lease lost; trial dropped");
+        return;
+      }
+      finish(v1::FAILED, v1::PREEMPTED, absl::StrCat("worker stopping; ", result->reason));
+      return;
+  }
+}
+
+}  // namespace hypersweep
