@@ -11,7 +11,8 @@ namespace hypersweep {
 namespace {
 
 TEST(BadSpecsTest, EachIsRejectedWithItsExpectedMessage) {
-  const std::filesystem::path dir = std::filesystem::path(HYPERSWEEP_SOURCE_DIR) / "tests/data/bad_specs";
+  const std::filesystem::path dir =
+      std::filesystem::path(HYPERSWEEP_SOURCE_DIR) / "tests/data/bad_specs";
   int n = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".yaml") continue;
@@ -34,7 +35,8 @@ TEST(BadSpecsTest, EachIsRejectedWithItsExpectedMessage) {
     ASSERT_FALSE(status.ok()) << "accepted";
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
     EXPECT_NE(status.message().find(expect), absl::string_view::npos) << status.message();
-    EXPECT_NE(status.message().find("line "), absl::string_view::npos) << "no line number: " << status.message();
+    EXPECT_NE(status.message().find("line "), absl::string_view::npos)
+        << "no line number: " << status.message();
   }
   EXPECT_GE(n, 30);
 }
