@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -38,7 +39,8 @@ class SqliteStore : public GroupCommitStore {
 
   const StoreOptions options_;
   sqlite3* write_db_ = nullptr;  // confined to the writer thread after Init()
-  absl::Mutex read_mu_;          // guards read_db_
+  std::unordered_map<std::string, sqlite3_stmt*> write_cache_;  // writer thread only
+  absl::Mutex read_mu_;                                         // guards read_db_
   sqlite3* read_db_ ABSL_GUARDED_BY(read_mu_) = nullptr;
 };
 
