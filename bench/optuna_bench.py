@@ -15,6 +15,7 @@ def worker(storage, study_name, trials, reports, out):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(study_name=study_name, storage=storage)
     done = errors = 0
+    first_error = ""
     for _ in range(trials):
         try:
             trial = study.ask()
@@ -23,9 +24,10 @@ def worker(storage, study_name, trials, reports, out):
                 trial.report(1.0 / (epoch + 1) + wd, epoch)
             study.tell(trial, 1.0 / reports + wd)
             done += 1
-        except Exception:  # "database is locked" and friends
+        except Exception as e:  # "database is locked" and friends
             errors += 1
-    out.put((done, errors))
+            first_error = first_error or str(e).splitlines()[0][:200]
+    out.put((done, errors, first_error))
 
 
 def main():
@@ -53,10 +55,11 @@ def main():
     s = time.monotonic() - t0
     done = sum(r[0] for r in results)
     errors = sum(r[1] for r in results)
+    sample = next((r[2] for r in results if r[2]), "")
     print(json.dumps({"mode": "optuna", "optuna": optuna.__version__, "workers": a.workers,
                       "trials": done, "reports": done * a.reports, "errors": errors,
                       "seconds": round(s, 3), "trials_per_s": round(done / s, 2),
-                      "reports_per_s": round(done * a.reports / s, 1)}))
+                      "reports_per_s": round(done * a.reports / s, 1), "error_sample": sample}))
 
 
 if __name__ == "__main__":
