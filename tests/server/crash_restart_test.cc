@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -220,6 +221,73 @@ TEST(CrashRestartTest, AcknowledgedReportsSurviveKill9AndTheQueueContinues) {
   // SIGTERM: a clean exit.
   const int status = d.Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+std::string RunCapture(const std::string& cmd, int* exit_code) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  char buf[512];
+  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+  const int status = pclose(p);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+TEST(DaemonFlagsTest, RefusesNonLoopbackWithoutTokensAndBadFlags) {
+  const std::string bin = HYPERSWEEP_BINARY_DIR "/server/hypersweepd";
+  const std::string db = ::testing::TempDir() + "hs_flags_" + std::to_string(::getpid()) + ".db";
+  int code = 0;
+  std::string out = RunCapture(bin + " --listen 0.0.0.0:0 --db " + db, &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("refusing to listen on non-loopback address 0.0.0.0:0"), std::string::npos)
+      << out;
+  out = RunCapture(bin + " --listen 127.0.0.1:0 --db " + db + " --lease-ttl soon", &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("--lease-ttl"), std::string::npos) << out;
+  out =
+      RunCapture(bin + " --listen 127.0.0.1:0 --db " + db + " --tls-cert /nonexistent.pem", &code);
+  EXPECT_EQ(code, 2);
+  out = RunCapture(bin + " --help", &code);
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(out.find("--worker-token-file"), std::string::npos) << out;
+  std::filesystem::remove(db);
+}
+
+// Token files through the real binary: each service takes only its own token.
+TEST(DaemonFlagsTest, TokenFilesSeparateTheServices) {
+  const std::string dir = ::testing::TempDir() + "hs_tokens_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream(dir + "/client") << "client-token\n";
+    std::ofstream(dir + "/worker") << "worker-token\n";
+  }
+  Daemon d(dir + "/hs.db",
+           {"--client-token-file", dir + "/client", "--worker-token-file", dir + "/worker"});
+  auto sweeps = v1::SweepService::NewStub(d.Channel());
+  auto workers = v1::WorkerService::NewStub(d.Channel());
+  auto ctx = [](const std::string& token) {
+    auto c = Ctx();
+    if (!token.empty()) c->AddMetadata("authorization", "Bearer " + token);
+    return c;
+  };
+  v1::ListSweepsResponse ls;
+  v1::RegisterWorkerResponse rw;
+  EXPECT_EQ(sweeps->ListSweeps(ctx("").get(), {}, &ls).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(sweeps->ListSweeps(ctx("worker-token").get(), {}, &ls).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(sweeps->ListSweeps(ctx("client-token").get(), {}, &ls).ok());
+  EXPECT_EQ(workers->RegisterWorker(ctx("client-token").get(), {}, &rw).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(workers->RegisterWorker(ctx("worker-token").get(), {}, &rw).ok());
+  d.Kill(SIGTERM);
   std::filesystem::remove_all(dir);
 }
 
