@@ -1,5 +1,11 @@
 #include "server/store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <unordered_map>
 #include <utility>
 
@@ -177,11 +183,27 @@ SqliteStore::~SqliteStore() {
   Close();
   for (auto& [sql, stmt] : write_cache_) sqlite3_finalize(stmt);
   sqlite3_close(write_db_);
-  absl::MutexLock lock(&read_mu_);
-  sqlite3_close(read_db_);
+  {
+    absl::MutexLock lock(&read_mu_);
+    sqlite3_close(read_db_);
+  }
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 absl::Status SqliteStore::Init() {
+  // One coordinator per file: a second one would break the lease fencing. flock() is released
+  // when the process dies, so a kill -9 never leaves a stale lock behind.
+  const std::string lock_path = options_.path + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open lock file '", lock_path, "': ", std::strerror(errno)));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::UnavailableError(absl::StrCat("database '", options_.path,
+                                               "' is in use by another hypersweepd (", lock_path,
+                                               " is locked)"));
+  }
   ASSIGN_OR_RETURN(write_db_, OpenDb(options_.path));
   RETURN_IF_ERROR(Exec(write_db_, "PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(
