@@ -5,13 +5,42 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "core/lr_finder.h"
 #include "core/status_macros.h"
 #include "core/sweep_spec.h"
+#include "core/trial_spec.h"
+#include "nlohmann/json.hpp"
 
 namespace hypersweep {
 namespace {
 
 constexpr int64_t kMaxEpoch = 1'000'000;
+
+// Points that share these fields share one LR range test.
+std::string AutoLrGroup(const TrialSpec& spec) {
+  nlohmann::json j = ToJson(spec);
+  nlohmann::json key;
+  for (const char* k :
+       {"dataset", "model", "optimizer", "batch_size", "momentum", "weight_decay"}) {
+    key[k] = j[k];
+  }
+  return key.dump();
+}
+
+bool HasAutoLr(const std::string& spec_json) {
+  auto spec = ParseTrialSpec(spec_json, {/*allow_auto=*/true});
+  return spec.ok() && !spec->schedule.auto_fields.empty();
+}
+
+constexpr char kRoleParam[] = "role";
+constexpr char kRangeTestRole[] = "lr_range_test";
+
+bool IsRangeTest(const TrialRecord& t) {
+  for (const auto& [k, v] : t.params) {
+    if (k == kRoleParam && v == kRangeTestRole) return true;
+  }
+  return false;
+}
 
 absl::Status Unavailable() {
   return absl::UnavailableError(
@@ -45,7 +74,15 @@ absl::Status Scheduler::Load() {
     SweepEntry& s = sweeps_[rec.id];
     s.seq = next_sweep_seq_++;
     s.rec = std::move(rec);
+    if (auto spec = ParseSweepSpec(s.rec.spec_text); spec.ok()) s.auto_lr = spec->auto_lr;
     sweep_order_.push_back(s.rec.id);
+  }
+  // Auto LR: which range test each held-back trial waits for (sweep id + group -> range trial).
+  std::map<std::string, std::string> range_of_group;
+  for (const auto& rec : st.trials) {
+    if (!IsRangeTest(rec)) continue;
+    auto spec = ParseTrialSpec(rec.spec_json, {true});
+    if (spec.ok()) range_of_group[rec.sweep_id + "\n" + AutoLrGroup(*spec)] = rec.id;
   }
   for (auto& rec : st.trials) {
     auto sit = sweeps_.find(rec.sweep_id);
@@ -65,7 +102,16 @@ absl::Status Scheduler::Load() {
         t.have_epoch[e] = true;
       }
     }
-    if (t.rec.status == TrialStatus::kQueued) {
+    if (t.rec.status == TrialStatus::kQueued && !range_of_group.empty() &&
+        HasAutoLr(t.rec.spec_json)) {
+      auto spec = ParseTrialSpec(t.rec.spec_json, {true});
+      auto r = range_of_group.find(t.rec.sweep_id + "\n" + AutoLrGroup(*spec));
+      if (r != range_of_group.end()) {
+        t.waits_for = r->second;
+        dependents_[r->second].push_back(t.rec.id);
+      }
+    }
+    if (t.rec.status == TrialStatus::kQueued && t.waits_for.empty()) {
       queue_.emplace(t.sweep_seq, t.rec.index, t.rec.id);
     } else if (t.rec.status == TrialStatus::kLeased) {
       // Heartbeats are not stored: give every lease a full TTL from now.
@@ -75,7 +121,71 @@ absl::Status Scheduler::Load() {
     }
   }
   for (auto& w : st.workers) workers_[w.id].rec = std::move(w);
+  // A range test that ended before a crash, with its dependents still held: release them now.
+  WriteBatch batch;
+  std::vector<SweepEvent> events;
+  std::vector<std::string> ended;
+  for (const auto& [range_id, deps] : dependents_) {
+    if (IsFinal(trials_[range_id].rec.status)) ended.push_back(range_id);
+  }
+  for (const auto& range_id : ended) {
+    auto curve = store_->GetLrCurve(range_id);
+    ReleaseDependents(trials_[range_id], curve.ok() ? &*curve : nullptr, batch, events);
+  }
+  if (!batch.empty()) RETURN_IF_ERROR(store_->Write(std::move(batch)));
   return absl::OkStatus();
+}
+
+void Scheduler::ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve, WriteBatch& batch,
+                                  std::vector<SweepEvent>& events) {
+  auto it = dependents_.find(range.rec.id);
+  if (it == dependents_.end()) return;
+  const std::vector<std::string> deps = std::move(it->second);
+  dependents_.erase(it);
+  const SweepEntry& sweep = sweeps_[range.rec.sweep_id];
+  absl::StatusOr<double> lr = absl::FailedPreconditionError("");
+  if (range.rec.status != TrialStatus::kSucceeded) {
+    lr = absl::FailedPreconditionError(
+        absl::StrCat("LR range test ", range.rec.id, " ended ", TrialStatusName(range.rec.status),
+                     range.rec.reason.empty() ? "" : ": ", range.rec.reason));
+  } else if (curve == nullptr || curve->points.empty()) {
+    lr = absl::FailedPreconditionError(
+        absl::StrCat("LR range test ", range.rec.id, " reported no curve"));
+  } else {
+    std::vector<LrCurvePoint> points;
+    for (const auto& p : curve->points) points.push_back({p.lr, p.loss, p.smoothed_loss});
+    auto suggestion = SuggestLr(points);
+    if (!suggestion.ok()) {
+      lr = absl::FailedPreconditionError(
+          absl::StrCat("LR range test ", range.rec.id,
+                       " gave no usable suggestion: ", suggestion.status().message()));
+    } else {
+      lr = suggestion->Get(sweep.auto_lr.rule);
+    }
+  }
+  for (const auto& id : deps) {
+    TrialEntry& t = trials_[id];
+    t.waits_for.clear();
+    if (t.rec.status != TrialStatus::kQueued) continue;  // e.g. cancelled meanwhile
+    auto spec = ParseTrialSpec(t.rec.spec_json, {true});
+    if (!lr.ok() || !spec.ok()) {
+      SetStatus(t, TrialStatus::kFailed);
+      t.rec.failure_class = FailureClass::kUserError;
+      t.rec.reason = std::string(lr.ok() ? spec.status().message() : lr.status().message());
+      batch.update_trials.push_back(t.rec);
+      events.push_back(EventFor(t));
+      continue;
+    }
+    ResolveAutoLr(spec->schedule, *lr, sweep.auto_lr.div);
+    t.rec.spec_json = ToJson(*spec).dump();
+    t.rec.params.emplace_back("max_lr", absl::StrFormat("%.6g", *lr));
+    t.rec.params.emplace_back(
+        "lr_from", absl::StrCat(range.rec.id, " (", SuggestRuleName(sweep.auto_lr.rule), ")"));
+    batch.resolve_trials.push_back(t.rec);
+    Enqueue(t);
+    events.push_back(EventFor(t));
+  }
+  curves_.erase(range.rec.id);  // last: `curve` may point into it
 }
 
 // ---- helpers ----
@@ -160,6 +270,12 @@ void Scheduler::Requeue(TrialEntry& t, bool burn_attempt, const std::string& rea
     }
   }
   batch.update_trials.push_back(t.rec);
+  if (IsFinal(t.rec.status) && dependents_.count(t.rec.id)) {
+    // A range test that gave up (or was cancelled): its dependents fail. Their events are not
+    // streamed from here; ListTrials shows them.
+    std::vector<SweepEvent> unused;
+    ReleaseDependents(t, nullptr, batch, unused);
+  }
 }
 
 absl::StatusOr<Scheduler::TrialEntry*> Scheduler::CheckLease(const LeaseRef& lease, int64_t now,
@@ -267,6 +383,33 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   rec.created_ms = clock_->NowMs();
   rec.max_attempts = max_attempts > 0 ? max_attempts : options_.default_max_attempts;
   rec.trial_count = static_cast<int64_t>(expanded->size());
+  // Auto LR: one range test per group, ahead of the trials that wait for it.
+  std::vector<ExpandedTrial> range_tests;
+  std::map<std::string, size_t> group_index;
+  std::vector<int64_t> waits_for(expanded->size(), -1);  // index into range_tests
+  for (size_t i = 0; i < expanded->size(); ++i) {
+    const TrialSpec& spec = (*expanded)[i].spec;
+    if (spec.schedule.auto_fields.empty()) continue;
+    const std::string key = AutoLrGroup(spec);
+    auto [it, added] = group_index.emplace(key, range_tests.size());
+    if (added) {
+      ExpandedTrial r;
+      r.spec = spec;
+      r.spec.schedule = ScheduleSpec{LrRangeTestSchedule{}, {}};
+      r.spec.epochs = 1;
+      r.spec.budget_seconds = 0;
+      r.params = {{kRoleParam, kRangeTestRole},
+                  {"batch_size", std::to_string(spec.batch_size)},
+                  {"momentum", absl::StrFormat("%g", spec.momentum)},
+                  {"weight_decay", absl::StrFormat("%g", spec.weight_decay)}};
+      range_tests.push_back(std::move(r));
+    }
+    waits_for[i] = static_cast<int64_t>(it->second);
+  }
+  if (!range_tests.empty()) {
+    expanded->insert(expanded->begin(), range_tests.begin(), range_tests.end());
+    waits_for.insert(waits_for.begin(), range_tests.size(), -1);
+  }
   result.trials.reserve(expanded->size());
   for (size_t i = 0; i < expanded->size(); ++i) {
     const ExpandedTrial& e = (*expanded)[i];
@@ -281,6 +424,7 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
     t.attempt = 1;
     result.trials.push_back(std::move(t));
   }
+  rec.trial_count = static_cast<int64_t>(expanded->size());
   result.sweep.counts.total = rec.trial_count;
   result.sweep.counts.by_status[static_cast<int>(TrialStatus::kQueued)] = rec.trial_count;
   if (dry_run) return done(std::move(result));
@@ -295,6 +439,7 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
     SweepEntry& s = sweeps_[rec.id];
     s.rec = rec;
     s.seq = next_sweep_seq_++;
+    s.auto_lr = spec->auto_lr;
     s.counts = result.sweep.counts;
     sweep_order_.push_back(rec.id);
     WriteBatch batch;
@@ -302,11 +447,18 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
     for (auto& t : result.trials) {
       t.id = absl::StrCat(rec.id, "-", t.index);
       t.sweep_id = rec.id;
+    }
+    for (auto& t : result.trials) {
       TrialEntry& e = trials_[t.id];
       e.rec = t;
       e.sweep_seq = s.seq;
       s.trial_ids.push_back(t.id);
-      Enqueue(e);
+      if (const int64_t r = waits_for[static_cast<size_t>(t.index)]; r >= 0) {
+        e.waits_for = result.trials[static_cast<size_t>(r)].id;
+        dependents_[e.waits_for].push_back(t.id);
+      } else {
+        Enqueue(e);
+      }
     }
     batch.insert_trials = result.trials;
     result.sweep = InfoOf(s);
@@ -582,6 +734,7 @@ void Scheduler::ReportLrCurve(const LeaseRef& lease, LrCurveRecord curve, Callba
       error = t.status();
     } else {
       WriteBatch batch;
+      if (dependents_.count((*t)->rec.id)) curves_[(*t)->rec.id] = curve;
       batch.put_lr_curves.emplace_back((*t)->rec.id, std::move(curve));
       Commit(std::move(batch), {}, [done](absl::Status st) { st.ok() ? done(true) : done(st); });
     }
@@ -660,7 +813,12 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
         batch.put_workers.push_back(*worker);
       }
       const TrialStatus after = tr.rec.status;
-      Commit(std::move(batch), {EventFor(tr)},
+      std::vector<SweepEvent> events = {EventFor(tr)};
+      if (IsFinal(after) && dependents_.count(tr.rec.id)) {
+        auto c = curves_.find(tr.rec.id);
+        ReleaseDependents(tr, c == curves_.end() ? nullptr : &c->second, batch, events);
+      }
+      Commit(std::move(batch), std::move(events),
              [after, done](absl::Status st) { st.ok() ? done(after) : done(st); });
       ServeWaiters(now, deferred);
     }

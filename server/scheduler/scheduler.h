@@ -8,6 +8,13 @@
 //   answers cancel) and become CANCELLED when they finish or their lease expires.
 //   PRUNED is reserved for early stopping.
 //
+// Auto LR (`max_lr: auto` and friends): SubmitSweep adds one LR range-test trial per group of
+// points sharing (dataset, model, batch size, optimizer, momentum, weight decay), ahead of the
+// others, and holds the group's trials back (QUEUED but not leasable) until that range test
+// finishes. Then the sweep's auto rule picks the LR from the stored curve, the held trials get it
+// written into their spec (params "max_lr" and "lr_from" say what and where from) and join the
+// queue; if the range test fails or its curve has no usable suggestion, they fail with the reason.
+//
 // Fencing: every worker call after Acquire carries (trial id, attempt, lease token). A call whose
 // attempt or token is not the trial's current lease gets ABORTED and changes nothing. A requeued
 // trial keeps its reported epochs and checkpoint reference, so the next attempt resumes.
@@ -43,6 +50,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/sweep_spec.h"
 #include "server/scheduler/clock.h"
 #include "server/store/store.h"
 
@@ -180,12 +188,14 @@ class Scheduler {
     int64_t sweep_seq = 0;
     std::vector<bool> have_epoch;  // have_epoch[e]: epoch e is stored (or being stored)
     bool cancel_requested = false;
+    std::string waits_for;  // the LR range-test trial whose result this trial needs (auto LR)
   };
   struct SweepEntry {
     SweepRecord rec;
     int64_t seq = 0;
     TrialCounts counts;
     std::vector<std::string> trial_ids;
+    AutoLrOptions auto_lr;
   };
   struct WorkerEntry {
     WorkerRecord rec;
@@ -212,6 +222,10 @@ class Scheduler {
   void Requeue(TrialEntry& t, bool burn_attempt, const std::string& reason, WriteBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireLeases(int64_t now, Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When `range` (an LR range-test trial) has ended: resolves or fails the trials waiting for it,
+  // adding their changes to `batch` and `events`. `curve` is its stored curve, if any.
+  void ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve, WriteBatch& batch,
+                         std::vector<SweepEvent>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Leases queued trials to waiting long-polls.
   void ServeWaiters(int64_t now, Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Lease(TrialEntry& t, const std::string& worker_id, int64_t now, Callback<AcquireResult> done)
@@ -239,6 +253,10 @@ class Scheduler {
   std::unordered_map<std::string, TrialEntry> trials_ ABSL_GUARDED_BY(mu_);
   std::set<QueueKey> queue_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> leased_ ABSL_GUARDED_BY(mu_);
+  // LR range-test trial id -> the trials waiting for its suggestion.
+  std::map<std::string, std::vector<std::string>> dependents_ ABSL_GUARDED_BY(mu_);
+  // Curves reported by range-test trials that others wait for, until those are released.
+  std::map<std::string, LrCurveRecord> curves_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
   std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;

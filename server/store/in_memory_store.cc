@@ -29,6 +29,9 @@ absl::Status InMemoryStore::Apply(const WriteBatch& b) {
   for (const auto& t : b.insert_trials) {
     if (trials_.count(t.id)) return absl::AlreadyExistsError(absl::StrCat("trial ", t.id));
   }
+  for (const auto& r : b.resolve_trials) {
+    if (!trials_.count(r.id)) return absl::NotFoundError(absl::StrCat("trial ", r.id));
+  }
   for (const auto& t : b.update_trials) {
     bool inserted_here = false;
     for (const auto& n : b.insert_trials) inserted_here |= n.id == t.id;
@@ -43,6 +46,11 @@ absl::Status InMemoryStore::Apply(const WriteBatch& b) {
   for (const auto& t : b.insert_trials) {
     trials_[t.id] = t;
     sweep_trials_[t.sweep_id].push_back(t.id);
+  }
+  for (const auto& r : b.resolve_trials) {
+    TrialRecord& t = trials_[r.id];
+    t.spec_json = r.spec_json;
+    t.params = r.params;
   }
   for (const auto& u : b.update_trials) {
     TrialRecord& t = trials_[u.id];

@@ -274,6 +274,15 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
       }
     }
   }
+  if (!b.resolve_trials.empty()) {
+    Stmt s = CachedStmt(db, write_cache_,
+                        "UPDATE trials SET spec_json = ?2, params_json = ?3 WHERE id = ?1");
+    for (const auto& t : b.resolve_trials) {
+      s.Bind(1, t.id).Bind(2, t.spec_json).Bind(3, ParamsToJson(t.params));
+      RETURN_IF_ERROR(s.Run());
+      if (sqlite3_changes(db) == 0) return absl::NotFoundError(absl::StrCat("trial ", t.id));
+    }
+  }
   if (!b.update_trials.empty()) {
     Stmt s = CachedStmt(
         db, write_cache_,

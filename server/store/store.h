@@ -33,12 +33,16 @@ struct WriteBatch {
   std::vector<SweepRecord> put_sweeps;     // insert or replace
   std::vector<TrialRecord> insert_trials;  // new trials (every field)
   std::vector<TrialRecord> update_trials;  // existing trials: the mutable fields only
+  // Existing trials whose `auto` LR was resolved: spec_json and params only. Applied before
+  // update_trials.
+  std::vector<TrialRecord> resolve_trials;
   std::vector<EpochsWrite> add_epochs;
   std::vector<std::pair<std::string, LrCurveRecord>> put_lr_curves;  // by trial id, replace
   std::vector<WorkerRecord> put_workers;                             // insert or replace
   bool empty() const {
     return put_sweeps.empty() && insert_trials.empty() && update_trials.empty() &&
-           add_epochs.empty() && put_lr_curves.empty() && put_workers.empty();
+           resolve_trials.empty() && add_epochs.empty() && put_lr_curves.empty() &&
+           put_workers.empty();
   }
 };
 

@@ -1,6 +1,8 @@
 // The worker agent against a real coordinator: real processes on loopback, real signals.
 #include <set>
 
+#include "core/lr_finder.h"
+#include "core/trial_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/harness.h"
@@ -184,6 +186,63 @@ epochs: 2
   EXPECT_EQ(failed.attempt(), 1) << "a user error is not retried";
   EXPECT_EQ(c.Trials(good).at(0).status(), v1::SUCCEEDED);
   EXPECT_TRUE(c.worker("w1").running());
+}
+
+}  // namespace
+}  // namespace hypersweep::e2e
+
+namespace hypersweep::e2e {
+namespace {
+
+TEST(AutoLrE2eTest, ThreeBatchSizesRunThreeRangeTestsAndUseTheirSuggestions) {
+  Cluster c;
+  c.StartCoordinator();
+  c.StartWorker("w1");
+  c.StartWorker("w2");
+  const std::string sweep = c.Submit(R"(
+name: auto-lr
+dataset: {synthetic: {samples: 3000, features: 16, classes: 2}}
+model: {mlp: {hidden: [32, 32]}}
+epochs: 2
+validation: {holdout: 0.2}
+auto: {rule: steepest}
+grid:
+  batch_size: [32, 64, 128]
+  schedule:
+    - {one_cycle: {max_lr: auto}}
+    - {constant: {lr: 0.01}}
+)");
+  ASSERT_TRUE(WaitFor([&] { return c.Done(sweep); }, 120s)) << c.Logs();
+  auto trials = c.Trials(sweep);
+  ASSERT_EQ(trials.size(), 9u);  // 3 range tests + 6 points
+  std::map<std::string, std::string> range_of_batch;
+  int range_tests = 0;
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.status(), v1::SUCCEEDED) << t.id() << ": " << t.reason();
+    if (t.schedule() == "lr_range_test") {
+      ++range_tests;
+      range_of_batch[std::to_string(t.batch_size())] = t.id();
+    }
+  }
+  EXPECT_EQ(range_tests, 3);
+  for (const auto& t : trials) {
+    if (t.schedule() != "one_cycle") continue;
+    const std::string range = range_of_batch.at(std::to_string(t.batch_size()));
+    grpc::ClientContext ctx;
+    v1::GetLrCurveRequest req;
+    req.set_trial_id(range);
+    v1::GetLrCurveResponse curve;
+    ASSERT_TRUE(c.sweeps().GetLrCurve(&ctx, req, &curve).ok());
+    std::vector<LrCurvePoint> points;
+    for (const auto& p : curve.points()) points.push_back({p.lr(), p.loss(), p.smoothed_loss()});
+    auto want = SuggestLr(points);
+    ASSERT_TRUE(want.ok()) << want.status();
+    auto spec = ParseTrialSpec(t.spec_json());
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_DOUBLE_EQ(std::get<OneCycleSchedule>(spec->schedule.kind).max_lr, want->steepest)
+        << t.id();
+    EXPECT_THAT(t.params().at("lr_from"), HasSubstr(range));
+  }
 }
 
 }  // namespace

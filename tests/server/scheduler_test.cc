@@ -1,9 +1,11 @@
 // The lease state machine against a FakeClock and an InMemoryStore: no sleeps, no gRPC.
 #include "server/scheduler/scheduler.h"
 
+#include <cmath>
 #include <future>
 #include <thread>
 
+#include "core/trial_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/store.h"
@@ -576,6 +578,157 @@ TEST(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
   });
   ASSERT_TRUE(r.ok()) << r.status();  // the lease survived the restart; epoch 1 is new again
   EXPECT_EQ(r->epochs_reported, 2);
+}
+
+}  // namespace
+}  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+// Three batch sizes x two schedules with auto LR: three range tests, six dependents.
+constexpr char kAutoSpec[] = R"(
+name: auto
+dataset: {synthetic: {}}
+epochs: 3
+auto: {rule: min_div_10, div: 4}
+grid:
+  batch_size: [32, 64, 128]
+  schedule:
+    - {one_cycle: {max_lr: auto}}
+    - {cyclic: {base_lr: auto, max_lr: auto, step_size_up: 10}}
+)";
+
+// A curve whose smoothed loss bottoms out at lr = 0.5 (steps 0..40, lr 10^(-3 + i/10)).
+LrCurveRecord CurveWithMinimumAt05() {
+  LrCurveRecord c;
+  for (int i = 0; i <= 40; ++i) {
+    const double lr = std::pow(10.0, -3 + i / 10.0);
+    const double loss = 1.0 + std::pow(std::log10(lr) - std::log10(0.5), 2);
+    c.points.push_back({i, lr, loss, loss});
+  }
+  return c;
+}
+
+class AutoLrTest : public SchedulerTest {
+ protected:
+  absl::Status ReportCurve(const LeaseRef& l, LrCurveRecord c) {
+    return Await<bool>([&](Callback<bool> cb) { sched_->ReportLrCurve(l, c, std::move(cb)); })
+        .status();
+  }
+  std::vector<TrialRecord> All(const std::string& sweep) {
+    EXPECT_TRUE(sched_->Flush().ok());
+    TrialQuery q;
+    q.sweep_id = sweep;
+    q.limit = 1000;
+    auto page = sched_->ListTrials(q);
+    std::vector<TrialRecord> out;
+    for (const auto& e : page->trials) out.push_back(e.trial);
+    return out;
+  }
+  static std::string Param(const TrialRecord& t, const std::string& k) {
+    for (const auto& [key, v] : t.params) {
+      if (key == k) return v;
+    }
+    return "";
+  }
+};
+
+TEST_F(AutoLrTest, OneRangeTestPerGroupThenResolvedDependents) {
+  auto r = Submit(kAutoSpec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string sweep = r->sweep.record.id;
+  ASSERT_EQ(r->trials.size(), 9u);  // 3 range tests first, then 6 points
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r->trials[i].schedule, "lr_range_test");
+    EXPECT_EQ(Param(r->trials[i], "role"), "lr_range_test");
+  }
+  const std::string w = Register();
+  // Only the range tests are leasable while the others wait.
+  std::vector<AcquireResult> ranges;
+  for (int i = 0; i < 3; ++i) {
+    auto a = AcquireNow(w);
+    ASSERT_TRUE(a.ok() && a->acquired);
+    EXPECT_EQ(a->trial.schedule, "lr_range_test");
+    ranges.push_back(*a);
+  }
+  auto none = AcquireNow(w);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->acquired) << "a dependent was leased before its range test ended";
+  // Range test for batch 32 succeeds with a curve; 64 fails for good; 128 has no usable curve.
+  ASSERT_TRUE(ReportCurve(Ref(ranges[0]), CurveWithMinimumAt05()).ok());
+  ASSERT_TRUE(Finish(Ref(ranges[0]), TrialStatus::kSucceeded).ok());
+  ASSERT_TRUE(
+      Finish(Ref(ranges[1]), TrialStatus::kFailed, FailureClass::kUserError, "bad data").ok());
+  LrCurveRecord rising;
+  for (int i = 0; i < 20; ++i) rising.points.push_back({i, 1e-3 * (i + 1), 1.0 + i, 1.0 + i});
+  ASSERT_TRUE(ReportCurve(Ref(ranges[2]), rising).ok());
+  ASSERT_TRUE(Finish(Ref(ranges[2]), TrialStatus::kSucceeded).ok());
+
+  int resolved = 0, failed = 0;
+  for (const auto& t : All(sweep)) {
+    if (Param(t, "role") == "lr_range_test") continue;
+    auto spec = ParseTrialSpec(t.spec_json, {true});
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    if (t.batch_size == 32) {
+      ++resolved;
+      EXPECT_EQ(t.status, TrialStatus::kQueued);
+      EXPECT_TRUE(spec->schedule.auto_fields.empty());
+      const double want = std::pow(10.0, -3 + 27 / 10.0) / 10;  // min_div_10: the minimum's lr / 10
+      EXPECT_EQ(Param(t, "max_lr"), "0.0501187");
+      EXPECT_THAT(Param(t, "lr_from"), HasSubstr(ranges[0].trial.id));
+      if (auto* c = std::get_if<CyclicSchedule>(&spec->schedule.kind)) {
+        EXPECT_DOUBLE_EQ(c->max_lr, want);
+        EXPECT_DOUBLE_EQ(c->base_lr, want / 4);  // auto.div
+      } else {
+        EXPECT_DOUBLE_EQ(std::get<OneCycleSchedule>(spec->schedule.kind).max_lr, want);
+      }
+    } else {
+      ++failed;
+      EXPECT_EQ(t.status, TrialStatus::kFailed);
+      EXPECT_EQ(t.failure_class, FailureClass::kUserError);
+      EXPECT_THAT(t.reason, HasSubstr("LR range test"));
+      EXPECT_THAT(t.reason, HasSubstr(t.batch_size == 64 ? "bad data" : "no usable suggestion"));
+    }
+  }
+  EXPECT_EQ(resolved, 2);
+  EXPECT_EQ(failed, 4);
+  // The resolved points are now leasable, with the value in their spec.
+  auto a = AcquireNow(w);
+  ASSERT_TRUE(a.ok() && a->acquired);
+  EXPECT_EQ(a->trial.batch_size, 32);
+  EXPECT_THAT(a->trial.spec_json, ::testing::Not(HasSubstr("\"max_lr\":\"auto\"")));
+}
+
+TEST_F(AutoLrTest, HeldTrialsSurviveARestartAndAreReleasedAfter) {
+  auto r = Submit(kAutoSpec);
+  ASSERT_TRUE(r.ok());
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  ASSERT_TRUE(a.ok() && a->acquired);
+  Restart();
+  // Still held after the restart: only the other two range tests can be leased.
+  for (int i = 0; i < 2; ++i) {
+    auto b = AcquireNow(w);
+    ASSERT_TRUE(b.ok() && b->acquired);
+    EXPECT_EQ(b->trial.schedule, "lr_range_test");
+  }
+  auto none = AcquireNow(w);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->acquired);
+  // The first range test's lease survived the restart; it reports and finishes.
+  ASSERT_TRUE(ReportCurve(Ref(*a), CurveWithMinimumAt05()).ok());
+  ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kSucceeded).ok());
+  auto c = AcquireNow(w);
+  ASSERT_TRUE(c.ok() && c->acquired) << [&] {
+    std::string out;
+    for (const auto& t : All(r->sweep.record.id)) {
+      out += t.id + " " + TrialStatusName(t.status) + " " + t.reason + "\n";
+    }
+    return out;
+  }();
+  EXPECT_EQ(c->trial.batch_size, a->trial.batch_size);
+  EXPECT_NE(c->trial.schedule, "lr_range_test");
 }
 
 }  // namespace

@@ -151,6 +151,27 @@ TEST_P(StoreTest, UpdateChangesOnlyMutableFields) {
   EXPECT_EQ(t.epochs_reported, 5);
 }
 
+TEST_P(StoreTest, ResolveRewritesSpecAndParamsOnly) {
+  ASSERT_TRUE(AddSweep("s", 2).ok());
+  TrialRecord r = Trial("s", 1);
+  r.spec_json = R"({"epochs": 3, "resolved": true})";
+  r.params.emplace_back("max_lr", "0.1");
+  r.status = TrialStatus::kFailed;  // not a resolve field: ignored
+  WriteBatch b;
+  b.resolve_trials.push_back(r);
+  ASSERT_TRUE(store_->Write(std::move(b)).ok());
+  auto st = store_->LoadState();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->trials[1].spec_json, r.spec_json);
+  EXPECT_EQ(st->trials[1].params, r.params);
+  EXPECT_EQ(st->trials[1].status, TrialStatus::kQueued);
+  EXPECT_EQ(st->trials[0].spec_json, R"({"epochs": 3})");
+  // An unknown trial fails the whole batch.
+  WriteBatch bad;
+  bad.resolve_trials.push_back(Trial("s", 7));
+  EXPECT_FALSE(store_->Write(std::move(bad)).ok());
+}
+
 TEST_P(StoreTest, BadBatchChangesNothingAndOthersCommit) {
   ASSERT_TRUE(AddSweep("s", 1).ok());
   WriteBatch dup;
