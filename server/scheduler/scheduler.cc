@@ -803,7 +803,10 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
           status != TrialStatus::kCancelled) {
         if (status == TrialStatus::kFailed) {
           ++worker->consecutive_failures;
-          if (worker->consecutive_failures >= options_.quarantine_after_failures) {
+          const int32_t limit = worker->max_consecutive_failures > 0
+                                    ? worker->max_consecutive_failures
+                                    : options_.quarantine_after_failures;
+          if (worker->consecutive_failures >= limit) {
             worker->quarantined = true;
           }
         } else {

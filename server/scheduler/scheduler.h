@@ -59,7 +59,9 @@ namespace hypersweep {
 struct SchedulerOptions {
   int64_t lease_ttl_ms = 30'000;          // 30 s; heartbeats extend a lease by this much
   int32_t default_max_attempts = 3;       // when SubmitSweep gives 0
-  int32_t quarantine_after_failures = 5;  // consecutive FAILED trials that quarantine a worker
+  // Consecutive FAILED trials that quarantine a worker, unless the worker registered its own
+  // threshold (WorkerRecord::max_consecutive_failures).
+  int32_t quarantine_after_failures = 5;
   int64_t max_acquire_wait_ms = 60'000;   // upper bound of one long-poll
 };
 

@@ -1,5 +1,7 @@
 #include "server/service/convert.h"
 
+#include <algorithm>
+
 namespace hypersweep {
 
 grpc::Status ToGrpc(const absl::Status& s) {
@@ -63,6 +65,7 @@ void ToProto(const WorkerInfo& in, v1::Worker* out) {
   c->set_memory_bytes(w.memory_bytes);
   c->set_libtorch_version(w.libtorch_version);
   c->set_slots(w.slots);
+  c->set_max_consecutive_failures(w.max_consecutive_failures);
   out->set_registered_unix_ms(w.registered_ms);
   out->set_last_seen_unix_ms(w.last_seen_ms);
   out->set_consecutive_failures(w.consecutive_failures);
@@ -94,6 +97,7 @@ WorkerRecord FromProto(const v1::WorkerCapabilities& in) {
   w.memory_bytes = in.memory_bytes();
   w.libtorch_version = in.libtorch_version();
   w.slots = in.slots();
+  w.max_consecutive_failures = std::max(0, in.max_consecutive_failures());
   return w;
 }
 

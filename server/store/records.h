@@ -100,6 +100,7 @@ struct WorkerRecord {
   int64_t last_seen_ms = 0;  // kept current in memory; stored when the record is written
   int32_t consecutive_failures = 0;
   bool quarantined = false;
+  int32_t max_consecutive_failures = 0;  // the worker's quarantine threshold; 0: the default
 };
 
 }  // namespace hypersweep

@@ -89,6 +89,11 @@ CREATE TABLE workers (
   quarantined INTEGER NOT NULL
 );
 )sql"},
+    // The worker's own quarantine threshold (hypersweep-worker --max-consecutive-failures);
+    // 0: the coordinator's default.
+    {2, R"sql(
+ALTER TABLE workers ADD COLUMN max_failures INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 absl::Status Exec(sqlite3* db, const std::string& sql) {

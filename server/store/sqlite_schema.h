@@ -9,7 +9,7 @@
 
 namespace hypersweep {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // Brings `db` to kSchemaVersion. FAILED_PRECONDITION for a newer file.
 absl::Status MigrateSchema(sqlite3* db);

@@ -341,13 +341,13 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     Stmt s = CachedStmt(
         db, write_cache_,
         "INSERT OR REPLACE INTO workers (id, host, device, memory_bytes, libtorch_version, slots, "
-        "registered_ms, last_seen_ms, consecutive_failures, quarantined) VALUES "
-        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        "registered_ms, last_seen_ms, consecutive_failures, quarantined, max_failures) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     for (const auto& w : b.put_workers) {
       s.Bind(1, w.id).Bind(2, w.host).Bind(3, w.device).Bind(4, w.memory_bytes);
       s.Bind(5, w.libtorch_version).Bind(6, int64_t{w.slots}).Bind(7, w.registered_ms);
       s.Bind(8, w.last_seen_ms).Bind(9, int64_t{w.consecutive_failures});
-      s.Bind(10, int64_t{w.quarantined});
+      s.Bind(10, int64_t{w.quarantined}).Bind(11, int64_t{w.max_consecutive_failures});
       RETURN_IF_ERROR(s.Run());
     }
   }
@@ -398,7 +398,7 @@ absl::StatusOr<StoreState> SqliteStore::LoadState() {
   {
     Stmt s(db,
            "SELECT id, host, device, memory_bytes, libtorch_version, slots, registered_ms, "
-           "last_seen_ms, consecutive_failures, quarantined FROM workers ORDER BY id");
+           "last_seen_ms, consecutive_failures, quarantined, max_failures FROM workers ORDER BY id");
     for (;;) {
       auto row = s.Step();
       if (!row.ok()) return done(row.status());
@@ -414,6 +414,7 @@ absl::StatusOr<StoreState> SqliteStore::LoadState() {
       w.last_seen_ms = s.Int(7);
       w.consecutive_failures = static_cast<int32_t>(s.Int(8));
       w.quarantined = s.Int(9) != 0;
+      w.max_consecutive_failures = static_cast<int32_t>(s.Int(10));
       st.workers.push_back(std::move(w));
     }
   }

@@ -247,3 +247,43 @@ grid:
 
 }  // namespace
 }  // namespace hypersweep::e2e
+
+namespace hypersweep::e2e {
+namespace {
+
+TEST(WorkerE2eTest, ConsecutiveFailuresQuarantineTheWorkerWhichStaysUp) {
+  Cluster c;
+  c.StartCoordinator();
+  c.StartWorker("w1", {"--max-consecutive-failures", "2"});
+  const std::string bad = c.Submit(R"(
+name: all-bad
+dataset: {csv: {path: /nonexistent/data.csv, label: y}}
+schedule: {constant: {lr: 0.1}}
+grid: {batch_size: [16, 32, 64]}
+)");
+  // Two failures, then the worker takes no more work: the third trial stays queued.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int failed = 0;
+        for (const auto& t : c.Trials(bad)) failed += t.status() == v1::FAILED;
+        return failed == 2;
+      },
+      30s))
+      << c.Logs();
+  std::this_thread::sleep_for(1500ms);
+  int queued = 0;
+  for (const auto& t : c.Trials(bad)) queued += t.status() == v1::QUEUED;
+  EXPECT_EQ(queued, 1);
+  grpc::ClientContext ctx;
+  v1::ListWorkersResponse workers;
+  ASSERT_TRUE(c.sweeps().ListWorkers(&ctx, v1::ListWorkersRequest(), &workers).ok());
+  ASSERT_EQ(workers.workers_size(), 1);
+  EXPECT_TRUE(workers.workers(0).quarantined());
+  EXPECT_EQ(workers.workers(0).consecutive_failures(), 2);
+  EXPECT_EQ(workers.workers(0).capabilities().max_consecutive_failures(), 2);
+  EXPECT_TRUE(c.worker("w1").running());
+  EXPECT_THAT(c.worker("w1").log(), HasSubstr("quarantined after 2 consecutive failed trials"));
+}
+
+}  // namespace
+}  // namespace hypersweep::e2e

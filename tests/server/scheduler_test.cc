@@ -420,6 +420,26 @@ TEST_F(SchedulerTest, WorkerIsQuarantinedAfterConsecutiveFailures) {
   EXPECT_TRUE(AcquireNow(w)->quarantined);
 }
 
+TEST_F(SchedulerTest, AWorkersOwnThresholdQuarantinesIt) {
+  Submit(kSpec).IgnoreError();
+  WorkerRecord rec;
+  rec.host = "h";
+  rec.max_consecutive_failures = 1;  // the coordinator's default here is 3
+  auto reg = Await<WorkerRecord>(
+      [&](Callback<WorkerRecord> cb) { sched_->RegisterWorker(rec, std::move(cb)); });
+  ASSERT_TRUE(reg.ok());
+  auto a = AcquireNow(reg->id);
+  ASSERT_TRUE(a.ok() && a->acquired);
+  ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kFailed, FailureClass::kUserError, "bad data").ok());
+  EXPECT_TRUE(AcquireNow(reg->id)->quarantined);
+  Restart();  // the threshold and the quarantine are stored
+  auto workers = sched_->ListWorkers();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_TRUE(workers[0].record.quarantined);
+  EXPECT_EQ(workers[0].record.max_consecutive_failures, 1);
+  EXPECT_EQ(workers[0].record.consecutive_failures, 1);
+}
+
 TEST_F(SchedulerTest, RestartRebuildsQueueLeasesAndEpochs) {
   auto r = Submit();
   const std::string sweep = r->sweep.record.id;

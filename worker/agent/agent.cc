@@ -260,6 +260,7 @@ absl::Status Agent::Register() {
   caps->set_memory_bytes(MemoryBytes());
   caps->set_libtorch_version(LibTorchVersion());
   caps->set_slots(options_.slots);
+  caps->set_max_consecutive_failures(options_.max_consecutive_failures);
   {
     absl::MutexLock lock(&mu_);
     req.set_worker_id(worker_id_);
