@@ -66,8 +66,10 @@ class SlurmTest : public ::testing::Test {
   }
 
   // Job ids in squeue's %i form (ARRAYID_TASK for array tasks) in state R.
-  std::set<std::string> RunningJobs() {
-    CommandResult r = RunCommand("squeue --noheader --states=R --format=%i");
+  std::set<std::string> RunningJobs() { return Jobs("--states=R"); }
+  // Job ids squeue lists: pending, running, completing...
+  std::set<std::string> Jobs(const std::string& options = "") {
+    CommandResult r = RunCommand("squeue --noheader --format=%i " + options);
     std::set<std::string> ids;
     std::stringstream ss(r.output);
     for (std::string line; std::getline(ss, line);) {
@@ -135,12 +137,16 @@ TEST_F(SlurmTest, WorkerArrayRunsASweepAndAScancelledTrialResumesOnAnotherWorker
   CommandResult cancel = RunCommand("scancel " + victim_job);
   ASSERT_EQ(cancel.status, 0) << cancel.output;
 
-  // The cancelled worker drains (Slurm's SIGTERM reaches the exec'd worker) and its job ends well
-  // before KillWait (30 s) would SIGKILL it.
-  ASSERT_TRUE(WaitFor([&] { return RunningJobs().count(victim_job) == 0; }, 25s))
-      << RunCommand("squeue").output << JobLogs();
-  const std::string victim_log = ReadAll(dir_ + "/jobs/worker-" + victim_job + ".out");
-  EXPECT_THAT(victim_log, HasSubstr("drained; exiting")) << victim_log;
+  // The cancelled worker drains (Slurm's SIGTERM reaches the exec'd worker: checkpoint, hand the
+  // trial back, exit 0) and its job ends well before KillWait (30 s) would SIGKILL it.
+  const std::string victim_log = dir_ + "/jobs/worker-" + victim_job + ".out";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return ReadAll(victim_log).find("drained; exiting") != std::string::npos &&
+               Jobs().count(victim_job) == 0;
+      },
+      25s))
+      << RunCommand("squeue").output << ReadAll(victim_log);
 
   ASSERT_TRUE(WaitFor([&] { return client.Done(long_sweep); }, 240s)) << JobLogs();
   client.ExpectEveryEpochOnce(long_sweep, 10);
