@@ -8,7 +8,8 @@
 #                                daemons it started (by the pids in DIR, never by name)
 #
 # Needs root (slurmd runs jobs as their users) and the Debian packages slurm-wlm and munge
-# (`make slurm-deps`). proctrack/linuxproc and task/none: no cgroups, so it runs in containers.
+# (`make slurm-deps`; installed here with apt-get when missing). proctrack/linuxproc and
+# task/none: no cgroups, so it runs in containers.
 set -euo pipefail
 
 cmd=${1:?usage: slurm_cluster.sh start|stop DIR}
@@ -78,10 +79,18 @@ stop() {
 
 start() {
   local host cpus ctld_port slurmd_port i
+  [ "$(id -u)" = 0 ] || { log "needs root (slurmd runs jobs as their users)"; exit 3; }
+  if ! command -v munged > /dev/null || ! command -v slurmctld > /dev/null ||
+    ! command -v slurmd > /dev/null || ! command -v sbatch > /dev/null; then
+    # What `make slurm-deps` does, for a ctest run without make.
+    log "installing slurm-wlm and munge (Debian packages)"
+    apt-get update -q > /dev/null < /dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slurm-wlm munge \
+        > /dev/null < /dev/null || { log "could not install slurm-wlm and munge"; exit 3; }
+  fi
   for tool in munged slurmctld slurmd sbatch squeue scancel sinfo; do
     command -v "$tool" > /dev/null || { log "$tool not found: run 'make slurm-deps'"; exit 3; }
   done
-  [ "$(id -u)" = 0 ] || { log "needs root (slurmd runs jobs as their users)"; exit 3; }
   if [ -s "$registry" ]; then
     log "stopping the daemons of an earlier run in $(cat "$registry")"
     stop "$(cat "$registry")"
