@@ -115,6 +115,17 @@ TEST_F(SlurmTest, WorkerArrayRunsASweepAndAScancelledTrialResumesOnAnotherWorker
       },
       60s))
       << RunCommand("squeue").output << JobLogs();
+  // ...and have registered, so the first sweep's trials are shared between them.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::ListWorkersResponse resp;
+        if (!client.stub().ListWorkers(client.Context().get(), {}, &resp).ok()) return false;
+        std::set<std::string> ids;
+        for (const auto& w : resp.workers()) ids.insert(w.id());
+        return ids == std::set<std::string>{w0, w1};
+      },
+      60s))
+      << JobLogs();
   const std::string sweep = client.Submit(SyntheticSweep(
       "slurm-sweep", 2, 4000, "grid: {weight_decay: [0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]}\n"));
   ASSERT_EQ(client.Trials(sweep).size(), 6u);
@@ -125,7 +136,7 @@ TEST_F(SlurmTest, WorkerArrayRunsASweepAndAScancelledTrialResumesOnAnotherWorker
   EXPECT_EQ(trained_by, (std::set<std::string>{w0, w1})) << JobLogs();
 
   // A long trial; once it has checkpointed two epochs, scancel its worker's job.
-  const std::string long_sweep = client.Submit(SyntheticSweep("slurm-scancel", 10, 40000, ""));
+  const std::string long_sweep = client.Submit(SyntheticSweep("slurm-scancel", 16, 40000, ""));
   std::optional<v1::Trial> running;
   ASSERT_TRUE(
       WaitFor([&] { return (running = client.RunningTrial(long_sweep, 2)).has_value(); }, 120s))
@@ -147,9 +158,10 @@ TEST_F(SlurmTest, WorkerArrayRunsASweepAndAScancelledTrialResumesOnAnotherWorker
       },
       25s))
       << RunCommand("squeue").output << ReadAll(victim_log);
+  EXPECT_THAT(ReadAll(victim_log), HasSubstr("PREEMPTED")) << "handed back as preempted";
 
   ASSERT_TRUE(WaitFor([&] { return client.Done(long_sweep); }, 240s)) << JobLogs();
-  client.ExpectEveryEpochOnce(long_sweep, 10);
+  client.ExpectEveryEpochOnce(long_sweep, 16);
   const v1::Trial done = client.Trials(long_sweep).at(0);
   EXPECT_EQ(done.worker_id(), survivor);
   EXPECT_GE(done.attempt(), running->attempt() + 1) << "the trial was not requeued";
