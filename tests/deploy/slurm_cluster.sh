@@ -28,7 +28,7 @@ stop_pidfile() {
   local pidfile=$1 expect=$2 pid i
   [ -s "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
-  if ! tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$expect"; then return 0; fi
+  if ! { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2> /dev/null | grep -q -- "$expect"; then return 0; fi
   kill -TERM "$pid" 2>/dev/null || return 0
   for i in $(seq 150); do
     kill -0 "$pid" 2>/dev/null || return 0
@@ -66,12 +66,19 @@ stop() {
   stop_pidfile "$d/slurmd.pid" slurmd
   stop_pidfile "$d/slurmctld.pid" slurmctld
   stop_pidfile "$d/munged.pid" munged
-  # Job steps (slurmstepd) that slurmd left behind, found through our spool directory.
-  for i in /proc/[0-9]*; do
-    if tr '\0' ' ' < "$i/cmdline" 2>/dev/null | grep -q "^slurmstepd"; then
-      if grep -qs "$d" "$i/environ" 2>/dev/null || ls -l "$i/cwd" 2>/dev/null | grep -q "$d"; then
-        kill -KILL "${i#/proc/}" 2>/dev/null || true
-      fi
+  # Job processes that outlived the daemons: slurmstepd and the jobs it ran carry this cluster's
+  # SLURM_CONF in their environment. Skip this script and its ancestors (the test that runs it).
+  local keep=" " p=$$ proc
+  while [ -n "$p" ] && [ "$p" != 0 ]; do
+    keep+="$p "
+    p=$(awk '/^PPid:/{print $2}' "/proc/$p/status" 2>/dev/null)
+  done
+  for proc in /proc/[0-9]*; do
+    p=${proc#/proc/}
+    case "$keep" in *" $p "*) continue ;; esac
+    if { tr '\0' '\n' < "$proc/environ"; } 2> /dev/null | grep -qx "SLURM_CONF=$d/slurm.conf"; then
+      log "killing leftover job process $p: $({ tr '\0' ' ' < "$proc/cmdline"; } 2> /dev/null)"
+      kill -KILL "$p" 2>/dev/null || true
     fi
   done
   if [ "$(cat "$registry" 2>/dev/null)" = "$d" ]; then rm -f "$registry"; fi
