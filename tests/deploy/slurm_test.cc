@@ -126,8 +126,8 @@ TEST_F(SlurmTest, WorkerArrayRunsASweepAndAScancelledTrialResumesOnAnotherWorker
       },
       60s))
       << JobLogs();
-  const std::string sweep = client.Submit(SyntheticSweep(
-      "slurm-sweep", 2, 4000, "grid: {weight_decay: [0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]}\n"));
+  // The README's example sweep, as a user would submit it.
+  const std::string sweep = client.Submit(ReadAll(kSource + "/deploy/slurm/example-sweep.yaml"));
   ASSERT_EQ(client.Trials(sweep).size(), 6u);
   ASSERT_TRUE(WaitFor([&] { return client.Done(sweep); }, 180s)) << JobLogs();
   client.ExpectEveryEpochOnce(sweep, 2);
