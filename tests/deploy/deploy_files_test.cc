@@ -356,6 +356,41 @@ TEST(KubernetesTest, CpuAndGpuWorkersDrainWithinTheGracePeriodAndShareCheckpoint
   EXPECT_EQ(gpu, 1);
 }
 
+// ---- Slurm (run for real by slurm_test.cc; these checks also run where Slurm is absent) ----
+
+TEST(SlurmScriptsTest, ParseAndPassOnlyFlagsTheBinariesHave) {
+  for (const auto& [script, bin] : std::vector<std::pair<std::string, std::string>>{
+           {"hypersweepd.sbatch", "hypersweepd"}, {"workers.sbatch", "hypersweep-worker"}}) {
+    const std::string path = kDeploy + "/slurm/" + script;
+    CommandResult syntax = RunCommand("bash -n '" + path + "'");
+    EXPECT_EQ(syntax.status, 0) << script << ": " << syntax.output;
+    // The words of every `args=(...)` / `args+=(...)`, which the script passes to the binary.
+    std::string code;
+    std::istringstream in(ReadFile(path));
+    for (std::string line; std::getline(in, line);) {
+      if (line.find_first_not_of(' ') != std::string::npos &&
+          line[line.find_first_not_of(' ')] != '#') {
+        code += line + "\n";
+      }
+    }
+    int flags = 0;
+    const std::regex array("args\\+?=\\(([^)]*)\\)");
+    for (std::sregex_iterator m(code.begin(), code.end(), array), end; m != end; ++m) {
+      const std::string words = (*m)[1];
+      const std::regex flag("(^|\\s)(--[a-z][a-z0-9-]*)");
+      for (std::sregex_iterator f(words.begin(), words.end(), flag); f != end; ++f) {
+        ++flags;
+        EXPECT_THAT(HelpFlags(bin), Contains((*f)[2].str())) << script;
+      }
+    }
+    EXPECT_GE(flags, 5) << script << ": found no arguments to check";
+    if (bin == "hypersweep-worker") {
+      // The worker replaces the batch shell, so Slurm's SIGTERM reaches it and starts its drain.
+      EXPECT_THAT(code, ::testing::HasSubstr("exec \"$bin\" \"${args[@]}\"")) << script;
+    }
+  }
+}
+
 // ---- systemd ----
 
 struct Unit {
