@@ -12,12 +12,15 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev \
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev openssl procps \
   clang libclang-rt-14-dev llvm
+# A single-node Slurm for `make test-slurm` (tests/deploy/slurm_test.cc starts its own daemons).
+DEB_SLURM_PACKAGES := slurm-wlm munge
 # Only for regenerating reference fixtures and running benchmarks (never runtime dependencies).
 DEB_BENCH_PACKAGES := python3-torch python3-optuna python3-grpcio python3-numpy time
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps bench-deps build test test-all demo demo-quick bench format clean test-asan test-tsan thread-safety fuzz
+.PHONY: all deps bench-deps slurm-deps build test test-slurm test-all demo demo-quick bench format clean \
+  test-asan test-tsan thread-safety fuzz
 
 all: build
 
@@ -36,6 +39,14 @@ bench-deps: deps
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; fi
 
+slurm-deps:
+	@missing=$$(for p in $(DEB_SLURM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make slurm-deps: installing:" $$missing; \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	else echo "make slurm-deps: Slurm and munge present"; fi
+
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
@@ -45,6 +56,12 @@ build: deps $(BUILD_DIR)/build.ninja
 # The default test run: everything not labelled slow.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE 'slow' $(CTEST_ARGS)
+
+# deploy/slurm against a real Slurm: starts munged, slurmctld and slurmd on this machine (as root,
+# state in a scratch directory, stopped at the end), runs the coordinator and a worker array as
+# jobs, and scancels a worker mid-trial. Not part of `make test` (label slow).
+test-slurm: slurm-deps build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L slurm $(CTEST_ARGS)
 
 # The demo on the embedded default data (Fashion-MNIST from Debian's dataset-fashion-mnist):
 # an LR range test, then 1cycle training of the tutorial's 4x128 MLP.
