@@ -10,12 +10,21 @@ namespace hypersweep {
 absl::StatusOr<SuggestRule> ParseSuggestRule(const std::string& name) {
   if (name == "steepest") return SuggestRule::kSteepest;
   if (name == "min_div_10") return SuggestRule::kMinDiv10;
+  if (name == "min") return SuggestRule::kMin;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown rule '", name, "'; expected steepest or min_div_10"));
+      absl::StrCat("unknown rule '", name, "'; expected steepest, min_div_10 or min"));
 }
 
 const char* SuggestRuleName(SuggestRule rule) {
-  return rule == SuggestRule::kSteepest ? "steepest" : "min_div_10";
+  switch (rule) {
+    case SuggestRule::kSteepest:
+      return "steepest";
+    case SuggestRule::kMinDiv10:
+      return "min_div_10";
+    case SuggestRule::kMin:
+      return "min";
+  }
+  return "?";
 }
 
 bool LrRangeTracker::Add(double lr, double loss) {

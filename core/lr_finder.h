@@ -16,9 +16,12 @@ struct LrCurvePoint {
   double smoothed = 0;  // EMA (beta 0.98) with bias correction
 };
 
-enum class SuggestRule { kSteepest, kMinDiv10 };
+// steepest: the steepest descent of the smoothed loss (vs log lr); min_div_10: the minimum's lr
+// / 10 (a safe constant LR); min: the minimum's lr itself, the largest LR at which the loss was
+// still falling (Smith's max LR for 1cycle and cyclical schedules).
+enum class SuggestRule { kSteepest, kMinDiv10, kMin };
 
-// Parses "steepest" or "min_div_10".
+// Parses "steepest", "min_div_10" or "min".
 absl::StatusOr<SuggestRule> ParseSuggestRule(const std::string& name);
 const char* SuggestRuleName(SuggestRule rule);
 
@@ -45,7 +48,15 @@ struct LrSuggestion {
   double min_div_10 = 0;  // lr at the smoothed-loss minimum, divided by 10
   double at_min = 0;      // lr at the smoothed-loss minimum
   double Get(SuggestRule rule) const {
-    return rule == SuggestRule::kSteepest ? steepest : min_div_10;
+    switch (rule) {
+      case SuggestRule::kSteepest:
+        return steepest;
+      case SuggestRule::kMinDiv10:
+        return min_div_10;
+      case SuggestRule::kMin:
+        return at_min;
+    }
+    return min_div_10;
   }
 };
 

@@ -71,6 +71,11 @@ TEST(LrFinderTest, RisingCurveHasNoSuggestion) {
 TEST(LrFinderTest, RuleNames) {
   EXPECT_EQ(*ParseSuggestRule("steepest"), SuggestRule::kSteepest);
   EXPECT_EQ(*ParseSuggestRule("min_div_10"), SuggestRule::kMinDiv10);
+  EXPECT_EQ(*ParseSuggestRule("min"), SuggestRule::kMin);
+  LrSuggestion s{0.01, 0.05, 0.5};
+  EXPECT_EQ(s.Get(SuggestRule::kSteepest), 0.01);
+  EXPECT_EQ(s.Get(SuggestRule::kMinDiv10), 0.05);
+  EXPECT_EQ(s.Get(SuggestRule::kMin), 0.5);
   EXPECT_FALSE(ParseSuggestRule("median").ok());
 }
 
