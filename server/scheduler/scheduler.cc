@@ -64,7 +64,12 @@ Scheduler::Scheduler(Store* store, Clock* clock, const SchedulerOptions& options
   rng_.seed(std::random_device{}() ^ (static_cast<uint64_t>(clock->NowMs()) << 16));
 }
 
-Scheduler::~Scheduler() { Shutdown(); }
+Scheduler::~Scheduler() {
+  Shutdown();
+  // Commit callbacks refer to this object: wait for the ones still queued (a closed store answers
+  // at once).
+  Flush().IgnoreError();
+}
 
 absl::Status Scheduler::Load() {
   ASSIGN_OR_RETURN(StoreState st, store_->LoadState());
