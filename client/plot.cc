@@ -109,14 +109,22 @@ std::vector<double> LinearTicks(double lo, double hi, int target) {
   std::vector<double> ticks;
   if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return ticks;
   const double raw = (hi - lo) / std::max(target, 1);
-  const double mag = std::pow(10, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * mag;
-    if (step >= raw) break;
+  const int e = static_cast<int>(std::floor(std::log10(raw)));
+  const double mag = std::pow(10.0, e);
+  double m = 10;
+  for (double c : {1.0, 2.0, 5.0, 10.0}) {
+    m = c;
+    if (c * mag >= raw) break;
   }
-  for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) {
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0 : t);
+  // Tick k is k * m * 10^e, computed so that decimal ticks are the doubles closest to them.
+  auto at = [&](int64_t k) {
+    const double units = static_cast<double>(k) * m;
+    return e < 0 ? units / std::pow(10.0, -e) : units * mag;
+  };
+  const double step = m * mag;
+  for (int64_t k = static_cast<int64_t>(std::ceil(lo / step - 1e-9));
+       at(k) <= hi + step * 1e-9 && ticks.size() < 100; ++k) {
+    ticks.push_back(at(k));
   }
   return ticks;
 }
