@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -983,6 +984,8 @@ absl::Status RunSchedule(const ScheduleOptions& options, Io& io) {
 
 namespace {
 
+constexpr double kDivergedLoss = 1e29;
+
 // Mean of a metric per epoch for a point, with SE bands when more than one trial contributed.
 PlotSeries MeanSeries(const std::string& label, const MetricSeries& m) {
   PlotSeries s;
@@ -1039,9 +1042,17 @@ absl::Status RunPlot(SweepClient& client, const PlotOptionsCli& options, Io& io)
         if (curve.points_size() == 0) continue;
         PlotSeries s;
         s.label = p.trials.size() > 1 ? absl::StrCat(p.label, " seed=", t->seed()) : p.label;
+        double lowest = std::numeric_limits<double>::infinity();
         for (const auto& q : curve.points()) {
+          // The worker reports a diverged step's loss as 1e30: not a point of the curve.
+          if (!std::isfinite(q.smoothed_loss()) || q.smoothed_loss() >= kDivergedLoss) continue;
           s.x.push_back(q.lr());
           s.y.push_back(q.smoothed_loss());
+          lowest = std::min(lowest, q.smoothed_loss());
+        }
+        // Like fastai's plot: the explosion past 4x the lowest loss is clipped, not the scale.
+        if (std::isfinite(lowest) && lowest > 0) {
+          po.y_max = std::max(po.y_max.value_or(0), 4 * lowest);
         }
         if (curve.has_suggested_lr()) {
           markers.push_back(

@@ -164,6 +164,9 @@ std::string RenderSvg(const std::vector<PlotSeries>& series, const PlotOptions& 
   }
   for (const auto& m : markers) xs.push_back(m.x);
   FitRange(xs, options.log_x, &x, /*pad=*/false);
+  if (options.y_max) {
+    for (double& v : ys) v = std::min(v, *options.y_max);
+  }
   FitRange(ys, options.log_y, &y, /*pad=*/true);
   x.pixel_lo = left;
   x.pixel_hi = right;
@@ -245,7 +248,8 @@ std::string RenderSvg(const std::vector<PlotSeries>& series, const PlotOptions& 
     int n = 0;
     for (size_t k = 0; k < s.x.size() && k < s.y.size(); ++k) {
       if (!Usable(s.x[k], x.log) || !Usable(s.y[k], y.log)) continue;
-      absl::StrAppend(&d, n ? " L" : "M", Num(x.Map(s.x[k])), ",", Num(y.Map(s.y[k])));
+      const double yv = options.y_max ? std::min(s.y[k], *options.y_max) : s.y[k];
+      absl::StrAppend(&d, n ? " L" : "M", Num(x.Map(s.x[k])), ",", Num(y.Map(yv)));
       ++n;
     }
     if (n == 0) continue;

@@ -4,6 +4,7 @@
 #ifndef HYPERSWEEP_CLIENT_PLOT_H_
 #define HYPERSWEEP_CLIENT_PLOT_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct PlotOptions {
   std::string y_label;
   bool log_x = false;  // log10 axis; non-positive x values are dropped
   bool log_y = false;
+  // Clip the y axis at this value: higher points are drawn on the top edge (e.g. an LR range
+  // test's loss explosion). Unset: fit all points.
+  std::optional<double> y_max;
   int width = 800;   // pixels
   int height = 500;  // pixels
 };
