@@ -10,13 +10,14 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libtorch-dev libopenblas0-pthread dataset-fashion-mnist \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
   libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev \
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev openssl procps
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev openssl procps \
+  clang libclang-rt-14-dev llvm
 # Only for regenerating reference fixtures and running benchmarks (never runtime dependencies).
 DEB_BENCH_PACKAGES := python3-torch python3-optuna python3-grpcio python3-numpy time
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps bench-deps build test test-all demo demo-quick bench format clean
+.PHONY: all deps bench-deps build test test-all demo demo-quick bench format clean test-asan test-tsan thread-safety fuzz
 
 all: build
 
@@ -58,6 +59,36 @@ demo: build
 # Benchmarks (not tests): figures go to docs/PERFORMANCE.md.
 bench: bench-deps build
 	/usr/bin/python3 bench/trainer_bench.py --worker $(BUILD_DIR)/bin/hypersweep-worker
+
+# Sanitizer runs of the suites that do not need LibTorch (core, server, client, e2e is excluded).
+SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHYPERSWEEP_BUILD_WORKER=OFF
+test-asan: deps
+	cmake -S . -B build-asan $(SAN_CMAKE) -DHYPERSWEEP_SANITIZE=address
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE 'slow|e2e'
+
+test-tsan: deps
+	cmake -S . -B build-tsan $(SAN_CMAKE) -DHYPERSWEEP_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tools/tsan.supp" \
+	  ctest --output-on-failure -j $(JOBS) -LE 'slow|e2e'
+
+# clang's thread-safety analysis over everything that does not include LibTorch.
+thread-safety: deps
+	cmake -S . -B build-tsa -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DHYPERSWEEP_BUILD_WORKER=OFF \
+	  -DHYPERSWEEP_BUILD_TESTS=OFF -DHYPERSWEEP_THREAD_SAFETY=ON
+	cmake --build build-tsa -j $(JOBS)
+
+# libFuzzer on the spec parser for FUZZ_SECONDS (default 60), starting from the committed corpus.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DHYPERSWEEP_FUZZ=ON -DHYPERSWEEP_BUILD_WORKER=OFF -DHYPERSWEEP_BUILD_SERVER=OFF -DHYPERSWEEP_BUILD_TESTS=OFF
+	cmake --build build-fuzz -j $(JOBS) --target spec_parser_fuzzer
+	mkdir -p build-fuzz/corpus && cp fuzz/corpus/spec_parser/* build-fuzz/corpus/
+	build-fuzz/fuzz/spec_parser_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  -print_final_stats=1 build-fuzz/corpus fuzz/corpus/spec_parser
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -25,7 +25,7 @@ double WeightedAuc(const std::vector<float>& scores, const std::vector<float>& l
   for (size_t i = 0; i < scores.size(); ++i) (labels[i] > 0.5f ? pos_total : neg_total) += w(i);
   if (pos_total <= 0 || neg_total <= 0) return std::nan("");
   // Walk thresholds from high to low score; each group of tied scores adds a trapezoid.
-  double area = 0, tp = 0, fp = 0;
+  double area = 0, tp = 0;
   size_t i = 0;
   while (i < order.size()) {
     double dtp = 0, dfp = 0;
@@ -36,7 +36,6 @@ double WeightedAuc(const std::vector<float>& scores, const std::vector<float>& l
     }
     area += dfp * (tp + dtp / 2);
     tp += dtp;
-    fp += dfp;
   }
   return area / (pos_total * neg_total);
 }

@@ -138,6 +138,22 @@ absl::StatusOr<DatasetSpec> ParseDataset(const YAML::Node& node, const std::stri
     r.String("positive", &c.positive);
     r.String("weight", &c.weight);
     r.StringList("drop", &c.drop);
+    if (r.ok() && r.Has("where")) {
+      const YAML::Node w = r.Child("where");
+      if (!w.IsMap() || w.size() == 0) {
+        r.Fail("where", "expected a map of column: value, e.g. {KaggleSet: t}");
+      } else {
+        for (auto it = w.begin(); it != w.end(); ++it) {
+          if (!it->second.IsScalar()) {
+            r.Fail(FieldError(JoinPath(r.PathOf("where"), it->first.Scalar()), it->second,
+                              "expected a value"));
+            break;
+          }
+          c.where[it->first.Scalar()] = it->second.Scalar();
+        }
+      }
+    }
+    r.Child("where");
     if (r.Has("missing")) c.has_missing = true;
     r.Double("missing", &c.missing);
     r.Bool("normalize_weights", &c.normalize_weights);
@@ -481,6 +497,7 @@ nlohmann::json ToJson(const TrialSpec& s) {
       if (!c.positive.empty()) data["positive"] = c.positive;
       if (!c.weight.empty()) data["weight"] = c.weight;
       data["drop"] = c.drop;
+      if (!c.where.empty()) data["where"] = c.where;
       if (c.has_missing) data["missing"] = c.missing;
       data["normalize_weights"] = c.normalize_weights;
       j["dataset"] = {{"csv", data}};

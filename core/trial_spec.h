@@ -5,6 +5,7 @@
 #define HYPERSWEEP_CORE_TRIAL_SPEC_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct CsvOptions {
   bool has_missing = false;       // whether `missing` was given
   double missing = -999;          // value that means "missing"; replaced by 0 after standardisation
   bool normalize_weights = false;  // scale training weights so each class sums to 1
+  // Keep only rows whose column equals the value, e.g. {KaggleSet: t}. These columns are not
+  // features (they are dropped implicitly).
+  std::map<std::string, std::string> where;
 };
 
 struct SyntheticOptions {

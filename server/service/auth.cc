@@ -1,8 +1,8 @@
 #include "server/service/auth.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace hypersweep {
 namespace {

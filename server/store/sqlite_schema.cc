@@ -58,7 +58,9 @@ CREATE TABLE epochs (
   PRIMARY KEY (trial_id, epoch)
 ) WITHOUT ROWID;
 -- Per (trial, metric): best and final values, kept current on every epoch insert so that
--- "sort by best val_loss" is an index scan, not an aggregate over every epoch.
+-- "sort by best val_loss" joins one row per trial (by this primary key) instead of aggregating
+-- every epoch. No secondary indexes: ListTrials starts from trials_by_sweep, and each would cost
+-- an index update per metric per epoch.
 CREATE TABLE trial_metrics (
   trial_id TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -69,9 +71,6 @@ CREATE TABLE trial_metrics (
   final_value REAL NOT NULL,
   PRIMARY KEY (trial_id, name)
 ) WITHOUT ROWID;
-CREATE INDEX trial_metrics_min ON trial_metrics (sweep_id, name, min_value);
-CREATE INDEX trial_metrics_max ON trial_metrics (sweep_id, name, max_value);
-CREATE INDEX trial_metrics_final ON trial_metrics (sweep_id, name, final_value);
 CREATE TABLE lr_curves (
   trial_id TEXT PRIMARY KEY,
   points_json TEXT NOT NULL,

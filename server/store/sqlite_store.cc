@@ -1,5 +1,12 @@
 #include "server/store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -33,7 +40,11 @@ class Stmt {
       status_ = SqlError(db, "prepare");
     }
   }
-  ~Stmt() { sqlite3_finalize(s_); }
+  // Borrows a statement prepared earlier (see CachedStmt); the cache finalizes it.
+  Stmt(sqlite3* db, sqlite3_stmt* borrowed) : db_(db), s_(borrowed), owned_(false) {}
+  ~Stmt() {
+    if (owned_) sqlite3_finalize(s_);
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -79,8 +90,24 @@ class Stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* s_ = nullptr;
+  bool owned_ = true;
   absl::Status status_;
 };
+
+// The write path runs the same few statements for every batch: prepare each once.
+Stmt CachedStmt(sqlite3* db, std::unordered_map<std::string, sqlite3_stmt*>& cache,
+                const std::string& sql) {
+  auto it = cache.find(sql);
+  if (it == cache.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+        SQLITE_OK) {
+      return Stmt(db, sql);  // reports the prepare error
+    }
+    it = cache.emplace(sql, stmt).first;
+  }
+  return Stmt(db, it->second);
+}
 
 std::string ParamsToJson(const std::vector<std::pair<std::string, std::string>>& params) {
   nlohmann::json j = nlohmann::json::array();
@@ -154,12 +181,29 @@ SqliteStore::SqliteStore(const StoreOptions& options)
 
 SqliteStore::~SqliteStore() {
   Close();
+  for (auto& [sql, stmt] : write_cache_) sqlite3_finalize(stmt);
   sqlite3_close(write_db_);
-  absl::MutexLock lock(&read_mu_);
-  sqlite3_close(read_db_);
+  {
+    absl::MutexLock lock(&read_mu_);
+    sqlite3_close(read_db_);
+  }
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 absl::Status SqliteStore::Init() {
+  // One coordinator per file: a second one would break the lease fencing. flock() is released
+  // when the process dies, so a kill -9 never leaves a stale lock behind.
+  const std::string lock_path = options_.path + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open lock file '", lock_path, "': ", std::strerror(errno)));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::UnavailableError(absl::StrCat("database '", options_.path,
+                                               "' is in use by another hypersweepd (", lock_path,
+                                               " is locked)"));
+  }
   ASSIGN_OR_RETURN(write_db_, OpenDb(options_.path));
   RETURN_IF_ERROR(Exec(write_db_, "PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(
@@ -193,11 +237,12 @@ absl::Status SqliteStore::CommitGroup(const std::vector<WriteBatch*>& batches,
 absl::Status SqliteStore::Apply(const WriteBatch& b) {
   sqlite3* db = write_db_;
   if (!b.put_sweeps.empty()) {
-    Stmt s(db,
-           "INSERT INTO sweeps (id, name, spec_text, objective_metric, maximize, created_ms, "
-           "max_attempts, cancelled, trial_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-           "ON CONFLICT (id) DO UPDATE SET name = ?2, spec_text = ?3, objective_metric = ?4, "
-           "maximize = ?5, created_ms = ?6, max_attempts = ?7, cancelled = ?8, trial_count = ?9");
+    Stmt s = CachedStmt(
+        db, write_cache_,
+        "INSERT INTO sweeps (id, name, spec_text, objective_metric, maximize, created_ms, "
+        "max_attempts, cancelled, trial_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT (id) DO UPDATE SET name = ?2, spec_text = ?3, objective_metric = ?4, "
+        "maximize = ?5, created_ms = ?6, max_attempts = ?7, cancelled = ?8, trial_count = ?9");
     for (const auto& w : b.put_sweeps) {
       s.Bind(1, w.id).Bind(2, w.name).Bind(3, w.spec_text).Bind(4, w.objective_metric);
       s.Bind(5, int64_t{w.maximize}).Bind(6, w.created_ms).Bind(7, int64_t{w.max_attempts});
@@ -206,11 +251,12 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     }
   }
   if (!b.insert_trials.empty()) {
-    Stmt s(db,
-           "INSERT INTO trials (id, sweep_id, idx, spec_json, params_json, batch_size, schedule, "
-           "fold, seed, status, attempt, attempts_used, lease_token, lease_expiry_ms, worker_id, "
-           "failure_class, reason, checkpoint_uri, epochs_reported) VALUES (?1, ?2, ?3, ?4, ?5, "
-           "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+    Stmt s = CachedStmt(
+        db, write_cache_,
+        "INSERT INTO trials (id, sweep_id, idx, spec_json, params_json, batch_size, schedule, "
+        "fold, seed, status, attempt, attempts_used, lease_token, lease_expiry_ms, worker_id, "
+        "failure_class, reason, checkpoint_uri, epochs_reported) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
     for (const auto& t : b.insert_trials) {
       s.Bind(1, t.id).Bind(2, t.sweep_id).Bind(3, t.index).Bind(4, t.spec_json);
       s.Bind(5, ParamsToJson(t.params)).Bind(6, t.batch_size).Bind(7, t.schedule);
@@ -229,10 +275,11 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     }
   }
   if (!b.update_trials.empty()) {
-    Stmt s(db,
-           "UPDATE trials SET status = ?2, attempt = ?3, attempts_used = ?4, lease_token = ?5, "
-           "lease_expiry_ms = ?6, worker_id = ?7, failure_class = ?8, reason = ?9, "
-           "checkpoint_uri = ?10, epochs_reported = ?11 WHERE id = ?1");
+    Stmt s = CachedStmt(
+        db, write_cache_,
+        "UPDATE trials SET status = ?2, attempt = ?3, attempts_used = ?4, lease_token = ?5, "
+        "lease_expiry_ms = ?6, worker_id = ?7, failure_class = ?8, reason = ?9, "
+        "checkpoint_uri = ?10, epochs_reported = ?11 WHERE id = ?1");
     for (const auto& t : b.update_trials) {
       s.Bind(1, t.id).Bind(2, static_cast<int64_t>(t.status)).Bind(3, int64_t{t.attempt});
       s.Bind(4, int64_t{t.attempts_used}).Bind(5, t.lease_token).Bind(6, t.lease_expiry_ms);
@@ -243,15 +290,17 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     }
   }
   if (!b.add_epochs.empty()) {
-    Stmt ins(db,
-             "INSERT OR IGNORE INTO epochs (trial_id, epoch, metrics_json) VALUES (?1, ?2, ?3)");
-    Stmt sum(db,
-             "INSERT INTO trial_metrics (trial_id, name, sweep_id, min_value, max_value, "
-             "final_epoch, final_value) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4) "
-             "ON CONFLICT (trial_id, name) DO UPDATE SET "
-             "min_value = min(min_value, ?4), max_value = max(max_value, ?4), "
-             "final_value = CASE WHEN ?5 > final_epoch THEN ?4 ELSE final_value END, "
-             "final_epoch = max(final_epoch, ?5)");
+    Stmt ins = CachedStmt(
+        db, write_cache_,
+        "INSERT OR IGNORE INTO epochs (trial_id, epoch, metrics_json) VALUES (?1, ?2, ?3)");
+    Stmt sum =
+        CachedStmt(db, write_cache_,
+                   "INSERT INTO trial_metrics (trial_id, name, sweep_id, min_value, max_value, "
+                   "final_epoch, final_value) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4) "
+                   "ON CONFLICT (trial_id, name) DO UPDATE SET "
+                   "min_value = min(min_value, ?4), max_value = max(max_value, ?4), "
+                   "final_value = CASE WHEN ?5 > final_epoch THEN ?4 ELSE final_value END, "
+                   "final_epoch = max(final_epoch, ?5)");
     for (const auto& e : b.add_epochs) {
       for (const auto& r : e.epochs) {
         nlohmann::json m = nlohmann::json::object();
@@ -267,9 +316,10 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     }
   }
   if (!b.put_lr_curves.empty()) {
-    Stmt s(db,
-           "INSERT OR REPLACE INTO lr_curves (trial_id, points_json, suggested_lr) VALUES (?1, ?2, "
-           "?3)");
+    Stmt s = CachedStmt(
+        db, write_cache_,
+        "INSERT OR REPLACE INTO lr_curves (trial_id, points_json, suggested_lr) VALUES (?1, ?2, "
+        "?3)");
     for (const auto& [id, c] : b.put_lr_curves) {
       nlohmann::json pts = nlohmann::json::array();
       for (const auto& p : c.points) pts.push_back({p.step, p.lr, p.loss, p.smoothed_loss});
@@ -279,8 +329,8 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     }
   }
   if (!b.put_workers.empty()) {
-    Stmt s(
-        db,
+    Stmt s = CachedStmt(
+        db, write_cache_,
         "INSERT OR REPLACE INTO workers (id, host, device, memory_bytes, libtorch_version, slots, "
         "registered_ms, last_seen_ms, consecutive_failures, quarantined) VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");

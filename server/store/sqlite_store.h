@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -19,7 +20,7 @@ namespace hypersweep {
 class SqliteStore : public GroupCommitStore {
  public:
   // Opens or creates options.path and migrates it. UNAVAILABLE when the file cannot be opened or
-  // is locked by another process.
+  // another SqliteStore (in any process) has it open: <path>.lock is held with flock().
   static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
   ~SqliteStore() override;
 
@@ -37,8 +38,10 @@ class SqliteStore : public GroupCommitStore {
   absl::Status Apply(const WriteBatch& batch);  // writer thread only
 
   const StoreOptions options_;
+  int lock_fd_ = -1;             // flock()ed <path>.lock: one coordinator per database
   sqlite3* write_db_ = nullptr;  // confined to the writer thread after Init()
-  absl::Mutex read_mu_;          // guards read_db_
+  std::unordered_map<std::string, sqlite3_stmt*> write_cache_;  // writer thread only
+  absl::Mutex read_mu_;                                         // guards read_db_
   sqlite3* read_db_ ABSL_GUARDED_BY(read_mu_) = nullptr;
 };
 

@@ -501,3 +501,82 @@ random: {trials: 2000, params: {momentum: {uniform: [0.1, 0.9]}}}
 
 }  // namespace
 }  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+// A store whose writes can be made to fail, over an InMemoryStore that keeps what did commit.
+class FlakyStore : public Store {
+ public:
+  explicit FlakyStore(Store* inner) : inner_(inner) {}
+  void WriteAsync(WriteBatch batch, std::function<void(absl::Status)> done) override {
+    if (fail_) return done(absl::UnavailableError("disk on fire"));
+    inner_->WriteAsync(std::move(batch), std::move(done));
+  }
+  absl::StatusOr<StoreState> LoadState() override { return inner_->LoadState(); }
+  absl::StatusOr<TrialPage> ListTrials(const TrialQuery& q) override {
+    return inner_->ListTrials(q);
+  }
+  absl::StatusOr<std::vector<EpochRecord>> GetEpochs(const std::string& id,
+                                                     const std::set<std::string>& m) override {
+    return inner_->GetEpochs(id, m);
+  }
+  absl::StatusOr<LrCurveRecord> GetLrCurve(const std::string& id) override {
+    return inner_->GetLrCurve(id);
+  }
+  void Close() override {}
+  std::atomic<bool> fail_{false};
+
+ private:
+  Store* inner_;
+};
+
+TEST(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
+  StoreOptions so;
+  so.path = ":memory:";
+  auto inner = Store::Open(so);
+  ASSERT_TRUE(inner.ok());
+  FlakyStore store(inner->get());
+  FakeClock clock;
+  auto sched = Scheduler::Create(&store, &clock, SchedulerOptions());
+  ASSERT_TRUE(sched.ok());
+  auto submitted = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
+    (*sched)->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n", false, 0,
+                          std::move(cb));
+  });
+  ASSERT_TRUE(submitted.ok());
+  WorkerRecord w;
+  auto reg = Await<WorkerRecord>(
+      [&](Callback<WorkerRecord> cb) { (*sched)->RegisterWorker(w, std::move(cb)); });
+  ASSERT_TRUE(reg.ok());
+  auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
+    (*sched)->Acquire(reg->id, clock.NowMs(), std::move(cb));
+  });
+  ASSERT_TRUE(a.ok() && a->acquired);
+  const LeaseRef lease{a->trial.id, a->trial.attempt, a->trial.lease_token};
+  auto report = [&](int64_t epoch) {
+    return Await<ReportResult>([&](Callback<ReportResult> cb) {
+      (*sched)->ReportEpochs(lease, {EpochRecord{epoch, {{"val_loss", 1.0}}}}, "", std::move(cb));
+    });
+  };
+  ASSERT_TRUE(report(0).ok());
+  store.fail_ = true;
+  EXPECT_EQ(report(1).status().code(), absl::StatusCode::kUnavailable);
+  store.fail_ = false;
+  // Memory may be ahead of the file now: the scheduler refuses writes until restarted.
+  EXPECT_EQ(report(2).status().code(), absl::StatusCode::kUnavailable);
+  sched->reset();
+  auto again = Scheduler::Create(&store, &clock, SchedulerOptions());
+  ASSERT_TRUE(again.ok());
+  auto epochs = (*again)->GetEpochs(lease.trial_id, {});
+  ASSERT_TRUE(epochs.ok());
+  EXPECT_EQ(epochs->size(), 1u);  // the acknowledged epoch, not the failed one
+  auto r = Await<ReportResult>([&](Callback<ReportResult> cb) {
+    (*again)->ReportEpochs(lease, {EpochRecord{1, {{"val_loss", 0.5}}}}, "", std::move(cb));
+  });
+  ASSERT_TRUE(r.ok()) << r.status();  // the lease survived the restart; epoch 1 is new again
+  EXPECT_EQ(r->epochs_reported, 2);
+}
+
+}  // namespace
+}  // namespace hypersweep

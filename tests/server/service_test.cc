@@ -1,8 +1,11 @@
 #include "absl/strings/str_cat.h"
 // The real server over loopback with generated stubs (acceptance 1, 4, 5).
+#include <grpcpp/generic/generic_stub.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -428,6 +431,66 @@ TEST_F(ServiceTest, TokensSeparateClientsFromWorkers) {
   v1::SweepEvent e;
   EXPECT_FALSE(reader->Read(&e));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// grpc.health.v1.Health/Check, called without generated health stubs: an empty request (the
+// whole server) and a response whose field 1 (status) is SERVING (1).
+TEST_F(ServiceTest, HealthCheckServes) {
+  Start();
+  grpc::GenericStub stub(server_->Channel());
+  grpc::Slice empty("", 0);
+  grpc::ByteBuffer request(&empty, 1), response;
+  std::promise<grpc::Status> done;
+  auto ctx = Ctx();
+  stub.UnaryCall(ctx.get(), "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) { done.set_value(s); });
+  grpc::Status s = done.get_future().get();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+// Server reflection lists our services (a raw bidi call: list_services = "" is field 7).
+TEST_F(ServiceTest, ReflectionListsTheServices) {
+  Start();
+  grpc::GenericStub stub(server_->Channel());
+  grpc::CompletionQueue cq;
+  auto ctx = Ctx();
+  auto call = stub.PrepareCall(
+      ctx.get(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  auto step = [&](intptr_t want) {
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), want);
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(step(1));
+  grpc::Slice req("\x3a\x00", 2);
+  grpc::ByteBuffer request(&req, 1), response;
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(step(2));
+  call->Read(&response, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(step(3));
+  call->WritesDone(reinterpret_cast<void*>(4));
+  step(4);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  step(5);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  EXPECT_THAT(bytes, HasSubstr("hypersweep.v1.SweepService"));
+  EXPECT_THAT(bytes, HasSubstr("hypersweep.v1.WorkerService"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 TEST(AuthTest, LoopbackAddresses) {

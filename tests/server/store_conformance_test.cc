@@ -385,6 +385,20 @@ TEST(SqliteStoreTest, SurvivesReopenAndRecordsTheSchemaVersion) {
   EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(SqliteStoreTest, OneStorePerFile) {
+  StoreOptions o;
+  o.path = TempPath("exclusive");
+  auto first = Store::Open(o);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Store::Open(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(std::string(second.status().message()).find("in use by another hypersweepd"),
+            std::string::npos);
+  first->reset();
+  EXPECT_TRUE(Store::Open(o).ok());  // released on close
+}
+
 TEST(SqliteStoreTest, UnopenablePathIsUnavailable) {
   StoreOptions o;
   o.path = "/nonexistent-dir/x/hs.db";

@@ -210,3 +210,35 @@ TEST(DataTest, CacheLoadsOnce) {
 
 }  // namespace
 }  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+TEST(DataTest, CsvWhereKeepsMatchingRowsAndDropsTheColumn) {
+  TempDir dir;
+  const std::string csv = dir.File("h.csv");
+  hypersweep::testing::WriteFile(csv,
+                                 "Id,a,KaggleSet,Label\n"
+                                 "1,1.5,t,s\n"
+                                 "2,2.5,b,b\n"
+                                 "3,3.5,t,b\n"
+                                 "4,4.5,v,s\n");
+  DatasetSpec d;
+  d.kind = DatasetSpec::Kind::kCsv;
+  d.csv.path = csv;
+  d.csv.positive = "s";
+  d.csv.drop = {"Id"};
+  d.csv.where = {{"KaggleSet", "t"}};
+  auto r = LoadData(d);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)->train.rows(), 2);
+  EXPECT_EQ((*r)->feature_names, (std::vector<std::string>{"a"}));
+  EXPECT_FLOAT_EQ((*r)->train.x[1][0].item<float>(), 3.5f);
+  d.csv.where = {{"Missing", "t"}};
+  auto bad = LoadData(d);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("'Missing' (dataset.csv.where)"));
+}
+
+}  // namespace
+}  // namespace hypersweep

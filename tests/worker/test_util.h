@@ -98,7 +98,10 @@ inline void WriteHiggsLikeCsv(const std::string& path, int rows, uint64_t seed) 
       out << "," << v;
     }
     const double w = signal ? 0.002 * (0.5 + u01(rng)) : 1.5 * (0.5 + u01(rng));
-    out << "," << w << "," << (signal ? "s" : "b") << ",t," << w * 1.1 << "\n";
+    // KaggleSet: mostly training rows ('t'), some leaderboard rows ('b', 'v') to filter out.
+    const double r = u01(rng);
+    const char* set = r < 0.8 ? "t" : r < 0.9 ? "b" : "v";
+    out << "," << w << "," << (signal ? "s" : "b") << "," << set << "," << w * 1.1 << "\n";
   }
 }
 

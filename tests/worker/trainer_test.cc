@@ -152,7 +152,7 @@ TEST(TrainerTest, HiggsLikeCsvWithWeightsReportsAucAndAms) {
   auto spec = ParseTrialSpec(R"(
 dataset: {csv: {path: )" + csv +
                              R"(, label: Label, positive: s, weight: KaggleWeight,
-                drop: [EventId, Weight, KaggleSet], missing: -999, normalize_weights: true}}
+                drop: [EventId, Weight], where: {KaggleSet: t}, missing: -999, normalize_weights: true}}
 model: {mlp: {hidden: [32, 32]}}
 schedule: {one_cycle: {max_lr: 0.05}}
 epochs: 4

@@ -150,6 +150,7 @@ bool ParseFloat(std::string_view s, float* out) {
 }
 
 struct CsvLayout {
+  std::vector<std::pair<size_t, std::string>> where;  // (column, required value)
   std::vector<size_t> feature_cols;
   std::vector<std::string> feature_names;
   size_t label_col = 0;
@@ -187,10 +188,19 @@ absl::StatusOr<CsvLayout> ReadHeader(std::string_view header, const CsvOptions& 
           absl::StrCat(path, ": dropped column '", d, "' (dataset.csv.drop) not in the header"));
     }
   }
+  for (const auto& [column, value] : o.where) {
+    const int64_t c = find(column);
+    if (c < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": column '", column, "' (dataset.csv.where) not in the header"));
+    }
+    layout.where.emplace_back(static_cast<size_t>(c), value);
+  }
   for (size_t i = 0; i < cols.size(); ++i) {
     const std::string name(cols[i]);
     if (i == layout.label_col || static_cast<int64_t>(i) == layout.weight_col) continue;
     if (std::find(o.drop.begin(), o.drop.end(), name) != o.drop.end()) continue;
+    if (o.where.count(name) > 0) continue;
     layout.feature_cols.push_back(i);
     layout.feature_names.push_back(name);
   }
@@ -231,6 +241,9 @@ absl::StatusOr<Table> ReadCsv(const std::string& path, const CsvOptions& o, CsvL
       return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": expected ",
                                                      layout.n_cols, " fields, got ", f.size()));
     }
+    bool keep = true;
+    for (const auto& [col, value] : layout.where) keep = keep && f[col] == value;
+    if (!keep) continue;
     for (size_t j = 0; j < nf; ++j) {
       float v;
       std::string_view s = f[layout.feature_cols[j]];
