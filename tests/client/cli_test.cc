@@ -143,6 +143,28 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadSpec>& info) { return std::string(info.param.name); });
 #undef HEAD
 
+// Every spec of the shared bad-spec corpus (tests/data/bad_specs, "# expect: ..." on line 1):
+// exit 2 with the expected message, a line number and nothing on stdout.
+TEST_F(CliTest, DryRunOfEachCorpusBadSpecExits2WithLine) {
+  const fs::path dir = fs::path(HYPERSWEEP_SOURCE_DIR) / "tests/data/bad_specs";
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++n;
+    std::ifstream in(entry.path());
+    std::string first;
+    std::getline(in, first);
+    ASSERT_EQ(first.rfind("# expect: ", 0), 0u) << entry.path();
+    SCOPED_TRACE(entry.path().filename().string());
+    auto r = Run({"submit", entry.path().string(), "--dry-run"});
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(first.substr(10)));
+    EXPECT_THAT(r.err, HasSubstr("line "));
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_GE(n, 30);
+}
+
 TEST_F(CliTest, SubmitOfMissingFileIsUsageError) {
   auto r = Run({"submit", dir_ + "/missing.yaml", "--dry-run"});
   EXPECT_EQ(r.code, 2);
