@@ -312,7 +312,7 @@ TEST_F(CliE2eTest, ExportHasEveryTrialParamsAndEpoch) {
 TEST_F(CliE2eTest, WatchStreamsARunningSweepUntilItEnds) {
   auto sub = Cli(
       {"submit",
-       WriteSpec("watched", Spec("watched", 4, std::string(kConstant) + "seeds: [0, 1, 2, 3]\n"))});
+       WriteSpec("watched", Spec("watched", 30, std::string(kConstant) + "seeds: [0, 1, 2, 3]\n"))});
   ASSERT_EQ(sub.code, 0) << sub.err;
   const std::string id = Lines(sub.out).at(0);
   auto r = Cli({"watch", id, "--format", "json"});
