@@ -32,12 +32,16 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  Result Run(std::vector<std::string> args) {
+  Result Run(std::vector<std::string> args, bool terminal = false,
+             std::map<std::string, std::string> extra_env = {}) {
     args.insert(args.begin(), "hypersweep");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     CliEnvironment env;
     env.env = {{"HOME", dir_}};
+    env.env.insert(extra_env.begin(), extra_env.end());
+    env.out_is_terminal = terminal;
+    env.err_is_terminal = terminal;
     std::ostringstream out, err;
     const int code = RunCli(static_cast<int>(argv.size()), argv.data(), env, out, err);
     return {code, out.str(), err.str()};
@@ -236,6 +240,25 @@ TEST_F(CliTest, BadFormatIsUsageError) {
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("xml"));
   EXPECT_THAT(r.err, Not(HasSubstr("\033[")));  // not a terminal: no colour
+}
+
+TEST_F(CliTest, TerminalGetsTablesAndColoursUnlessNoColor) {
+  const std::string spec = Write("t.yaml",
+                                 "dataset: {synthetic: {}}\nschedule: {constant: {lr: 1}}\n"
+                                 "grid: {batch_size: [8, 16]}\n");
+  auto r = Run({"submit", spec, "--dry-run"}, /*terminal=*/true);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2 trials"));  // table on a terminal: count and aligned rows
+  EXPECT_THAT(r.out, HasSubstr("index  batch_size"));
+  r = Run({"submit", spec, "--dry-run"});
+  EXPECT_THAT(r.out, ::testing::StartsWith("index,batch_size,"));  // csv otherwise
+
+  auto bad = Run({"submit", dir_ + "/none.yaml"}, /*terminal=*/true);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("\033[31m"));
+  bad = Run({"submit", dir_ + "/none.yaml"}, /*terminal=*/true, {{"NO_COLOR", "1"}});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, Not(HasSubstr("\033[")));
 }
 
 }  // namespace
