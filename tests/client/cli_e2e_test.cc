@@ -366,6 +366,9 @@ TEST_F(CliE2eTest, NotFoundExits3) {
   EXPECT_THAT(r.err, HasSubstr("sw-does-not-exist"));
   EXPECT_EQ(Cli({"trials", "sw-does-not-exist"}).code, 3);
   EXPECT_EQ(Cli({"lr-curve", "sw-does-not-exist-0"}).code, 3);
+  EXPECT_EQ(Cli({"watch", "sw-does-not-exist"}).code, 3);
+  EXPECT_EQ(Cli({"export", "sw-does-not-exist"}).code, 3);
+  EXPECT_EQ(Cli({"plot", "sw-does-not-exist", "--kind", "curves", "--out", "/dev/null"}).code, 3);
 }
 
 TEST_F(CliE2eTest, ListAndWorkers) {
