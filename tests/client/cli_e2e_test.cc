@@ -310,9 +310,9 @@ TEST_F(CliE2eTest, ExportHasEveryTrialParamsAndEpoch) {
 }
 
 TEST_F(CliE2eTest, WatchStreamsARunningSweepUntilItEnds) {
-  auto sub = Cli(
-      {"submit",
-       WriteSpec("watched", Spec("watched", 30, std::string(kConstant) + "seeds: [0, 1, 2, 3]\n"))});
+  auto sub =
+      Cli({"submit", WriteSpec("watched", Spec("watched", 30,
+                                               std::string(kConstant) + "seeds: [0, 1, 2, 3]\n"))});
   ASSERT_EQ(sub.code, 0) << sub.err;
   const std::string id = Lines(sub.out).at(0);
   auto r = Cli({"watch", id, "--format", "json"});
@@ -507,6 +507,31 @@ TEST(CliAuthE2eTest, WrongTokenExits4RightTokenWorks) {
   auto flag = RunCli(c.dir(), {"--token-file", c.dir() + "/wrong.token", "workers"},
                      {{"XDG_CONFIG_HOME", c.dir() + "/xdg"}});
   EXPECT_EQ(flag.code, 4) << flag.err;
+}
+
+// More trials than one ListTrials page (10,000): the CLI pages through all of them.
+TEST(CliPagingE2eTest, ListsEveryTrialOfALargeSweep) {
+  Cluster c;
+  c.StartCoordinator();
+  const std::string spec = c.dir() + "/large.yaml";
+  std::ofstream(spec) << "name: large\ndataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n"
+                         "random: {trials: 10001, params: {weight_decay: {uniform: [0, 0.01]}}}\n";
+  auto sub = RunCli(c.dir(), {"--server", c.address(), "submit", spec});
+  ASSERT_EQ(sub.code, 0) << sub.err;
+  const std::string id = Lines(sub.out).at(0);
+  auto all = RunCli(c.dir(), {"--server", c.address(), "trials", id, "--format", "csv"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  auto rows = ParseCsv(all.out);
+  ASSERT_EQ(rows.size(), 10001u);
+  std::set<std::string> ids;
+  for (auto& r : rows) ids.insert(r["id"]);
+  EXPECT_EQ(ids.size(), 10001u);
+  EXPECT_EQ(rows.back()["index"], "10000");
+  EXPECT_LT(all.seconds, 5.0);  // the benchmark's target is 1 s; generous under test load
+  auto limited =
+      RunCli(c.dir(), {"--server", c.address(), "trials", id, "--limit", "10", "--format", "json"});
+  ASSERT_EQ(limited.code, 0) << limited.err;
+  EXPECT_EQ(ParseJson(limited).size(), 10u);
 }
 
 TEST(CliUnreachableE2eTest, DefaultTimeoutIsFiveSecondsNotAHang) {
