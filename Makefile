@@ -19,8 +19,8 @@ DEB_BENCH_PACKAGES := python3-torch python3-optuna python3-grpcio python3-numpy 
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps bench-deps slurm-deps build test test-slurm test-all demo demo-quick bench format clean \
-  test-asan test-tsan thread-safety fuzz
+.PHONY: all deps bench-deps slurm-deps build test test-slurm test-all demo demo-quick bench bench-cli \
+  format clean test-asan test-tsan thread-safety fuzz
 
 all: build
 
@@ -106,6 +106,10 @@ fuzz: deps
 	mkdir -p build-fuzz/corpus && cp fuzz/corpus/spec_parser/* build-fuzz/corpus/
 	build-fuzz/fuzz/spec_parser_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	  -print_final_stats=1 build-fuzz/corpus fuzz/corpus/spec_parser
+
+# The CLI's end-to-end listing benchmark (10,000 trials as CSV; docs/PERFORMANCE.md, "Client").
+bench-cli: build
+	bench/cli_list_bench.sh $(BUILD_DIR) 10000 7
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

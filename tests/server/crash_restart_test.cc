@@ -38,8 +38,7 @@ class Daemon {
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       close(out[1]);
-      std::vector<std::string> args = {HYPERSWEEP_BINARY_DIR "/server/hypersweepd", "--listen",
-                                       "127.0.0.1:0", "--db", db};
+      std::vector<std::string> args = {HYPERSWEEPD_BIN, "--listen", "127.0.0.1:0", "--db", db};
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -241,7 +240,7 @@ std::string RunCapture(const std::string& cmd, int* exit_code) {
 }
 
 TEST(DaemonFlagsTest, RefusesNonLoopbackWithoutTokensAndBadFlags) {
-  const std::string bin = HYPERSWEEP_BINARY_DIR "/server/hypersweepd";
+  const std::string bin = HYPERSWEEPD_BIN;
   const std::string db = ::testing::TempDir() + "hs_flags_" + std::to_string(::getpid()) + ".db";
   int code = 0;
   std::string out = RunCapture(bin + " --listen 0.0.0.0:0 --db " + db, &code);

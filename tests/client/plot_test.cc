@@ -1,0 +1,133 @@
+#include "client/plot.h"
+
+#include <cmath>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/client/xml_check.h"
+
+namespace hypersweep {
+namespace {
+
+using ::testing::ElementsAre;
+using testing_xml::Element;
+using testing_xml::Parser;
+using testing_xml::PathPoints;
+using testing_xml::SeriesPaths;
+
+std::unique_ptr<Element> ParseSvg(const std::string& svg) {
+  Parser p(svg);
+  auto root = p.Parse();
+  EXPECT_NE(root, nullptr) << p.error() << "\n" << svg;
+  return root;
+}
+
+std::vector<std::string> Texts(const Element& root, const std::string& group_class) {
+  std::vector<const Element*> groups;
+  root.Collect(
+      [&](const Element& e) {
+        auto it = e.attrs.find("class");
+        return e.name == "g" && it != e.attrs.end() && it->second == group_class;
+      },
+      &groups);
+  std::vector<std::string> out;
+  for (const Element* g : groups) {
+    for (const auto& c : g->children) {
+      if (c->name == "text") out.push_back(c->text);
+    }
+  }
+  return out;
+}
+
+TEST(XmlCheckTest, RejectsMalformedDocuments) {
+  for (const char* bad : {"<a><b></a></b>", "<a x=1></a>", "<a>&bogus;</a>", "<a>", "<a/><b/>",
+                          "<a x=\"1\" x=\"2\"/>", "<a>1 < 2</a>"}) {
+    Parser p(bad);
+    EXPECT_EQ(p.Parse(), nullptr) << bad;
+  }
+  Parser ok("<?xml version=\"1.0\"?>\n<a x='1'><b>t &amp; u</b><!-- c --><c/></a>");
+  auto root = ok.Parse();
+  ASSERT_NE(root, nullptr) << ok.error();
+  EXPECT_EQ(root->children[0]->text, "t & u");
+}
+
+TEST(PlotTest, OnePathPerSeriesWithEveryPoint) {
+  PlotSeries a{"batch_size=64", {0, 1, 2, 3}, {1.0, 0.8, 0.7, 0.65}, {}, {}};
+  PlotSeries b{"batch_size=256", {0, 1, 2}, {1.1, 0.9, 0.85}, {}, {}};
+  PlotOptions o;
+  o.title = "val_loss <per> epoch & more";
+  o.x_label = "epoch";
+  o.y_label = "val_loss";
+  const std::string svg = RenderSvg({a, b}, o);
+  auto root = ParseSvg(svg);
+  ASSERT_NE(root, nullptr);
+  EXPECT_EQ(root->name, "svg");
+  auto paths = SeriesPaths(*root);
+  ASSERT_EQ(paths.size(), 2u);
+  EXPECT_EQ(PathPoints(paths[0]->attrs.at("d")), 4);
+  EXPECT_EQ(PathPoints(paths[1]->attrs.at("d")), 3);
+  EXPECT_EQ(paths[0]->attrs.at("data-label"), "batch_size=64");
+  EXPECT_THAT(Texts(*root, "legend"), ElementsAre("batch_size=64", "batch_size=256"));
+  EXPECT_THAT(svg, ::testing::HasSubstr("val_loss &lt;per&gt; epoch &amp; more"));
+  // Axis ticks cover 0..3 on x.
+  EXPECT_THAT(Texts(*root, "xticks"), ::testing::Contains("0"));
+  EXPECT_THAT(Texts(*root, "xticks"), ::testing::Contains("3"));
+}
+
+TEST(PlotTest, BandsAreSeparatePathsAndNonFinitePointsAreSkipped) {
+  PlotSeries a{"mean", {0, 1, 2}, {1, NAN, 0.5}, {0.9, 0.8, 0.4}, {1.1, 1.0, 0.6}};
+  auto root = ParseSvg(RenderSvg({a}, PlotOptions{}));
+  ASSERT_NE(root, nullptr);
+  auto paths = SeriesPaths(*root);
+  ASSERT_EQ(paths.size(), 1u);
+  EXPECT_EQ(PathPoints(paths[0]->attrs.at("d")), 2);
+  std::vector<const Element*> bands;
+  root->Collect(
+      [](const Element& e) {
+        return e.name == "path" && e.attrs.count("class") && e.attrs.at("class") == "band";
+      },
+      &bands);
+  ASSERT_EQ(bands.size(), 1u);
+  EXPECT_EQ(PathPoints(bands[0]->attrs.at("d")), 6);  // 3 upper + 3 lower
+}
+
+TEST(PlotTest, LogAxisDropsNonPositiveAndTicksAtPowersOfTen) {
+  PlotSeries s{"range test", {0, 1e-5, 1e-3, 1e-1, 1}, {2, 2.3, 2.0, 1.2, 5}, {}, {}};
+  PlotOptions o;
+  o.log_x = true;
+  o.x_label = "learning rate";
+  auto root = ParseSvg(RenderSvg({s}, o, {{0.01, "suggested"}}));
+  ASSERT_NE(root, nullptr);
+  auto paths = SeriesPaths(*root);
+  ASSERT_EQ(paths.size(), 1u);
+  EXPECT_EQ(PathPoints(paths[0]->attrs.at("d")), 4);  // x = 0 is not on a log axis
+  EXPECT_THAT(Texts(*root, "xticks"), ElementsAre("1e-05", "1e-04", "0.001", "0.01", "0.1", "1"));
+  std::vector<const Element*> markers;
+  root->Collect(
+      [](const Element& e) { return e.attrs.count("class") && e.attrs.at("class") == "marker"; },
+      &markers);
+  EXPECT_EQ(markers.size(), 1u);
+}
+
+TEST(PlotTest, EmptyAndSinglePointSeriesStillWellFormed) {
+  PlotSeries empty{"nothing", {}, {}, {}, {}};
+  PlotSeries one{"one", {3}, {0.5}, {}, {}};
+  auto root = ParseSvg(RenderSvg({empty, one}, PlotOptions{}));
+  ASSERT_NE(root, nullptr);
+  auto paths = SeriesPaths(*root);
+  ASSERT_EQ(paths.size(), 1u);
+  EXPECT_EQ(paths[0]->attrs.at("data-label"), "one");
+}
+
+TEST(PlotTest, Ticks) {
+  EXPECT_THAT(LinearTicks(0, 1, 5), ElementsAre(0, 0.2, 0.4, 0.6, 0.8, 1));
+  auto t = LinearTicks(0.13, 0.47, 4);
+  ASSERT_FALSE(t.empty());
+  EXPECT_GE(t.front(), 0.13);
+  EXPECT_LE(t.back(), 0.47);
+  EXPECT_THAT(LogTicks(1e-4, 1), ElementsAre(1e-4, 1e-3, 1e-2, 1e-1, 1));
+  EXPECT_THAT(LogTicks(0.15, 0.9), ElementsAre(0.2, 0.5));
+}
+
+}  // namespace
+}  // namespace hypersweep
