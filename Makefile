@@ -63,15 +63,14 @@ test: build
 test-slurm: slurm-deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L slurm $(CTEST_ARGS)
 
-# The demo on the embedded default data (Fashion-MNIST from Debian's dataset-fashion-mnist):
-# an LR range test, then 1cycle training of the tutorial's 4x128 MLP.
+# The demo on the embedded default data (Fashion-MNIST from Debian's dataset-fashion-mnist): a
+# coordinator and two workers run the experiments of examples/sweeps/smith-demo.yaml and
+# demo-report/index.md gets the tables, findings and plots. demo-quick is CI's short variant.
 demo: build
-	@echo "== LR range test (hypersweep-worker lr-find) =="
-	$(BUILD_DIR)/bin/hypersweep-worker lr-find --trial examples/trials/fmnist-1cycle.yaml > $(BUILD_DIR)/demo-lr-curve.csv
-	@tail -n 1 $(BUILD_DIR)/demo-lr-curve.csv
-	@echo "== 1cycle, 5 epochs (hypersweep-worker train) =="
-	$(BUILD_DIR)/bin/hypersweep-worker train --trial examples/trials/fmnist-1cycle.yaml > $(BUILD_DIR)/demo-train.jsonl
-	@tail -n 1 $(BUILD_DIR)/demo-train.jsonl
+	BUILD_DIR=$(BUILD_DIR) scripts/demo.sh
+
+demo-quick: build
+	BUILD_DIR=$(BUILD_DIR) scripts/demo.sh --quick
 
 # Benchmarks (not tests): figures go to docs/PERFORMANCE.md.
 bench: bench-deps build

@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
       if (std::isfinite(const_best_acc)) {
         const bool quarter = reached >= 0 && (reached + 1) * 4 <= const_epochs;
         rep.Finding(absl::StrFormat(
-            "1cycle at the range test's LR (%s) reached %s validation accuracy in %d epochs; %s "
+            "1cycle at the range test's LR (%s) reached %s validation accuracy in %d epoch(s); %s "
             "reached %s at epoch %d of %d. 1cycle %s the constant-LR best%s.",
             r.Param("max_lr"), Fmt(best), static_cast<int>(r.epochs.size()), const_label, Fmt(const_best_acc),
             const_best_epoch + 1, const_epochs,
@@ -306,7 +306,8 @@ int main(int argc, char** argv) {
       }
     }
     if (!all.empty()) {
-      rep.Section("4. Cyclical momentum", "momentum.svg", "validation loss per epoch");
+      rep.Section("4. Cyclical momentum", "momentum-constant.svg", "constant momentum: validation loss per epoch");
+      rep.md() << "![cycled momentum: validation loss per epoch](momentum-cycled.svg)\n\n";
       for (const auto& r : all) {
         const bool cycled = r.label.find("momentum 0.") != std::string::npos && r.label.find(", momentum") != std::string::npos &&
                             r.label.find("-") != std::string::npos && r.label.rfind("momentum ") < r.label.rfind("-");
