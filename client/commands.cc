@@ -722,11 +722,86 @@ absl::Status RunTrials(SweepClient& client, const TrialsOptions& options, Io& io
   return absl::OkStatus();
 }
 
+// `best` over points: mean +- standard error across each point's folds/seeds, per epoch; the
+// point whose mean curve reaches the best value wins.
+absl::Status BestPoint(SweepClient& client, const v1::Sweep& sweep, const std::string& metric,
+                       const std::vector<v1::Trial>& trials, const std::vector<Point>& points,
+                       Format format, Io& io) {
+  std::vector<std::string> ids;
+  for (const auto& t : trials) ids.push_back(t.id());
+  ASSIGN_OR_RETURN(auto metrics, client.GetMetrics(ids, {metric}));
+  std::map<std::string, const v1::TrialMetrics*> by_id;
+  for (const auto& m : metrics) by_id[m.trial_id()] = &m;
+  const bool maximize = GoalFor(sweep, metric) == v1::MAXIMIZE;
+  const Point* best = nullptr;
+  double best_mean = 0, best_se = 0;
+  int64_t best_epoch = -1, best_n = 0;
+  for (const auto& p : points) {
+    std::vector<const v1::TrialMetrics*> ms;
+    for (const auto* t : p.trials) {
+      if (auto it = by_id.find(t->id()); it != by_id.end()) ms.push_back(it->second);
+    }
+    const MetricSeries series = AggregateMetric(ms, metric);
+    for (size_t i = 0; i < series.mean.size(); ++i) {
+      const double m = series.mean[i];
+      if (!std::isfinite(m)) continue;
+      if (best == nullptr || (maximize ? m > best_mean : m < best_mean)) {
+        best = &p;
+        best_mean = m;
+        best_se = series.se[i];
+        best_epoch = static_cast<int64_t>(series.epoch[i]);
+        best_n = series.n[i];
+      }
+    }
+  }
+  if (best == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no trial of sweep ", sweep.id(), " has reported ", metric, " yet"));
+  }
+  json params = json::object();
+  for (const auto& [k, v] : best->params) params[k] = v;
+  json trial_ids = json::array();
+  for (const auto* t : best->trials) trial_ids.push_back(t->id());
+  const std::string goal = GoalName(GoalFor(sweep, metric));
+  if (format == Format::kJson) {
+    WriteJson({{"point", best->label},
+               {"params", params},
+               {"metric", metric},
+               {"goal", goal},
+               {"mean", best_mean},
+               {"se", best_se},
+               {"epoch", best_epoch},
+               {"n", best_n},
+               {"trials", trial_ids}},
+              *io.out);
+    return absl::OkStatus();
+  }
+  Table table;
+  table.columns = {"point", "metric", "goal", "mean", "se", "epoch", "n", "trials"};
+  std::vector<std::string> tid;
+  for (const auto* t : best->trials) tid.push_back(t->id());
+  table.AddRow(
+      {best->label, metric, goal, best_mean, best_se, best_epoch, best_n, absl::StrJoin(tid, " ")});
+  WriteTable(table, format, *io.out);
+  return absl::OkStatus();
+}
+
 absl::Status RunBest(SweepClient& client, const std::string& sweep_id, const std::string& metric_in,
                      const std::string& format_name, Io& io) {
   ASSIGN_OR_RETURN(const Format format, FormatFor(format_name, io));
   ASSIGN_OR_RETURN(const v1::Sweep sweep, client.GetSweep(sweep_id));
   const std::string metric = metric_in.empty() ? sweep.objective().metric() : metric_in;
+  {
+    // Points with several folds or seeds are ranked by the mean over them (the best epoch of the
+    // mean curve), the way the curves plot shows them.
+    v1::ListTrialsRequest req;
+    req.set_sweep_id(sweep_id);
+    ASSIGN_OR_RETURN(auto trials, client.ListTrials(req));
+    auto points = GroupIntoPoints(trials);
+    const bool aggregated = std::any_of(points.begin(), points.end(),
+                                        [](const Point& p) { return p.trials.size() > 1; });
+    if (aggregated) return BestPoint(client, sweep, metric, trials, points, format, io);
+  }
   ASSIGN_OR_RETURN(auto best, BestTrial(client, sweep, metric));
   if (!best) {
     return absl::NotFoundError(

@@ -58,7 +58,9 @@ struct Run {
     }
     return best;
   }
-  double Final(const char* metric) const { return epochs.empty() ? std::nan("") : Num(epochs.back(), metric); }
+  double Final(const char* metric) const {
+    return epochs.empty() ? std::nan("") : Num(epochs.back(), metric);
+  }
   // Mean |change| of val_loss between consecutive epochs: how jagged the curve is.
   double Roughness() const {
     double sum = 0;
@@ -82,13 +84,17 @@ std::string ScheduleLabel(const json& spec) {
   const auto& s = spec["schedule"];
   const std::string name = s.begin().key();
   const json& b = s.begin().value();
-  auto g = [&](const char* k) { return b.contains(k) && b[k].is_number() ? absl::StrFormat("%g", b[k].get<double>()) : std::string("?"); };
+  auto g = [&](const char* k) {
+    return b.contains(k) && b[k].is_number() ? absl::StrFormat("%g", b[k].get<double>())
+                                             : std::string("?");
+  };
   if (name == "constant") return absl::StrCat("constant lr ", g("lr"));
   if (name == "one_cycle") return absl::StrCat("1cycle max_lr ", g("max_lr"));
   if (name == "cosine_restarts") return absl::StrCat("cosine restarts max_lr ", g("max_lr"));
   if (name == "cyclic") {
-    std::string l = g("base_lr") == g("max_lr") ? absl::StrCat("constant lr ", g("max_lr"))
-                                                : absl::StrCat("triangular ", g("base_lr"), "-", g("max_lr"));
+    std::string l = g("base_lr") == g("max_lr")
+                        ? absl::StrCat("constant lr ", g("max_lr"))
+                        : absl::StrCat("triangular ", g("base_lr"), "-", g("max_lr"));
     if (!b.contains("cycle_momentum") || b["cycle_momentum"].get<bool>()) {
       absl::StrAppend(&l, ", momentum ", g("max_momentum"), "-", g("base_momentum"));
     }
@@ -125,7 +131,8 @@ class Report {
     md_ << "**Finding.** " << text << "\n\n";
     summary_.push_back(text);
   }
-  void Table(const std::vector<std::string>& cols, const std::vector<std::vector<std::string>>& rows) {
+  void Table(const std::vector<std::string>& cols,
+             const std::vector<std::vector<std::string>>& rows) {
     md_ << "| " << absl::StrJoin(cols, " | ") << " |\n|";
     for (size_t i = 0; i < cols.size(); ++i) md_ << (i ? "---:|" : "---|");
     md_ << "\n";
@@ -143,7 +150,9 @@ class Report {
 
 std::optional<json> Exp(const std::string& dir, const std::string& name) {
   auto j = Load(dir + "/" + name + ".json");
-  if (!j) std::cerr << "hypersweep-demo-report: missing or unreadable " << dir << "/" << name << ".json\n";
+  if (!j)
+    std::cerr << "hypersweep-demo-report: missing or unreadable " << dir << "/" << name
+              << ".json\n";
   return j;
 }
 
@@ -194,26 +203,30 @@ int main(int argc, char** argv) {
     auto runs = Runs(*exp);
     for (const auto& r : runs) {
       int at_loss = -1, at_acc = -1;
-      const double bl = r.Best("val_loss", false, &at_loss), ba = r.Best("val_accuracy", true, &at_acc);
+      const double bl = r.Best("val_loss", false, &at_loss),
+                   ba = r.Best("val_accuracy", true, &at_acc);
       rows.push_back({r.label, Fmt(bl), std::to_string(at_loss), Fmt(ba), std::to_string(at_acc),
                       Fmt(r.Final("val_loss")), Fmt(r.Roughness())});
       const std::string kind = r.label.substr(0, r.label.find(' '));
       by_kind[kind] = &r;
-      if (r.label.rfind("constant", 0) == 0 && (!std::isfinite(const_best_acc) || ba > const_best_acc)) {
+      if (r.label.rfind("constant", 0) == 0 &&
+          (!std::isfinite(const_best_acc) || ba > const_best_acc)) {
         const_best_acc = ba;
         const_best_epoch = at_acc;
         const_label = r.label;
         const_epochs = static_cast<int>(r.epochs.size());
       }
     }
-    rep.Table({"schedule", "best val_loss", "at epoch", "best val_accuracy", "at epoch", "final val_loss",
-               "mean abs change of val_loss"},
+    rep.Table({"schedule", "best val_loss", "at epoch", "best val_accuracy", "at epoch",
+               "final val_loss", "mean abs change of val_loss"},
               rows);
     const Run* best = nullptr;
     for (const auto& r : runs) {
       if (!best || r.Best("val_loss", false) < best->Best("val_loss", false)) best = &r;
     }
-    if (best) rep.Finding(absl::StrCat("the lowest validation loss came from ", best->label, " (", Fmt(best->Best("val_loss", false)), ")."));
+    if (best)
+      rep.Finding(absl::StrCat("the lowest validation loss came from ", best->label, " (",
+                               Fmt(best->Best("val_loss", false)), ")."));
     if (by_kind.count("cosine") && by_kind.count("triangular")) {
       const Run& c = *by_kind["cosine"];
       const Run& t = *by_kind["triangular"];
@@ -222,33 +235,37 @@ int main(int argc, char** argv) {
           "triangular cycle (%s), with a %s validation curve (mean |change| %s vs %s per epoch).",
           c.Best("val_loss", false) < t.Best("val_loss", false) ? "lower" : "higher",
           Fmt(c.Best("val_loss", false)), Fmt(t.Best("val_loss", false)),
-          c.Roughness() < t.Roughness() ? "smoother" : "rougher", Fmt(c.Roughness()), Fmt(t.Roughness())));
+          c.Roughness() < t.Roughness() ? "smoother" : "rougher", Fmt(c.Roughness()),
+          Fmt(t.Roughness())));
     }
   }
   if (auto exp = Exp(dir, "one-cycle")) {
-    rep.Section("2b. 1cycle at the auto LR (super-convergence)", "one-cycle.svg", "validation accuracy per epoch");
+    rep.Section("2b. 1cycle at the auto LR (super-convergence)", "one-cycle.svg",
+                "validation accuracy per epoch");
     for (const auto& r : Runs(*exp)) {
       if (IsRangeTest(r)) continue;
       int at = -1;
       const double best = r.Best("val_accuracy", true, &at);
       int reached = -1;
       for (const auto& e : r.epochs) {
-        if (reached < 0 && std::isfinite(const_best_acc) && Num(e, "val_accuracy") >= const_best_acc) {
+        if (reached < 0 && std::isfinite(const_best_acc) &&
+            Num(e, "val_accuracy") >= const_best_acc) {
           reached = e["epoch"].get<int>();
         }
       }
       rep.Table({"run", "max_lr", "from", "epochs", "best val_accuracy", "at epoch"},
-                {{r.label, r.Param("max_lr"), r.Param("lr_from"), std::to_string(r.epochs.size()), Fmt(best),
-                  std::to_string(at)}});
+                {{r.label, r.Param("max_lr"), r.Param("lr_from"), std::to_string(r.epochs.size()),
+                  Fmt(best), std::to_string(at)}});
       if (std::isfinite(const_best_acc)) {
         const bool quarter = reached >= 0 && (reached + 1) * 4 <= const_epochs;
         rep.Finding(absl::StrFormat(
             "1cycle at the range test's LR (%s) reached %s validation accuracy in %d epoch(s); %s "
             "reached %s at epoch %d of %d. 1cycle %s the constant-LR best%s.",
-            r.Param("max_lr"), Fmt(best), static_cast<int>(r.epochs.size()), const_label, Fmt(const_best_acc),
-            const_best_epoch + 1, const_epochs,
+            r.Param("max_lr"), Fmt(best), static_cast<int>(r.epochs.size()), const_label,
+            Fmt(const_best_acc), const_best_epoch + 1, const_epochs,
             reached >= 0 ? absl::StrFormat("matched (epoch %d)", reached + 1) : "did not match",
-            reached >= 0 ? (quarter ? ", within a quarter of its epochs" : ", but not within a quarter of its epochs")
+            reached >= 0 ? (quarter ? ", within a quarter of its epochs"
+                                    : ", but not within a quarter of its epochs")
                          : ""));
       }
     }
@@ -256,7 +273,8 @@ int main(int argc, char** argv) {
 
   // 3. Batch sizes at equal time.
   if (auto exp = Exp(dir, "batch-sizes")) {
-    rep.Section("3. Batch size at equal wall-clock time", "batch-sizes.svg", "validation loss against training seconds");
+    rep.Section("3. Batch size at equal wall-clock time", "batch-sizes.svg",
+                "validation loss against training seconds");
     std::vector<std::pair<int, const Run*>> runs_by_bs;
     auto runs = Runs(*exp);
     for (const auto& r : runs) {
@@ -269,11 +287,14 @@ int main(int argc, char** argv) {
                       Fmt(r->Final("elapsed_seconds"), "%.1f"), Fmt(r->Final("val_loss")),
                       Fmt(r->Best("val_accuracy", true))});
     }
-    rep.Table({"batch size", "lr (auto)", "epochs in budget", "seconds", "final val_loss", "best val_accuracy"}, rows);
+    rep.Table({"batch size", "lr (auto)", "epochs in budget", "seconds", "final val_loss",
+               "best val_accuracy"},
+              rows);
     if (!runs_by_bs.empty()) {
-      const auto best = *std::min_element(runs_by_bs.begin(), runs_by_bs.end(), [](const auto& a, const auto& b) {
-        return a.second->Final("val_loss") < b.second->Final("val_loss");
-      });
+      const auto best =
+          *std::min_element(runs_by_bs.begin(), runs_by_bs.end(), [](const auto& a, const auto& b) {
+            return a.second->Final("val_loss") < b.second->Final("val_loss");
+          });
       double lo = 1e300, hi = -1e300;
       for (const auto& [bs, r] : runs_by_bs) {
         if (bs < 256) continue;
@@ -301,31 +322,40 @@ int main(int argc, char** argv) {
       auto exp = Exp(dir, name);
       if (!exp) continue;
       for (auto& r : Runs(*exp)) {
-        if (std::string(name) == "momentum-constant") r.label += absl::StrFormat(", momentum %g", r.spec.value("momentum", 0.0));
+        if (std::string(name) == "momentum-constant")
+          r.label += absl::StrFormat(", momentum %g", r.spec.value("momentum", 0.0));
         all.push_back(std::move(r));
       }
     }
     if (!all.empty()) {
-      rep.Section("4. Cyclical momentum", "momentum-constant.svg", "constant momentum: validation loss per epoch");
+      rep.Section("4. Cyclical momentum", "momentum-constant.svg",
+                  "constant momentum: validation loss per epoch");
       rep.md() << "![cycled momentum: validation loss per epoch](momentum-cycled.svg)\n\n";
       for (const auto& r : all) {
-        const bool cycled = r.label.find("momentum 0.") != std::string::npos && r.label.find(", momentum") != std::string::npos &&
-                            r.label.find("-") != std::string::npos && r.label.rfind("momentum ") < r.label.rfind("-");
+        const bool cycled = r.label.find("momentum 0.") != std::string::npos &&
+                            r.label.find(", momentum") != std::string::npos &&
+                            r.label.find("-") != std::string::npos &&
+                            r.label.rfind("momentum ") < r.label.rfind("-");
         int at = -1;
         const double b = r.Best("val_loss", false, &at);
-        rows.push_back({r.label, cycled ? "cycled" : "constant", Fmt(b), std::to_string(at), Fmt(r.Final("val_loss")),
-                        Fmt(r.Final("val_loss") - b)});
+        rows.push_back({r.label, cycled ? "cycled" : "constant", Fmt(b), std::to_string(at),
+                        Fmt(r.Final("val_loss")), Fmt(r.Final("val_loss") - b)});
         const Run*& slot = cycled ? best_cycled : best_const;
         if (!slot || b < slot->Best("val_loss", false)) slot = &r;
       }
-      rep.Table({"run", "momentum", "best val_loss", "at epoch", "final val_loss", "final - best (overfitting)"}, rows);
+      rep.Table({"run", "momentum", "best val_loss", "at epoch", "final val_loss",
+                 "final - best (overfitting)"},
+                rows);
       if (best_const && best_cycled) {
         int at_c = -1, at_y = -1;
-        const double c = best_const->Best("val_loss", false, &at_c), y = best_cycled->Best("val_loss", false, &at_y);
-        rep.Finding(absl::StrFormat(
-            "the best constant-momentum run (%s) reached %s at epoch %d; the best cycled-momentum run "
-            "(%s) reached %s at epoch %d: cycling momentum was %s here.",
-            best_const->label, Fmt(c), at_c + 1, best_cycled->label, Fmt(y), at_y + 1, y < c ? "better" : "not better"));
+        const double c = best_const->Best("val_loss", false, &at_c),
+                     y = best_cycled->Best("val_loss", false, &at_y);
+        rep.Finding(
+            absl::StrFormat("the best constant-momentum run (%s) reached %s at epoch %d; the best "
+                            "cycled-momentum run "
+                            "(%s) reached %s at epoch %d: cycling momentum was %s here.",
+                            best_const->label, Fmt(c), at_c + 1, best_cycled->label, Fmt(y),
+                            at_y + 1, y < c ? "better" : "not better"));
       }
     }
   }
@@ -336,24 +366,28 @@ int main(int argc, char** argv) {
     std::vector<std::pair<double, const Run*>> by_wd;
     auto runs = Runs(*exp);
     for (const auto& r : runs) by_wd.emplace_back(r.spec.value("weight_decay", 0.0), &r);
-    std::sort(by_wd.begin(), by_wd.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(by_wd.begin(), by_wd.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::vector<std::string>> rows;
     for (const auto& [wd, r] : by_wd) {
-      rows.push_back({absl::StrFormat("%g", wd), Fmt(r->Best("val_loss", false)), Fmt(r->Final("val_loss")),
-                      Fmt(r->Best("val_accuracy", true))});
+      rows.push_back({absl::StrFormat("%g", wd), Fmt(r->Best("val_loss", false)),
+                      Fmt(r->Final("val_loss")), Fmt(r->Best("val_accuracy", true))});
     }
     rep.Table({"weight decay", "best val_loss", "final val_loss", "best val_accuracy"}, rows);
     if (!by_wd.empty()) {
-      const auto best = *std::min_element(by_wd.begin(), by_wd.end(), [](const auto& a, const auto& b) {
-        return a.second->Best("val_loss", false) < b.second->Best("val_loss", false);
-      });
+      const auto best =
+          *std::min_element(by_wd.begin(), by_wd.end(), [](const auto& a, const auto& b) {
+            return a.second->Best("val_loss", false) < b.second->Best("val_loss", false);
+          });
       bool lower_better = true;
       for (size_t i = 1; i < by_wd.size(); ++i) {
-        lower_better &= by_wd[i - 1].second->Best("val_loss", false) <= by_wd[i].second->Best("val_loss", false);
+        lower_better &= by_wd[i - 1].second->Best("val_loss", false) <=
+                        by_wd[i].second->Best("val_loss", false);
       }
-      rep.Finding(absl::StrFormat("weight decay %g gave the lowest validation loss (%s); lower weight decay was %s better.",
-                                  best.first, Fmt(best.second->Best("val_loss", false)),
-                                  lower_better ? "consistently" : "not consistently"));
+      rep.Finding(absl::StrFormat(
+          "weight decay %g gave the lowest validation loss (%s); lower weight decay was %s better.",
+          best.first, Fmt(best.second->Best("val_loss", false)),
+          lower_better ? "consistently" : "not consistently"));
     }
   }
 

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -247,22 +250,100 @@ TEST_F(CliE2eTest, TrialsFilterSortLimit) {
   EXPECT_EQ(bad.code, 2);
 }
 
-TEST_F(CliE2eTest, BestIsTheMinimumOverTrials) {
-  json all = CliJson({"trials", *sweep_, "--sort", "val_loss"});
-  double lowest = 1e300;
-  for (const auto& t : all) lowest = std::min(lowest, t["best"].get<double>());
+// The mean and standard error over each point's trials, per epoch, from the curves output; the
+// best (lowest) mean wins. Returns {mean, se, n}.
+std::tuple<double, double, int> ExpectedBestPoint(const json& trials, const json& curves,
+                                                  const std::string& metric) {
+  std::map<std::string, std::string> point_of;  // trial id -> params without fold and seed
+  for (const auto& t : trials) {
+    json p = t["params"];
+    p.erase("seed");
+    p.erase("fold");
+    point_of[t["id"]] = p.dump();
+  }
+  std::map<std::string, std::map<int64_t, std::vector<double>>> values;
+  for (const auto& t : curves["trials"]) {
+    for (const auto& e : t["epochs"]) {
+      values[point_of[t["trial_id"]]][e["epoch"].get<int64_t>()].push_back(e[metric].get<double>());
+    }
+  }
+  double best = 1e300, best_se = 0;
+  int best_n = 0;
+  for (const auto& [point, by_epoch] : values) {
+    for (const auto& [epoch, xs] : by_epoch) {
+      double mean = 0;
+      for (double x : xs) mean += x;
+      mean /= xs.size();
+      double ss = 0;
+      for (double x : xs) ss += (x - mean) * (x - mean);
+      const double se = xs.size() > 1 ? std::sqrt(ss / (xs.size() - 1)) / std::sqrt(xs.size()) : 0;
+      if (mean < best) {
+        best = mean;
+        best_se = se;
+        best_n = static_cast<int>(xs.size());
+      }
+    }
+  }
+  return {best, best_se, best_n};
+}
+
+TEST_F(CliE2eTest, BestRanksPointsByTheMeanOverSeeds) {
+  json trials = CliJson({"trials", *sweep_});
+  json curves = CliJson({"curves", *sweep_, "--metrics", "val_loss"});
+  const auto [mean, se, n] = ExpectedBestPoint(trials, curves, "val_loss");
   json best = CliJson({"best", *sweep_});
-  EXPECT_DOUBLE_EQ(best["best"].get<double>(), lowest);
+  EXPECT_NEAR(best["mean"].get<double>(), mean, 1e-12);
+  EXPECT_NEAR(best["se"].get<double>(), se, 1e-12);
+  EXPECT_EQ(best["n"], n);
+  EXPECT_EQ(best["n"], 2);  // two seeds per point
+  EXPECT_EQ(best["trials"].size(), 2u);
   EXPECT_EQ(best["goal"], "minimize");
-
-  json acc = CliJson({"best", *sweep_, "--metric", "val_accuracy"});
-  EXPECT_EQ(acc["metric"], "val_accuracy");
-  auto rows = CliCsv({"best", *sweep_});
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0]["id"], best["id"]);
-
+  auto csv = Cli({"best", *sweep_, "--format", "csv"});
+  ASSERT_EQ(csv.code, 0);
+  EXPECT_EQ(Lines(csv.out).size(), 2u);  // header and the one best point
+  EXPECT_EQ(Lines(csv.out)[0], "point,metric,goal,mean,se,epoch,n,trials");
   auto none = Cli({"best", *sweep_, "--metric", "no_such_metric"});
   EXPECT_EQ(none.code, 3) << none.err;
+}
+
+TEST_F(CliE2eTest, BestAggregatesFolds) {
+  auto sub =
+      Cli({"submit", "--wait", "--format", "json",
+           WriteSpec("folds",
+                     "name: folds\n"
+                     "dataset: {synthetic: {samples: 1500, features: 8, classes: 2}}\n"
+                     "model: {mlp: {hidden: [16]}}\nepochs: 2\nbatch_size: 64\n"
+                     "validation: {folds: 3}\n"
+                     "grid: {schedule: [{constant: {lr: 0.05}}, {constant: {lr: 0.2}}]}\n")});
+  ASSERT_EQ(sub.code, 0) << sub.err;
+  const std::string id = json::parse(sub.out)["id"];
+  json trials = CliJson({"trials", id});
+  ASSERT_EQ(trials.size(), 6u);
+  json curves = CliJson({"curves", id, "--metrics", "val_loss"});
+  const auto [mean, se, n] = ExpectedBestPoint(trials, curves, "val_loss");
+  json best = CliJson({"best", id});
+  EXPECT_EQ(best["n"], 3);
+  EXPECT_EQ(n, 3);
+  EXPECT_NEAR(best["mean"].get<double>(), mean, 1e-12);
+  EXPECT_NEAR(best["se"].get<double>(), se, 1e-12);
+  EXPECT_GT(best["se"].get<double>(), 0);
+}
+
+TEST_F(CliE2eTest, BestOfSingleTrialPointsIsTheBestTrial) {
+  auto sub =
+      Cli({"submit", "--wait", "--format", "json",
+           WriteSpec("single",
+                     Spec("single", 2,
+                          "grid: {schedule: [{constant: {lr: 0.05}}, {constant: {lr: 0.2}}]}\n"))});
+  ASSERT_EQ(sub.code, 0) << sub.err;
+  const std::string id = json::parse(sub.out)["id"];
+  json all = CliJson({"trials", id, "--sort", "val_loss"});
+  double lowest = 1e300;
+  for (const auto& t : all) lowest = std::min(lowest, t["best"].get<double>());
+  json best = CliJson({"best", id});
+  EXPECT_DOUBLE_EQ(best["best"].get<double>(), lowest);
+  json acc = CliJson({"best", id, "--metric", "val_accuracy"});
+  EXPECT_EQ(acc["metric"], "val_accuracy");
 }
 
 TEST_F(CliE2eTest, CurvesPerTrialAndEpoch) {
