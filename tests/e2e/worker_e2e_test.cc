@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/harness.h"
+#include "tests/worker/test_util.h"
 
 namespace hypersweep::e2e {
 namespace {
@@ -283,6 +284,49 @@ grid: {batch_size: [16, 32, 64]}
   EXPECT_EQ(workers.workers(0).capabilities().max_consecutive_failures(), 2);
   EXPECT_TRUE(c.worker("w1").running());
   EXPECT_THAT(c.worker("w1").log(), HasSubstr("quarantined after 2 consecutive failed trials"));
+}
+
+}  // namespace
+}  // namespace hypersweep::e2e
+
+namespace hypersweep::e2e {
+namespace {
+
+// examples/sweeps/higgs.yaml, as a user with the CERN file would run it, on a generated file of
+// the same layout (fewer rows and epochs).
+TEST(HiggsExampleE2eTest, RunsOnAFileInTheChallengeLayout) {
+  Cluster c;
+  hypersweep::testing::WriteHiggsLikeCsv(c.dir() + "/atlas-higgs-challenge-2014-v2.csv", 2500, 3);
+  std::string spec = ReadAll(std::string(HYPERSWEEP_SOURCE_DIR) + "/examples/sweeps/higgs.yaml");
+  const size_t at = spec.find("epochs: 20");
+  ASSERT_NE(at, std::string::npos);
+  spec.replace(at, 10, "epochs: 2");
+  c.StartCoordinator();
+  c.StartWorker("w1", {"--data-root", c.dir()});
+  c.StartWorker("w2", {"--data-root", c.dir()});
+  const std::string sweep = c.Submit(spec);
+  ASSERT_TRUE(WaitFor([&] { return c.Done(sweep); }, 180s)) << c.Logs();
+  auto trials = c.Trials(sweep);
+  ASSERT_EQ(trials.size(), 1u + 4 * 5);  // one range test (one group), 4 schedules x 5 folds
+  std::set<int64_t> folds;
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.status(), v1::SUCCEEDED) << t.id() << ": " << t.reason();
+    if (t.schedule() != "lr_range_test") folds.insert(t.fold());
+    if (t.schedule() == "one_cycle") {
+      EXPECT_TRUE(t.params().count("lr_from")) << t.id();
+    }
+  }
+  EXPECT_EQ(folds, (std::set<int64_t>{0, 1, 2, 3, 4}));
+  grpc::ClientContext ctx;
+  v1::GetTrialMetricsRequest req;
+  req.add_trial_ids(trials.back().id());
+  v1::GetTrialMetricsResponse resp;
+  ASSERT_TRUE(c.sweeps().GetTrialMetrics(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.trials(0).epochs_size(), 2);
+  const auto& m = resp.trials(0).epochs(1).metrics();
+  ASSERT_TRUE(m.count("val_auc") && m.count("val_ams")) << "weighted binary metrics missing";
+  EXPECT_GT(m.at("val_auc"), 0.6);
+  EXPECT_GT(m.at("val_ams"), 0);
 }
 
 }  // namespace
