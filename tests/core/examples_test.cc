@@ -69,3 +69,25 @@ TEST(ExamplesTest, HiggsIsTheTutorialSetup) {
 
 }  // namespace
 }  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+// The README's sweep spec example must stay valid.
+TEST(ExamplesTest, ReadmeSweepSpecParses) {
+  const std::string readme = Read(std::filesystem::path(HYPERSWEEP_SOURCE_DIR) / "README.md");
+  size_t a = readme.find("## Sweep spec");
+  ASSERT_NE(a, std::string::npos);
+  a = readme.find("```yaml\n", a);
+  ASSERT_NE(a, std::string::npos);
+  a += 8;
+  const std::string yaml = readme.substr(a, readme.find("```", a) - a);
+  auto spec = ParseSweepSpec(yaml);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto trials = ExpandSweep(*spec);
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  EXPECT_EQ(trials->size(), 2400u);
+}
+
+}  // namespace
+}  // namespace hypersweep
