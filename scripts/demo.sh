@@ -95,6 +95,7 @@ hs lr-curve "$range_trial" --format json >"$out/lr-curve.json"
 plot() { hs plot "$1" --kind "$2" --metric "$3" --out "$out/$4.svg"; }
 plot "${ids[0]}" lr-finder val_loss lr-range-test
 plot "${ids[1]}" curves val_loss schedules
+plot "${ids[1]}" schedule lr schedules-lr
 plot "${ids[2]}" curves val_accuracy one-cycle
 plot "${ids[3]}" time val_loss batch-sizes
 plot "${ids[4]}" curves val_loss momentum-constant

@@ -198,6 +198,7 @@ int main(int argc, char** argv) {
   std::string const_label;
   if (auto exp = Exp(dir, "schedules")) {
     rep.Section("2. Learning-rate schedules", "schedules.svg", "validation loss per epoch");
+    rep.md() << "![the schedules' learning rate per epoch](schedules-lr.svg)\n\n";
     std::vector<std::vector<std::string>> rows;
     std::map<std::string, const Run*> by_kind;
     auto runs = Runs(*exp);
