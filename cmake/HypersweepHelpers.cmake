@@ -15,6 +15,7 @@ function(hypersweep_test)
   target_compile_definitions(${T_NAME} PRIVATE
     HYPERSWEEP_SOURCE_DIR="${PROJECT_SOURCE_DIR}" HYPERSWEEP_BINARY_DIR="${PROJECT_BINARY_DIR}")
   hypersweep_warnings(${T_NAME})
+  hypersweep_sanitizer_support(${T_NAME})
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
@@ -22,5 +23,14 @@ function(hypersweep_test)
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT})
   if(T_LABELS)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+endfunction()
+
+# hypersweep_sanitizer_support(target): in TSan builds, executables get tools/tsan_absl_shim.cc,
+# which tells TSan about Debian's uninstrumented absl::Mutex.
+function(hypersweep_sanitizer_support target)
+  if(HYPERSWEEP_SANITIZE STREQUAL "thread")
+    target_sources(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tools/tsan_absl_shim.cc)
+    target_link_libraries(${target} PRIVATE ${CMAKE_DL_LIBS} absl::synchronization)
   endif()
 endfunction()
