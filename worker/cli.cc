@@ -73,13 +73,20 @@ void AddCommon(CLI::App* cmd, CommonOptions* o) {
       ->check(CLI::NonNegativeNumber);
 }
 
+// Options shared by the local commands; a signal stops them at the next batch.
+TrainOptions LocalOptions(const CommonOptions& common) {
+  TrainOptions options;
+  options.device = common.device;
+  options.threads = common.threads;
+  options.should_stop = [] { return g_signals.load() > 0; };
+  return options;
+}
+
 int RunTrain(const std::string& trial_file, const std::string& checkpoint_dir, bool resume,
              const CommonOptions& common) {
   auto spec = LoadTrialSpecFile(trial_file);
   if (!spec.ok()) return Fail(spec.status());
-  TrainOptions options;
-  options.device = common.device;
-  options.threads = common.threads;
+  TrainOptions options = LocalOptions(common);
   if (!checkpoint_dir.empty()) {
     options.checkpoint_path =
         absl::StrCat(checkpoint_dir, "/trial-", SpecDigest(ToJson(*spec).dump()), ".pt");
@@ -87,7 +94,6 @@ int RunTrain(const std::string& trial_file, const std::string& checkpoint_dir, b
     return Fail(absl::InvalidArgumentError("--resume needs --checkpoint-dir"));
   }
   options.resume = resume;
-  options.should_stop = [] { return g_signals.load() > 0; };
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   StdoutSink sink;
@@ -131,10 +137,7 @@ int RunLrFind(const std::string& trial_file, const std::string& format,
               const CommonOptions& common) {
   auto spec = LoadTrialSpecFile(trial_file);
   if (!spec.ok()) return Fail(spec.status());
-  TrainOptions options;
-  options.device = common.device;
-  options.threads = common.threads;
-  options.should_stop = [] { return g_signals.load() > 0; };
+  TrainOptions options = LocalOptions(common);
   CurveSink sink;
   auto r = RunLrRangeTest(*spec, options, &sink);
   if (!r.ok()) return Fail(r.status());
