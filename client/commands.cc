@@ -556,8 +556,32 @@ absl::Status RunStatus(SweepClient& client, const std::string& sweep_id,
                 Done(c), Fraction(c), std::isfinite(eta) ? json(eta) : json(), metric,
                 GoalName(sweep.objective().goal()), best ? json(best->best_value()) : json(),
                 best ? json(best->id()) : json()});
+  // Auto LRs resolved so far: each range test's value and how many trials took it.
+  struct AutoLr {
+    std::string lr;
+    int64_t trials = 0;
+  };
+  std::map<std::string, AutoLr> auto_lr;  // lr_from -> value
+  {
+    v1::ListTrialsRequest req;
+    req.set_sweep_id(sweep_id);
+    ASSIGN_OR_RETURN(auto trials, client.ListTrials(req));
+    for (const auto& t : trials) {
+      auto from = t.params().find("lr_from");
+      auto lr = t.params().find("max_lr");
+      if (from == t.params().end() || lr == t.params().end()) continue;
+      AutoLr& a = auto_lr[from->second];
+      a.lr = lr->second;
+      ++a.trials;
+    }
+  }
   if (format == Format::kJson) {
-    WriteJson(table.ToJson()[0], *io.out);
+    json doc = table.ToJson()[0];
+    doc["auto_lr"] = json::array();
+    for (const auto& [from, a] : auto_lr) {
+      doc["auto_lr"].push_back({{"lr", std::stod(a.lr)}, {"from", from}, {"trials", a.trials}});
+    }
+    WriteJson(doc, *io.out);
     return absl::OkStatus();
   }
   if (format == Format::kCsv) {
@@ -577,6 +601,10 @@ absl::Status RunStatus(SweepClient& client, const std::string& sweep_id,
     *io.out << "\n";
   } else {
     *io.out << "best " << metric << ": none reported yet\n";
+  }
+  for (const auto& [from, a] : auto_lr) {
+    *io.out << "auto LR " << a.lr << " from range test " << from << " -> " << a.trials
+            << " trial(s)\n";
   }
   return absl::OkStatus();
 }

@@ -48,25 +48,35 @@ absl::StatusOr<LrSuggestion> SuggestLr(const std::vector<LrCurvePoint>& curve) {
     return absl::FailedPreconditionError(
         absl::StrCat("LR range test too short for a suggestion (", n, " usable steps)"));
   }
-  size_t imin = 0;
-  for (size_t i = 1; i < n; ++i) {
+  // The first steps are noise the EMA has not averaged out yet (batch losses vary a lot at tiny
+  // LRs): the minimum and the steepest descent are looked for after them, and the minimum must be
+  // below everything seen during them.
+  const size_t warm = std::max<size_t>(3, n / 10);
+  if (n < warm + 2) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("LR range test too short for a suggestion (", n, " usable steps)"));
+  }
+  double early_max = curve[0].smoothed;
+  for (size_t i = 1; i < warm; ++i) early_max = std::max(early_max, curve[i].smoothed);
+  size_t imin = warm;
+  for (size_t i = warm + 1; i < n; ++i) {
     if (curve[i].smoothed < curve[imin].smoothed) imin = i;
   }
-  if (imin == 0) {
+  if (!(curve[imin].smoothed < early_max)) {
     return absl::FailedPreconditionError(
-        "LR range test loss never fell below its first value: lower min_lr");
+        "LR range test loss never fell below its starting level: lower min_lr or raise max_lr");
   }
-  // Skip the first steps, where the EMA has not settled.
-  const size_t skip = std::min<size_t>(n / 20, imin / 2);
-  size_t isteep = skip;
+  size_t isteep = imin;
   double best_slope = 0;
-  for (size_t i = skip; i < imin; ++i) {
-    // Central difference where possible, in log(lr).
-    const size_t a = i == 0 ? 0 : i - 1;
-    const size_t b = i + 1;
-    const double dx = std::log(curve[b].lr) - std::log(curve[a].lr);
+  // Slopes over a window of +-k steps (a twentieth of the curve): single-step slopes of a noisy
+  // curve would pick noise at tiny LRs.
+  const size_t k = std::max<size_t>(1, n / 20);
+  for (size_t i = warm; i < imin; ++i) {
+    const size_t lo = i >= k ? i - k : 0;
+    const size_t hi = std::min(i + k, imin);
+    const double dx = std::log(curve[hi].lr) - std::log(curve[lo].lr);
     if (dx <= 0) continue;
-    const double slope = (curve[b].smoothed - curve[a].smoothed) / dx;
+    const double slope = (curve[hi].smoothed - curve[lo].smoothed) / dx;
     if (slope < best_slope) {
       best_slope = slope;
       isteep = i;

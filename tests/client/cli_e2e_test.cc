@@ -329,6 +329,41 @@ TEST_F(CliE2eTest, BestAggregatesFolds) {
   EXPECT_GT(best["se"].get<double>(), 0);
 }
 
+TEST_F(CliE2eTest, StatusTrialsAndExportShowTheAutoLrAndItsSource) {
+  auto sub = Cli({"submit", "--wait", "--format", "json",
+                  WriteSpec("auto", Spec("auto", 1,
+                                         "grid: {batch_size: [32, 64]}\n"
+                                         "schedule: {one_cycle: {max_lr: auto}}\n"))});
+  ASSERT_EQ(sub.code, 0) << sub.err;
+  const std::string id = json::parse(sub.out)["id"];
+  json status = CliJson({"status", id});
+  // One range test per batch size.
+  ASSERT_EQ(status["auto_lr"].size(), 2u) << Cli({"trials", id, "--format", "csv"}).out;
+  std::map<std::string, double> lr_of_source;
+  for (const auto& a : status["auto_lr"]) {
+    EXPECT_EQ(a["trials"], 1);
+    EXPECT_GT(a["lr"].get<double>(), 0);
+    lr_of_source[a["from"]] = a["lr"];
+  }
+  auto table = Cli({"status", id, "--format", "table"});
+  EXPECT_THAT(table.out, HasSubstr("auto LR "));
+  for (const auto& row : CliCsv({"trials", id})) {
+    if (row.at("schedule") != "one_cycle") continue;
+    ASSERT_TRUE(lr_of_source.count(row.at("param.lr_from"))) << row.at("param.lr_from");
+    EXPECT_DOUBLE_EQ(std::stod(row.at("param.max_lr")), lr_of_source[row.at("param.lr_from")]);
+  }
+  json exported = CliJson({"export", id});
+  int resolved = 0;
+  for (const auto& t : exported["trials"]) {
+    if (t["schedule"] != "one_cycle") continue;
+    ++resolved;
+    EXPECT_TRUE(t["params"].contains("lr_from"));
+    const double in_spec = t["spec"]["schedule"]["one_cycle"]["max_lr"].get<double>();
+    EXPECT_NEAR(in_spec, std::stod(t["params"]["max_lr"].get<std::string>()), 1e-5 * in_spec);
+  }
+  EXPECT_EQ(resolved, 2);
+}
+
 TEST_F(CliE2eTest, BestOfSingleTrialPointsIsTheBestTrial) {
   auto sub =
       Cli({"submit", "--wait", "--format", "json",
