@@ -331,3 +331,29 @@ TEST(HiggsExampleE2eTest, RunsOnAFileInTheChallengeLayout) {
 
 }  // namespace
 }  // namespace hypersweep::e2e
+
+namespace hypersweep::e2e {
+namespace {
+
+TEST(WorkerE2eTest, CancelledSweepsTrialStopsWithinTenSeconds) {
+  Cluster c;
+  c.StartCoordinator("30s");  // heartbeats every 10 s: the cancel must arrive by then
+  c.StartWorker("w1");
+  const std::string sweep = c.Submit(SweepSpec("cancel", 50, 40000, ""));
+  ASSERT_TRUE(WaitFor([&] { return RunningTrial(c, sweep, 1).has_value(); }, 60s)) << c.Logs();
+  const auto t0 = std::chrono::steady_clock::now();
+  grpc::ClientContext ctx;
+  v1::CancelSweepRequest req;
+  req.set_sweep_id(sweep);
+  v1::CancelSweepResponse resp;
+  ASSERT_TRUE(c.sweeps().CancelSweep(&ctx, req, &resp).ok());
+  ASSERT_TRUE(WaitFor([&] { return c.Trials(sweep).at(0).status() == v1::CANCELLED; }, 15s))
+      << c.Logs();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 11s);
+  EXPECT_LT(c.Trials(sweep).at(0).epochs_reported(), 50);
+  EXPECT_TRUE(c.worker("w1").running());
+  EXPECT_THAT(c.worker("w1").log(), HasSubstr("finished CANCELLED"));
+}
+
+}  // namespace
+}  // namespace hypersweep::e2e

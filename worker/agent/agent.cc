@@ -498,9 +498,13 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
       }
       return;
     case TrialOutcome::kStopped:
-      if (run.lost() || run.cancelled()) {
-        run.Flush();
-        run.OnLog(run.cancelled() ? "sweep cancelled; trial dropped" : "lease lost; trial dropped");
+      if (run.lost()) {
+        run.OnLog("lease lost; trial dropped");
+        return;
+      }
+      if (run.cancelled()) {
+        // Tell the coordinator now rather than letting the lease run out.
+        finish(v1::CANCELLED, v1::FAILURE_CLASS_UNSPECIFIED, "sweep cancelled");
         return;
       }
       finish(v1::FAILED, v1::PREEMPTED, absl::StrCat("worker stopping; ", result->reason));
