@@ -102,6 +102,17 @@ double Percentile(std::vector<int64_t> v, double q) {
   return static_cast<double>(v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]);
 }
 
+constexpr size_t kProbeTrials = 1000;
+
+// kProbeTrials one-epoch trials (10 weight decays x 10 momenta x 10 seeds).
+std::string ProbeSpec(int n) {
+  return "name: probe-" + std::to_string(n) +
+         "\ndataset: {synthetic: {samples: 400, features: 16, classes: 3}}\n"
+         "schedule: {constant: {lr: 0.01}}\nepochs: 1\nseeds: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+         "grid: {weight_decay: [0, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4],\n"
+         "       momentum: [0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.92, 0.94, 0.96, 0.98]}\n";
+}
+
 TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
   const char* seed_env = std::getenv("HYPERSWEEP_FAULT_SEED");
   const uint32_t seed = seed_env ? static_cast<uint32_t>(std::stoul(seed_env)) : 20261201u;
@@ -171,6 +182,7 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
   int worker_kills = 0, coordinator_kills = 0, stops = 0, fenced = 0;
   std::vector<int64_t> detect_ms, recover_serve_ms, recover_progress_ms;
   std::vector<std::string> violations;
+  int results_lost = 0;
   keep_busy();
   for (int fault = 0; fault < kFaults; ++fault) {
     keep_busy();
@@ -203,14 +215,15 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
       std::printf("fault %d: kill -9 worker %s holding %s: requeued after %lld ms\n", fault,
                   w.c_str(), held->id().c_str(), static_cast<long long>(detect_ms.back()));
     } else if (kind == 1) {
-      // kill -9 the coordinator right after it acknowledged a sweep; restart on the same file.
-      const std::string probe =
-          SubmitWithAttempts(c, Spec("probe-" + std::to_string(fault), 1, 400, ""), 1000);
-      ASSERT_FALSE(probe.empty());
-      probes.push_back(probe);
+      // kill -9 the coordinator the moment it acknowledges a sweep of kProbeTrials trials (a
+      // large commit, so an acknowledgement sent before its commit is caught); restart on the same
+      // file; the sweep must be there in full. It is then cancelled (its trials end CANCELLED).
       int64_t reported = 0;
       for (const auto& t : all_trials()) reported += t.epochs_reported();
+      const std::string probe = SubmitWithAttempts(c, ProbeSpec(fault), 1000);
       c.coordinator().Signal(SIGKILL);
+      ASSERT_FALSE(probe.empty());
+      probes.push_back(probe);
       c.coordinator().Wait();
       const auto killed = Clock::now();
       std::this_thread::sleep_for(
@@ -219,7 +232,24 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
       c.StartCoordinator("1s");
       if (::testing::Test::HasFatalFailure()) return;
       recover_serve_ms.push_back(Ms(Clock::now() - restart));
-      sweeps.push_back(probe);
+      const size_t probe_trials = c.Trials(probe).size();
+      if (probe_trials != kProbeTrials) {
+        ++results_lost;
+        violations.push_back("sweep " + probe + " was acknowledged before a kill -9; after the " +
+                             "restart it has " + std::to_string(probe_trials) + " of " +
+                             std::to_string(kProbeTrials) + " trials");
+      }
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            grpc::ClientContext ctx;
+            ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+            v1::CancelSweepRequest req;
+            req.set_sweep_id(probe);
+            v1::CancelSweepResponse resp;
+            grpc::Status st = c.sweeps().CancelSweep(&ctx, req, &resp);
+            return st.ok() || st.error_code() == grpc::StatusCode::NOT_FOUND;
+          },
+          10s));
       // Recovered = the sweep makes progress again (a worker's report is committed).
       const bool progressed = WaitFor(
           [&] {
@@ -299,7 +329,7 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
   int duplicates = 0;
   auto final_metrics = Metrics(c, trials, &duplicates);
   ASSERT_TRUE(final_metrics.has_value());
-  int results_lost = 0, acked_epochs = 0;
+  int acked_epochs = 0;
   for (const auto& [id, by_epoch] : acked) {
     for (const auto& [e, metrics] : by_epoch) {
       ++acked_epochs;
@@ -316,9 +346,8 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
   }
   if (duplicates) violations.push_back(std::to_string(duplicates) + " epochs stored twice");
   for (const auto& p : probes) {
-    if (c.Trials(p).empty()) {
-      ++results_lost;
-      violations.push_back("sweep " + p + " was acknowledged before a kill -9 and is gone");
+    for (const auto& t : c.Trials(p)) {
+      if (!Terminal(t.status())) violations.push_back("probe trial " + t.id() + " not terminal");
     }
   }
   const std::string logs = c.Logs();
@@ -330,8 +359,7 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
       continue;
     }
     ++succeeded;
-    const bool probe = std::find(probes.begin(), probes.end(), t.sweep_id()) != probes.end();
-    const int want = probe ? 1 : kEpochs;
+    const int want = kEpochs;
     std::vector<int64_t> have;
     for (const auto& [e, m] : (*final_metrics)[t.id()]) have.push_back(e);
     std::vector<int64_t> all(want);
@@ -353,16 +381,18 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
 
   std::printf(
       "FAULT_SUMMARY seed=%u faults=%d worker_kills=%d coordinator_kills=%d stops=%d "
-      "fenced=%d trials=%zu succeeded=%d acked_epochs=%d results_lost=%d violations=%zu "
+      "fenced=%d ack_probes=%zu trials=%zu succeeded=%d acked_epochs=%d results_lost=%d "
+      "violations=%zu "
       "detect_dead_worker_ms_p50=%.0f detect_dead_worker_ms_max=%.0f "
       "coordinator_serving_ms_p50=%.0f coordinator_serving_ms_max=%.0f "
       "coordinator_progress_ms_p50=%.0f coordinator_progress_ms_max=%.0f lease_ttl_ms=%d "
       "integrity=%s\n",
       seed, worker_kills + coordinator_kills + stops, worker_kills, coordinator_kills, stops,
-      fenced, trials.size(), succeeded, acked_epochs, results_lost, violations.size(),
-      Percentile(detect_ms, 0.5), Percentile(detect_ms, 1.0), Percentile(recover_serve_ms, 0.5),
-      Percentile(recover_serve_ms, 1.0), Percentile(recover_progress_ms, 0.5),
-      Percentile(recover_progress_ms, 1.0), kLeaseMs, integrity.c_str());
+      fenced, probes.size(), trials.size(), succeeded, acked_epochs, results_lost,
+      violations.size(), Percentile(detect_ms, 0.5), Percentile(detect_ms, 1.0),
+      Percentile(recover_serve_ms, 0.5), Percentile(recover_serve_ms, 1.0),
+      Percentile(recover_progress_ms, 0.5), Percentile(recover_progress_ms, 1.0), kLeaseMs,
+      integrity.c_str());
   std::fflush(stdout);
   EXPECT_GE(worker_kills + coordinator_kills + stops, 20);
   EXPECT_EQ(results_lost, 0);
