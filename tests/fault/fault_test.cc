@@ -156,6 +156,7 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
           std::vector<v1::Trial> busy;
           for (const auto& t : all_trials()) {
             if (t.status() == v1::LEASED && t.epochs_reported() >= 1 &&
+                std::count(ids.begin(), ids.end(), t.worker_id()) == 1 &&
                 c.worker(t.worker_id()).running()) {
               busy.push_back(t);
             }
