@@ -20,7 +20,7 @@ DEB_BENCH_PACKAGES := python3-torch python3-optuna python3-grpcio python3-numpy 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps slurm-deps build test test-slurm test-all demo demo-quick bench bench-cli \
-  format clean test-asan test-tsan thread-safety fuzz
+  format clean test-asan test-tsan thread-safety fuzz test-fault test-load
 
 all: build
 
@@ -62,6 +62,16 @@ test: build
 # jobs, and scancels a worker mid-trial. Not part of `make test` (label slow).
 test-slurm: slurm-deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L slurm $(CTEST_ARGS)
+
+# The fault suite (docs/RELIABILITY.md): real processes, a seeded random schedule of kill -9 and
+# SIGSTOP, a full disk (a tmpfs; root), a truncated checkpoint. Prints FAULT_SUMMARY; a few minutes.
+# HYPERSWEEP_FAULT_SEED=N replays another schedule.
+test-fault: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -V -L fault $(CTEST_ARGS)
+
+# 200 simulated workers for 60 s against one coordinator; prints LOAD_SUMMARY (p50/p99 latencies).
+test-load: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -V -L load $(CTEST_ARGS)
 
 # The demo on the embedded default data (Fashion-MNIST from Debian's dataset-fashion-mnist): a
 # coordinator and two workers run the experiments of examples/sweeps/smith-demo.yaml and

@@ -1,6 +1,7 @@
 #include "server/scheduler/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -689,6 +690,14 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
       if (e.epoch < 0 || e.epoch > kMaxEpoch) {
         error = absl::InvalidArgumentError(
             absl::StrCat("epochs.epoch: must be in [0, ", kMaxEpoch, "], got ", e.epoch));
+      }
+    }
+    // NaN or inf is no number to store: SQLite would keep NULL and read it back as 0, turning a
+    // diverged epoch into the best loss of the sweep. The value is stored as missing, as the
+    // worker does (a bad report never corrupts a trial; DIVERGED is said by FinishTrial).
+    for (auto& e : epochs) {
+      for (auto it = e.metrics.begin(); it != e.metrics.end();) {
+        it = std::isfinite(it->second) ? std::next(it) : e.metrics.erase(it);
       }
     }
     auto t = error.ok() ? CheckLease(lease, now, deferred) : absl::StatusOr<TrialEntry*>(error);

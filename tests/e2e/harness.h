@@ -108,7 +108,9 @@ class Cluster {
     if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir_);
   }
   const std::string& dir() const { return dir_; }
-  std::string db() const { return dir_ + "/sweeps.db"; }
+  std::string db() const { return db_.empty() ? dir_ + "/sweeps.db" : db_; }
+  // Puts the database elsewhere (e.g. on a small tmpfs); before the first StartCoordinator.
+  void set_db(const std::string& path) { db_ = path; }
 
   // Starts hypersweepd; the first start picks a free port, restarts reuse it.
   void StartCoordinator(const std::string& lease_ttl = "2s", std::vector<std::string> extra = {}) {
@@ -133,6 +135,27 @@ class Cluster {
     sweeps_ = v1::SweepService::NewStub(channel_);
   }
   Process& coordinator() { return *coordinator_; }
+
+  // SIGTERM and wait: the coordinator drains its commit queue and closes the database.
+  int StopCoordinator(std::chrono::milliseconds timeout = std::chrono::milliseconds(30'000)) {
+    if (!coordinator_ || !coordinator_->running()) return 0;
+    coordinator_->Signal(SIGTERM);
+    return coordinator_->Wait(timeout);
+  }
+
+  // `PRAGMA integrity_check` by the sqlite3 CLI ("ok" when the file is sound).
+  std::string IntegrityCheck() const {
+    const std::string cmd = "sqlite3 '" + db() + "' 'PRAGMA integrity_check;' 2>&1";
+    std::string out;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+      pclose(p);
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+  }
 
   Process& StartWorker(const std::string& id, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {HYPERSWEEP_WORKER_BIN,
@@ -216,6 +239,7 @@ class Cluster {
 
  private:
   std::string dir_;
+  std::string db_;
   int port_ = 0;
   int coordinator_starts_ = 0;
   std::unique_ptr<Process> coordinator_;

@@ -1,0 +1,229 @@
+// The load test (issue 8): 200 simulated workers (register, acquire, heartbeat, report epochs,
+// finish; each with its own connection) for 60 s against one hypersweepd on loopback with a
+// file database (fsync on). No call may fail; p50/p99 latencies are printed on a LOAD_SUMMARY line
+// that docs/RELIABILITY.md quotes. HYPERSWEEP_LOAD_WORKERS and HYPERSWEEP_LOAD_SECONDS override
+// the size (bounded: at most 1000 workers, 600 s).
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include "gtest/gtest.h"
+#include "tests/e2e/harness.h"
+
+namespace hypersweep::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kEpochsPerTrial = 5;
+
+int EnvInt(const char* name, int def, int lo, int hi) {
+  const char* v = std::getenv(name);
+  return std::clamp(v ? std::atoi(v) : def, lo, hi);
+}
+
+struct Latencies {
+  std::mutex mu;
+  std::map<std::string, std::vector<double>> ms;  // call -> latencies
+  std::map<std::string, std::string> first_error;
+  std::map<std::string, int64_t> errors;
+  void Add(const std::string& call, Clock::time_point start) {
+    const double d = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    std::lock_guard<std::mutex> l(mu);
+    ms[call].push_back(d);
+  }
+  void Error(const std::string& call, const grpc::Status& s) {
+    std::lock_guard<std::mutex> l(mu);
+    if (errors[call]++ == 0)
+      first_error[call] = std::to_string(s.error_code()) + " " + s.error_message();
+  }
+  double Pct(const std::string& call, double q) {
+    auto& v = ms[call];
+    if (v.empty()) return -1;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
+  }
+};
+
+std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 10) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return ctx;
+}
+
+TEST(LoadTest, TwoHundredSimulatedWorkersForSixtySeconds) {
+  const int workers = EnvInt("HYPERSWEEP_LOAD_WORKERS", 200, 1, 1000);
+  const int seconds = EnvInt("HYPERSWEEP_LOAD_SECONDS", 60, 1, 600);
+  Cluster c;
+  c.StartCoordinator("30s");
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  // The feeder keeps about 1000 trials queued (256-trial sweeps of 5 epochs), so an acquire
+  // measures the coordinator, not an empty queue.
+  std::vector<std::string> sweeps;
+  std::mutex sweeps_mu;
+  auto queued = [&]() -> int64_t {
+    v1::ListTrialsRequest req;
+    req.add_status(v1::QUEUED);
+    req.set_page_size(1);
+    int64_t total = 0;
+    std::lock_guard<std::mutex> l(sweeps_mu);
+    // Trials are leased in sweep order: only the newest sweeps can still have queued ones.
+    for (size_t i = sweeps.size() > 8 ? sweeps.size() - 8 : 0; i < sweeps.size(); ++i) {
+      const std::string& s = sweeps[i];
+      req.set_sweep_id(s);
+      v1::ListTrialsResponse resp;
+      if (c.sweeps().ListTrials(Ctx().get(), req, &resp).ok()) total += resp.total();
+    }
+    return total;
+  };
+  auto submit_sweep = [&]() -> grpc::Status {
+    v1::SubmitSweepRequest req;
+    req.set_spec(
+        "name: load\ndataset: {synthetic: {samples: 1000, features: 8, classes: 2}}\n"
+        "schedule: {constant: {lr: 0.01}}\nepochs: 5\n"
+        "seeds: [0, 1, 2, 3]\n"
+        "grid: {weight_decay: [0, 1e-6, 1e-5, 1e-4], momentum: [0.8, 0.85, 0.9, 0.95],\n"
+        "       batch_size: [16, 32, 64, 128]}\n");
+    v1::SubmitSweepResponse resp;
+    grpc::Status s = c.sweeps().SubmitSweep(Ctx(30).get(), req, &resp);
+    if (s.ok()) {
+      std::lock_guard<std::mutex> l(sweeps_mu);
+      sweeps.push_back(resp.sweep().id());
+    }
+    return s;
+  };
+  {
+    grpc::Status s = submit_sweep();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  Latencies lat;
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> trials_done{0}, epochs_reported{0}, calls{0};
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::seconds(seconds);
+  std::thread feeder([&] {
+    while (!stop) {
+      if (queued() < 1000) {
+        grpc::Status s = submit_sweep();
+        if (!s.ok()) lat.Error("SubmitSweep", s);
+      } else {
+        std::this_thread::sleep_for(100ms);
+      }
+    }
+  });
+
+  auto worker = [&](int i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection per worker
+    auto stub = v1::WorkerService::NewStub(
+        grpc::CreateCustomChannel(c.address(), grpc::InsecureChannelCredentials(), args));
+    v1::RegisterWorkerRequest reg;
+    reg.set_worker_id("sim-" + std::to_string(i));
+    reg.mutable_capabilities()->set_host("load-test");
+    reg.mutable_capabilities()->set_device("cpu");
+    reg.mutable_capabilities()->set_slots(1);
+    v1::RegisterWorkerResponse reg_resp;
+    auto t0 = Clock::now();
+    grpc::Status s = stub->RegisterWorker(Ctx().get(), reg, &reg_resp);
+    ++calls;
+    if (!s.ok()) return lat.Error("RegisterWorker", s);
+    lat.Add("RegisterWorker", t0);
+    while (Clock::now() < end) {
+      v1::AcquireTrialRequest acq;
+      acq.set_worker_id(reg_resp.worker_id());
+      acq.set_max_wait_ms(1000);
+      v1::AcquireTrialResponse lease;
+      t0 = Clock::now();
+      s = stub->AcquireTrial(Ctx().get(), acq, &lease);
+      ++calls;
+      if (!s.ok()) {
+        lat.Error("AcquireTrial", s);
+        continue;
+      }
+      if (!lease.acquired()) continue;  // an empty long-poll: its latency is the wait
+      lat.Add("AcquireTrial", t0);
+      for (int e = 0; e < kEpochsPerTrial; ++e) {
+        v1::HeartbeatRequest hb;
+        hb.set_worker_id(reg_resp.worker_id());
+        *hb.mutable_lease() = lease.lease();
+        v1::HeartbeatResponse hb_resp;
+        t0 = Clock::now();
+        s = stub->Heartbeat(Ctx().get(), hb, &hb_resp);
+        ++calls;
+        s.ok() ? lat.Add("Heartbeat", t0) : lat.Error("Heartbeat", s);
+        v1::ReportEpochsRequest rep;
+        *rep.mutable_lease() = lease.lease();
+        auto* m = rep.add_epochs();
+        m->set_epoch(e);
+        (*m->mutable_metrics())["train_loss"] = 1.0 / (e + 1);
+        (*m->mutable_metrics())["val_loss"] = 1.1 / (e + 1);
+        (*m->mutable_metrics())["val_accuracy"] = 0.5 + 0.05 * e;
+        rep.set_checkpoint_uri("/ckpt/" + lease.lease().trial_id() + ".pt");
+        v1::ReportEpochsResponse rep_resp;
+        t0 = Clock::now();
+        s = stub->ReportEpochs(Ctx().get(), rep, &rep_resp);
+        ++calls;
+        if (s.ok()) {
+          lat.Add("ReportEpochs", t0);
+          ++epochs_reported;
+        } else {
+          lat.Error("ReportEpochs", s);
+        }
+      }
+      v1::FinishTrialRequest fin;
+      *fin.mutable_lease() = lease.lease();
+      fin.set_status(v1::SUCCEEDED);
+      v1::FinishTrialResponse fin_resp;
+      t0 = Clock::now();
+      s = stub->FinishTrial(Ctx().get(), fin, &fin_resp);
+      ++calls;
+      if (s.ok()) {
+        lat.Add("FinishTrial", t0);
+        ++trials_done;
+      } else {
+        lat.Error("FinishTrial", s);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < workers; ++i) threads.emplace_back(worker, i);
+  for (auto& t : threads) t.join();
+  stop = true;
+  feeder.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+
+  for (const auto& [call, n] : lat.errors) {
+    ADD_FAILURE() << n << " " << call << " errors, first: " << lat.first_error[call];
+  }
+  // What the workers were told is what the coordinator stores.
+  int64_t succeeded = 0, stored_epochs = 0;
+  for (const auto& s : sweeps) {
+    for (const auto& t : c.Trials(s)) {
+      if (t.status() != v1::SUCCEEDED) continue;
+      ++succeeded;
+      stored_epochs += t.epochs_reported();
+    }
+  }
+  EXPECT_EQ(succeeded, trials_done.load());
+  EXPECT_EQ(stored_epochs, epochs_reported.load());
+  EXPECT_GT(trials_done.load(), 0);
+  ASSERT_TRUE(c.coordinator().running()) << c.coordinator().log();
+  EXPECT_EQ(c.StopCoordinator(), 0);
+  EXPECT_EQ(c.IntegrityCheck(), "ok");
+  std::printf(
+      "LOAD_SUMMARY workers=%d seconds=%.1f calls=%lld calls_per_s=%.0f trials=%lld epochs=%lld "
+      "errors=%zu acquire_ms_p50=%.2f acquire_ms_p99=%.2f report_ms_p50=%.2f report_ms_p99=%.2f "
+      "heartbeat_ms_p50=%.2f heartbeat_ms_p99=%.2f finish_ms_p50=%.2f finish_ms_p99=%.2f\n",
+      workers, elapsed, static_cast<long long>(calls.load()), calls.load() / elapsed,
+      static_cast<long long>(trials_done.load()), static_cast<long long>(epochs_reported.load()),
+      lat.errors.size(), lat.Pct("AcquireTrial", 0.5), lat.Pct("AcquireTrial", 0.99),
+      lat.Pct("ReportEpochs", 0.5), lat.Pct("ReportEpochs", 0.99), lat.Pct("Heartbeat", 0.5),
+      lat.Pct("Heartbeat", 0.99), lat.Pct("FinishTrial", 0.5), lat.Pct("FinishTrial", 0.99));
+  std::fflush(stdout);
+}
+
+}  // namespace
+}  // namespace hypersweep::e2e
