@@ -467,7 +467,15 @@ TEST_F(CliE2eTest, CancelStopsARunningSweep) {
   json c = CliJson({"cancel", id});
   EXPECT_EQ(c["state"], "CANCELLED");
   EXPECT_GE(c["counts"]["cancelled"].get<int>(), 1);
-  json s = CliJson({"status", id});
+  // Leased trials become CANCELLED when their worker hears of it (next heartbeat); wait for that
+  // so the two reads below see the same state.
+  json s;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        s = CliJson({"status", id});
+        return s["leased"].get<int>() == 0;
+      },
+      std::chrono::seconds(20)));
   EXPECT_EQ(s["state"], "CANCELLED");
   auto rows = CliCsv({"trials", id, "--status", "cancelled"});
   EXPECT_EQ(static_cast<int>(rows.size()), s["cancelled"].get<int>());
