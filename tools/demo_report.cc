@@ -36,8 +36,12 @@ double Num(const json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
 }
 
+// `f` is one of this file's printf formats for a double.
 std::string Fmt(double v, const char* f = "%.4f") {
-  return std::isfinite(v) ? absl::StrFormat(f, v) : std::string("-");
+  if (!std::isfinite(v)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
 }
 
 // One trial, reduced to what the report needs.
