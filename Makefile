@@ -97,7 +97,7 @@ test-asan: deps
 test-tsan: deps
 	cmake -S . -B build-tsan $(SAN_CMAKE) -DHYPERSWEEP_SANITIZE=thread
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tools/tsan.supp" \
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 history_size=7 suppressions=$(CURDIR)/tools/tsan.supp" \
 	  ctest --output-on-failure -j $(JOBS) -LE 'slow|e2e'
 
 # clang's thread-safety analysis over everything that does not include LibTorch.
