@@ -57,12 +57,12 @@
 namespace hypersweep {
 
 struct SchedulerOptions {
-  int64_t lease_ttl_ms = 30'000;          // 30 s; heartbeats extend a lease by this much
-  int32_t default_max_attempts = 3;       // when SubmitSweep gives 0
+  int64_t lease_ttl_ms = 30'000;     // 30 s; heartbeats extend a lease by this much
+  int32_t default_max_attempts = 3;  // when SubmitSweep gives 0
   // Consecutive FAILED trials that quarantine a worker, unless the worker registered its own
   // threshold (WorkerRecord::max_consecutive_failures).
   int32_t quarantine_after_failures = 5;
-  int64_t max_acquire_wait_ms = 60'000;   // upper bound of one long-poll
+  int64_t max_acquire_wait_ms = 60'000;  // upper bound of one long-poll
 };
 
 enum class SweepState { kRunning = 1, kCompleted = 2, kCancelled = 3 };

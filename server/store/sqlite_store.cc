@@ -396,9 +396,10 @@ absl::StatusOr<StoreState> SqliteStore::LoadState() {
     }
   }
   {
-    Stmt s(db,
-           "SELECT id, host, device, memory_bytes, libtorch_version, slots, registered_ms, "
-           "last_seen_ms, consecutive_failures, quarantined, max_failures FROM workers ORDER BY id");
+    Stmt s(
+        db,
+        "SELECT id, host, device, memory_bytes, libtorch_version, slots, registered_ms, "
+        "last_seen_ms, consecutive_failures, quarantined, max_failures FROM workers ORDER BY id");
     for (;;) {
       auto row = s.Step();
       if (!row.ok()) return done(row.status());
