@@ -1,12 +1,14 @@
 #include "core/spec_reader.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/status_macros.h"
 
 namespace hypersweep {
 
@@ -25,7 +27,63 @@ absl::Status FieldError(const std::string& path, const YAML::Node& node,
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
 }
 
+namespace {
+// Returns the byte offset of the first byte that does not start a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or npos if there is none.
+size_t FirstInvalidUtf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    }
+    i += len;
+  }
+  return std::string::npos;
+}
+}  // namespace
+
+absl::Status CheckUtf8(const std::string& text, const std::string& what) {
+  const size_t bad = FirstInvalidUtf8(text);
+  if (bad == std::string::npos) return absl::OkStatus();
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < bad; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  char hex[8];
+  std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned char>(text[bad]));
+  return absl::InvalidArgumentError(absl::StrCat(what, " (line ", line, ", column ", column,
+                                                 "): not valid UTF-8 (byte ", hex, ")"));
+}
+
 absl::StatusOr<YAML::Node> LoadYaml(const std::string& text, const std::string& what) {
+  RETURN_IF_ERROR(CheckUtf8(text, what));
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
@@ -74,6 +132,8 @@ absl::StatusOr<bool> ReadBool(const YAML::Node& node, const std::string& path) {
 
 absl::StatusOr<std::string> ReadString(const YAML::Node& node, const std::string& path) {
   if (!node.IsScalar()) return FieldError(path, node, "expected a string");
+  // Escapes in quoted scalars can produce bytes the raw-text check did not see.
+  if (!CheckUtf8(node.Scalar(), "").ok()) return FieldError(path, node, "not valid UTF-8");
   return node.Scalar();
 }
 

@@ -1,5 +1,7 @@
 #include "core/trial_spec.h"
 
+#include "core/spec_reader.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -153,6 +155,27 @@ TEST(TrialSpecTest, MissingFileNamesIt) {
   auto s = LoadTrialSpecFile("/nonexistent/trial.yaml");
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("/nonexistent/trial.yaml"));
+}
+
+TEST(CheckUtf8Test, AcceptsWellFormedAndNamesTheFirstBadByte) {
+  EXPECT_TRUE(CheckUtf8("plain ascii", "spec").ok());
+  EXPECT_TRUE(CheckUtf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", "spec").ok());
+  // Lone continuation byte, truncated sequence, overlong '/', UTF-16 surrogate, above U+10FFFF.
+  for (const char* bad : {"a\xA8", "a\xC3", "a\xC0\xAF", "a\xED\xA0\x80", "a\xF4\x90\x80\x80"}) {
+    const absl::Status s = CheckUtf8(bad, "spec");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("line 1, column 2")) << s;
+  }
+  EXPECT_THAT(std::string(CheckUtf8("ok\nname: f\xA8nist", "trial spec").message()),
+              HasSubstr("trial spec (line 2, column 8): not valid UTF-8 (byte 0xA8)"));
+}
+
+TEST(TrialSpecTest, RejectsNonUtf8NameBeforeItCanReachJson) {
+  std::string text = kGood;
+  text.replace(text.find("fmnist-1cycle"), 1, "\xA8");
+  auto s = ParseTrialSpec(text);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("not valid UTF-8"));
 }
 
 }  // namespace
