@@ -350,6 +350,10 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
     }
     a.Double("div", &s.auto_lr.div);
     if (a.ok() && !(s.auto_lr.div >= 1)) a.Fail("div", "must be >= 1");
+    a.Double("scale", &s.auto_lr.scale);
+    if (a.ok() && !(s.auto_lr.scale > 0 && s.auto_lr.scale <= 1)) {
+      a.Fail("scale", "must be in (0, 1]");
+    }
     r.Fail(a.Finish());
   }
   if (r.ok() && !s.has_base_schedule && s.schedules.empty()) {

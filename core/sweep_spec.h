@@ -42,7 +42,8 @@ struct RandomSearch {
 
 struct AutoLrOptions {
   SuggestRule rule = SuggestRule::kSteepest;
-  double div = 10;  // base_lr = max_lr / div where base_lr is auto
+  double div = 10;   // base_lr = max_lr / div where base_lr is auto
+  double scale = 1;  // max_lr = the rule's suggestion x scale, in (0, 1]
 };
 
 struct SweepSpec {

@@ -166,7 +166,7 @@ void Scheduler::ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve,
           absl::StrCat("LR range test ", range.rec.id,
                        " gave no usable suggestion: ", suggestion.status().message()));
     } else {
-      lr = suggestion->Get(sweep.auto_lr.rule);
+      lr = suggestion->Get(sweep.auto_lr.rule) * sweep.auto_lr.scale;
     }
   }
   for (const auto& id : deps) {
@@ -186,7 +186,10 @@ void Scheduler::ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve,
     t.rec.spec_json = ToJson(*spec).dump();
     t.rec.params.emplace_back("max_lr", absl::StrFormat("%.6g", *lr));
     t.rec.params.emplace_back(
-        "lr_from", absl::StrCat(range.rec.id, " (", SuggestRuleName(sweep.auto_lr.rule), ")"));
+        "lr_from",
+        absl::StrCat(range.rec.id, " (", SuggestRuleName(sweep.auto_lr.rule),
+                     sweep.auto_lr.scale == 1 ? "" : absl::StrFormat(" x %g", sweep.auto_lr.scale),
+                     ")"));
     batch.resolve_trials.push_back(t.rec);
     Enqueue(t);
     events.push_back(EventFor(t));

@@ -150,6 +150,7 @@ auto: {rule: min_div_10, div: 4}
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->auto_lr.rule, SuggestRule::kMinDiv10);
   EXPECT_DOUBLE_EQ(s->auto_lr.div, 4);
+  EXPECT_DOUBLE_EQ(s->auto_lr.scale, 1);
   auto t = ExpandSweep(*s);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ((*t)[0].spec.schedule.auto_fields.size(), 2u);

@@ -654,6 +654,40 @@ class AutoLrTest : public SchedulerTest {
   }
 };
 
+// auto.scale takes a fraction of the rule's suggestion (Smith: a max LR where the loss still falls,
+// a little below its minimum) and says so in lr_from.
+TEST_F(AutoLrTest, ScaleMultipliesTheSuggestionAndIsRecorded) {
+  auto r = Submit(R"(
+name: scaled
+dataset: {synthetic: {}}
+epochs: 3
+batch_size: 32
+auto: {rule: min, scale: 0.6}
+schedule: {one_cycle: {max_lr: auto}}
+)");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->trials.size(), 2u);
+  const std::string w = Register();
+  auto range = AcquireNow(w);
+  ASSERT_TRUE(range.ok() && range->acquired);
+  ASSERT_EQ(range->trial.schedule, "lr_range_test");
+  ASSERT_TRUE(ReportCurve(Ref(*range), CurveWithMinimumAt05()).ok());
+  ASSERT_TRUE(Finish(Ref(*range), TrialStatus::kSucceeded).ok());
+  int resolved = 0;
+  for (const auto& t : All(r->sweep.record.id)) {
+    if (Param(t, "role") == "lr_range_test") continue;
+    ++resolved;
+    auto spec = ParseTrialSpec(t.spec_json, {true});
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    // The curve's minimum sits at step 27 (lr 10^-0.3 ~ 0.501); 0.6 of it:
+    EXPECT_DOUBLE_EQ(std::get<OneCycleSchedule>(spec->schedule.kind).max_lr,
+                     std::pow(10.0, -3 + 27 / 10.0) * 0.6);
+    EXPECT_EQ(Param(t, "max_lr"), "0.300712");
+    EXPECT_THAT(Param(t, "lr_from"), HasSubstr("(min x 0.6)"));
+  }
+  EXPECT_EQ(resolved, 1);
+}
+
 TEST_F(AutoLrTest, OneRangeTestPerGroupThenResolvedDependents) {
   auto r = Submit(kAutoSpec);
   ASSERT_TRUE(r.ok()) << r.status();
