@@ -300,7 +300,7 @@ void RunAsyncWorkers(const Daemon& d, int workers, int reports, Counters* c) {
 
 int Run(int argc, char** argv) {
   CLI::App app{"hypersweep coordinator benchmark"};
-  std::string binary = HYPERSWEEP_BINARY_DIR "/server/hypersweepd", dir = "/tmp/hs-bench";
+  std::string binary = HYPERSWEEPD_BIN, dir = "/tmp/hs-bench";
   std::string mode = "all";
   int workers = 64, trials = 5000, reports = 10, query_trials = 10'000, query_epochs = 50,
       idle = 1000;

@@ -64,6 +64,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-lr", type=float, default=0.2)
+    ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hidden", default="128,128,128,128")
     args = ap.parse_args()
@@ -79,7 +80,8 @@ def main():
     steps_per_epoch = (n + args.batch_size - 1) // args.batch_size
     torch.manual_seed(args.seed)
     model = build_model([int(h) for h in args.hidden.split(",")])
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9,
+                          weight_decay=args.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.max_lr,
                                                 total_steps=steps_per_epoch * args.epochs)
     for epoch in range(args.epochs):
