@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
   // 2. Schedules and 1cycle.
   double const_best_acc = std::nan("");
   int const_best_epoch = -1, const_epochs = 0;
-  std::string const_label;
+  std::string const_label, const_batch;
   if (auto exp = Exp(dir, "schedules")) {
     rep.Section("2. Learning-rate schedules", "schedules.svg", "validation loss per epoch");
     rep.md() << "![the schedules' learning rate per epoch](schedules-lr.svg)\n\n";
@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
         const_best_epoch = at_acc;
         const_label = r.label;
         const_epochs = static_cast<int>(r.epochs.size());
+        const_batch = r.spec.value("batch_size", json()).dump();
       }
     }
     rep.Table({"schedule", "best val_loss", "at epoch", "best val_accuracy", "at epoch",
@@ -265,13 +266,16 @@ int main(int argc, char** argv) {
         const bool quarter = reached >= 0 && (reached + 1) * 4 <= const_epochs;
         rep.Finding(absl::StrFormat(
             "1cycle at the range test's LR (%s) reached %s validation accuracy in %d epoch(s); %s "
-            "reached %s at epoch %d of %d. 1cycle %s the constant-LR best%s.",
+            "reached %s at epoch %d of %d (batch sizes %s and %s). 1cycle %s the constant-LR "
+            "best%s (margin %+.4f).",
             r.Param("max_lr"), Fmt(best), static_cast<int>(r.epochs.size()), const_label,
             Fmt(const_best_acc), const_best_epoch + 1, const_epochs,
+            r.spec.value("batch_size", json()).dump(), const_batch,
             reached >= 0 ? absl::StrFormat("matched (epoch %d)", reached + 1) : "did not match",
             reached >= 0 ? (quarter ? ", within a quarter of its epochs"
                                     : ", but not within a quarter of its epochs")
-                         : ""));
+                         : "",
+            best - const_best_acc));
       }
     }
   }
