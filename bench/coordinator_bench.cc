@@ -25,6 +25,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "hypersweep/v1/service.grpc.pb.h"
+#include "tests/common/coordinator_process.h"
 
 namespace hypersweep {
 namespace {
@@ -34,78 +35,17 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-class Daemon {
+// hypersweepd on a free loopback port; exits the benchmark if it does not start.
+class Daemon : public test_support::CoordinatorProcess {
  public:
-  Daemon(const std::string& binary, const std::string& db, const std::vector<std::string>& extra) {
-    int out[2];
-    if (pipe(out) != 0) std::abort();
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<std::string> args = {binary, "--listen", "127.0.0.1:0", "--db", db};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[512] = {0};
-    if (fgets(line, sizeof(line), f) != nullptr) {
-      std::string s(line);
-      auto colon = s.find(':', s.find("127.0.0.1"));
-      if (colon != std::string::npos) port_ = std::atoi(s.c_str() + colon + 1);
-    }
-    fclose(f);
-    if (port_ == 0) {
-      std::cerr << "hypersweepd did not start\n";
+  Daemon(const std::string& binary, const std::string& db, const std::vector<std::string>& extra)
+      : CoordinatorProcess(binary, db, extra) {
+    if (port() == 0) {
+      std::cerr << "hypersweepd did not start: " << first_line() << "\n";
       std::exit(1);
     }
   }
-  ~Daemon() {
-    kill(pid_, SIGTERM);
-    int status;
-    waitpid(pid_, &status, 0);
-  }
-  std::shared_ptr<grpc::Channel> Channel(int index = 0) const {
-    grpc::ChannelArguments args;
-    args.SetInt("bench_channel", index);  // distinct channels: separate connections
-    args.SetMaxReceiveMessageSize(64 << 20);
-    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
-                                     grpc::InsecureChannelCredentials(), args);
-  }
-  // CPU seconds (user + system) hypersweepd has used so far.
-  double CpuSeconds() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 1; in >> field && i <= 15; ++i) {
-      if (i == 14) utime = std::stod(field);
-      if (i == 15) stime = std::stod(field);
-    }
-    return (utime + stime) / sysconf(_SC_CLK_TCK);
-  }
-  // Resident set size of hypersweepd in MiB.
-  double RssMiB() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-    std::string key;
-    while (in >> key) {
-      if (key == "VmRSS:") {
-        double kb;
-        in >> kb;
-        return kb / 1024;
-      }
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
+  ~Daemon() { Kill(SIGTERM); }
 };
 
 std::unique_ptr<grpc::ClientContext> Ctx(int ms = 60'000) {

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "hypersweep/v1/service.grpc.pb.h"
+#include "tests/common/coordinator_process.h"
 
 namespace hypersweep {
 namespace {
@@ -28,53 +29,12 @@ constexpr int kTrials = 200;
 constexpr int kEpochs = 10;
 
 // A hypersweepd child process.
-class Daemon {
+class Daemon : public test_support::CoordinatorProcess {
  public:
-  Daemon(const std::string& db, const std::vector<std::string>& extra) {
-    int out[2];
-    EXPECT_EQ(pipe(out), 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<std::string> args = {HYPERSWEEPD_BIN, "--listen", "127.0.0.1:0", "--db", db};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[512] = {0};
-    if (fgets(line, sizeof(line), f) != nullptr) {
-      std::string s(line);
-      auto colon = s.find(':', s.find("127.0.0.1"));
-      if (colon != std::string::npos) port_ = std::atoi(s.c_str() + colon + 1);
-    }
-    fclose(f);
-    EXPECT_GT(port_, 0) << "hypersweepd did not start: " << line;
+  Daemon(const std::string& db, const std::vector<std::string>& extra)
+      : CoordinatorProcess(HYPERSWEEPD_BIN, db, extra) {
+    EXPECT_GT(port(), 0) << "hypersweepd did not start: " << first_line();
   }
-  ~Daemon() {
-    if (pid_ > 0) Kill(SIGKILL);
-  }
-  int Kill(int sig) {
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-  std::shared_ptr<grpc::Channel> Channel() const {
-    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
-                               grpc::InsecureChannelCredentials());
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
 };
 
 std::unique_ptr<grpc::ClientContext> Ctx(int ms = 10'000) {
