@@ -22,6 +22,7 @@
 
 #include "gtest/gtest.h"
 #include "hypersweep/v1/service.grpc.pb.h"
+#include "tests/e2e/sweep_client.h"
 
 namespace hypersweep::e2e {
 
@@ -131,8 +132,7 @@ class Cluster {
         },
         std::chrono::seconds(20)))
         << ReadAll(log);
-    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
-    sweeps_ = v1::SweepService::NewStub(channel_);
+    client_ = std::make_unique<SweepClient>(address(), "");
   }
   Process& coordinator() { return *coordinator_; }
 
@@ -176,55 +176,13 @@ class Cluster {
   Process& worker(const std::string& id) { return *workers_.at(id); }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
-  v1::SweepService::Stub& sweeps() { return *sweeps_; }
-
-  std::string Submit(const std::string& spec) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::SubmitSweepRequest req;
-    req.set_spec(spec);
-    v1::SubmitSweepResponse resp;
-    grpc::Status s = sweeps_->SubmitSweep(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.sweep().id();
-  }
-
-  // Trials of a sweep; empty on an RPC error (e.g. while the coordinator restarts).
-  std::vector<v1::Trial> Trials(const std::string& sweep_id) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::ListTrialsRequest req;
-    req.set_sweep_id(sweep_id);
-    req.set_page_size(10000);
-    v1::ListTrialsResponse resp;
-    if (!sweeps_->ListTrials(&ctx, req, &resp).ok()) return {};
-    return {resp.trials().begin(), resp.trials().end()};
-  }
-
-  bool Done(const std::string& sweep_id) {
-    auto trials = Trials(sweep_id);
-    if (trials.empty()) return false;
-    for (const auto& t : trials) {
-      if (t.status() == v1::QUEUED || t.status() == v1::LEASED) return false;
-    }
-    return true;
-  }
-
-  // trial id -> reported epoch numbers, in the order stored.
+  SweepClient& client() { return *client_; }
+  v1::SweepService::Stub& sweeps() { return client_->stub(); }
+  std::string Submit(const std::string& spec) { return client_->Submit(spec); }
+  std::vector<v1::Trial> Trials(const std::string& sweep_id) { return client_->Trials(sweep_id); }
+  bool Done(const std::string& sweep_id) { return client_->Done(sweep_id); }
   std::map<std::string, std::vector<int64_t>> Epochs(const std::vector<v1::Trial>& trials) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::GetTrialMetricsRequest req;
-    for (const auto& t : trials) req.add_trial_ids(t.id());
-    v1::GetTrialMetricsResponse resp;
-    grpc::Status s = sweeps_->GetTrialMetrics(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    std::map<std::string, std::vector<int64_t>> out;
-    for (const auto& tm : resp.trials()) {
-      auto& v = out[tm.trial_id()];
-      for (const auto& e : tm.epochs()) v.push_back(e.epoch());
-    }
-    return out;
+    return client_->Epochs(trials);
   }
 
   std::string Logs() {
@@ -244,8 +202,7 @@ class Cluster {
   int coordinator_starts_ = 0;
   std::unique_ptr<Process> coordinator_;
   std::map<std::string, std::unique_ptr<Process>> workers_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::SweepService::Stub> sweeps_;
+  std::unique_ptr<SweepClient> client_;
 };
 
 }  // namespace hypersweep::e2e

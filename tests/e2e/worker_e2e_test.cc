@@ -29,23 +29,11 @@ validation: {holdout: 0.2}
 }
 
 void ExpectEveryEpochOnce(Cluster& c, const std::string& sweep, int epochs) {
-  auto trials = c.Trials(sweep);
-  auto epochs_by_trial = c.Epochs(trials);
-  for (const auto& t : trials) {
-    EXPECT_EQ(t.status(), v1::SUCCEEDED) << t.id() << " " << t.reason();
-    std::vector<int64_t> want(epochs);
-    for (int e = 0; e < epochs; ++e) want[e] = e;
-    EXPECT_EQ(epochs_by_trial[t.id()], want) << t.id();
-    EXPECT_EQ(t.epochs_reported(), epochs) << t.id();
-  }
+  c.client().ExpectEveryEpochOnce(sweep, epochs);
 }
 
-// A LEASED trial of `sweep` with at least `min_epochs` reported.
 std::optional<v1::Trial> RunningTrial(Cluster& c, const std::string& sweep, int min_epochs) {
-  for (const auto& t : c.Trials(sweep)) {
-    if (t.status() == v1::LEASED && t.epochs_reported() >= min_epochs) return t;
-  }
-  return std::nullopt;
+  return c.client().RunningTrial(sweep, min_epochs);
 }
 
 TEST(WorkerE2eTest, TwoWorkersRunATwelveTrialSweep) {
