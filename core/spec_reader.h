@@ -23,8 +23,8 @@ absl::Status FieldError(const std::string& path, const YAML::Node& node,
 // Joins a parent path and a key: JoinPath("model", "mlp") == "model.mlp", JoinPath("", "x") == "x".
 std::string JoinPath(const std::string& parent, const std::string& key);
 
-// Specs are UTF-8 (they travel as JSON and protobuf strings). Names line and column of the first bad
-// byte, prefixed by `what`.
+// Specs are UTF-8 (they travel as JSON and protobuf strings). Names line and column of the first
+// bad byte, prefixed by `what`.
 absl::Status CheckUtf8(const std::string& text, const std::string& what);
 
 // Parses a YAML or JSON document; a syntax error names the line.

@@ -1,7 +1,6 @@
 #include "core/trial_spec.h"
 
 #include "core/spec_reader.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -66,31 +66,13 @@ class TlsE2eTest : public ::testing::Test {
   }
 
   Process& StartWorker(const std::string& id, std::vector<std::string> extra) {
-    std::vector<std::string> argv = {HYPERSWEEP_WORKER_BIN,
-                                     "--server",
-                                     "localhost:" + port_,
-                                     "--worker-id",
-                                     id,
-                                     "--threads",
-                                     "1",
-                                     "--checkpoint-dir",
-                                     dir_ + "/checkpoints",
-                                     "--acquire-wait-ms",
-                                     "1000"};
+    std::vector<std::string> argv = e2e::WorkerArgv("localhost:" + port_, id, dir_);
     argv.insert(argv.end(), extra.begin(), extra.end());
     workers_.push_back(std::make_unique<Process>(argv, dir_ + "/worker-" + id + ".log"));
     return *workers_.back();
   }
 
-  std::string Logs() {
-    std::string all;
-    for (const auto& e : std::filesystem::directory_iterator(dir_)) {
-      if (e.path().extension() == ".log") {
-        all += "==== " + e.path().filename().string() + "\n" + ReadAll(e.path().string());
-      }
-    }
-    return all;
-  }
+  std::string Logs() const { return e2e::LogsIn(dir_); }
 
   std::string dir_, port_, ca_;
   std::unique_ptr<Process> coordinator_;

@@ -96,6 +96,33 @@ inline bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds
   return cond();
 }
 
+// hypersweep-worker's command line for tests: one thread, checkpoints under `dir`, short polls.
+inline std::vector<std::string> WorkerArgv(const std::string& server, const std::string& id,
+                                           const std::string& dir) {
+  return {HYPERSWEEP_WORKER_BIN,
+          "--server",
+          server,
+          "--worker-id",
+          id,
+          "--threads",
+          "1",
+          "--checkpoint-dir",
+          dir + "/checkpoints",
+          "--acquire-wait-ms",
+          "1000"};
+}
+
+// Every *.log file in `dir`, each under a "==== name" line.
+inline std::string LogsIn(const std::string& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log") {
+      all += "==== " + entry.path().filename().string() + "\n" + ReadAll(entry.path().string());
+    }
+  }
+  return all;
+}
+
 // A scratch directory with a coordinator and workers.
 class Cluster {
  public:
@@ -158,17 +185,7 @@ class Cluster {
   }
 
   Process& StartWorker(const std::string& id, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {HYPERSWEEP_WORKER_BIN,
-                                     "--server",
-                                     address(),
-                                     "--worker-id",
-                                     id,
-                                     "--threads",
-                                     "1",
-                                     "--checkpoint-dir",
-                                     dir_ + "/checkpoints",
-                                     "--acquire-wait-ms",
-                                     "1000"};
+    std::vector<std::string> argv = WorkerArgv(address(), id, dir_);
     argv.insert(argv.end(), extra.begin(), extra.end());
     workers_[id] = std::make_unique<Process>(argv, dir_ + "/worker-" + id + ".log");
     return *workers_[id];
@@ -185,15 +202,7 @@ class Cluster {
     return client_->Epochs(trials);
   }
 
-  std::string Logs() {
-    std::string all;
-    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-      if (entry.path().extension() == ".log") {
-        all += "==== " + entry.path().filename().string() + "\n" + ReadAll(entry.path().string());
-      }
-    }
-    return all;
-  }
+  std::string Logs() const { return LogsIn(dir_); }
 
  private:
   std::string dir_;

@@ -1,6 +1,6 @@
-// A SweepService client for tests: plain or TLS, with or without a bearer token. Cluster (harness.h)
-// uses one for the coordinator it starts; deployment tests use one for coordinators they did not
-// start themselves (a Slurm job) or that run with TLS and tokens.
+// A SweepService client for tests: plain or TLS, with or without a bearer token. Cluster
+// (harness.h) uses one for the coordinator it starts; deployment tests use one for coordinators
+// they did not start themselves (a Slurm job) or that run with TLS and tokens.
 #ifndef HYPERSWEEP_TESTS_E2E_SWEEP_CLIENT_H_
 #define HYPERSWEEP_TESTS_E2E_SWEEP_CLIENT_H_
 
