@@ -115,6 +115,9 @@ class Agent::TrialRun : public MetricsSink {
   }
   bool cancelled() const { return cancelled_.load(); }
   bool lost() const { return lost_.load(); }
+  // From here on the finish path speaks for the trial: a heartbeat that races FinishTrial and is
+  // rejected because the trial just finished is not news.
+  void MarkFinishing() { finishing_ = true; }
 
   // Sends every buffered report; retries with backoff until sent, the lease is lost, or (when
   // draining) the drain deadline passes. Returns false when the reports could not be delivered.
@@ -176,7 +179,7 @@ class Agent::TrialRun : public MetricsSink {
     }
     absl::Status s = FromGrpc(gs);
     if (absl::IsAborted(s) || absl::IsNotFound(s) || absl::IsFailedPrecondition(s)) {
-      if (!lost_.exchange(true)) {
+      if (!lost_.exchange(true) && !finishing_) {
         OnLog(absl::StrCat("lease rejected by the coordinator (", s.message(),
                            "); dropping the trial"));
       }
@@ -210,6 +213,7 @@ class Agent::TrialRun : public MetricsSink {
   const int64_t heartbeat_ms_;
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> lost_{false};
+  std::atomic<bool> finishing_{false};
   std::atomic<bool> unreachable_logged_{false};
   absl::Mutex send_mu_;  // held across one SendPending() (ordered before mu_)
   absl::Mutex mu_;       // guards pending_, checkpoint_uri_, done_
@@ -385,6 +389,7 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
   auto finish = [&](v1::TrialStatus status, v1::FailureClass fc, const std::string& reason) {
     run.Flush();
     if (run.lost()) return;
+    run.MarkFinishing();
     for (int attempt = 0;; ++attempt) {
       grpc::ClientContext ctx;
       AddAuth(&ctx, options_.token);
