@@ -178,7 +178,7 @@ void Scheduler::ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve,
       SetStatus(t, TrialStatus::kFailed);
       t.rec.failure_class = FailureClass::kUserError;
       t.rec.reason = std::string(lr.ok() ? spec.status().message() : lr.status().message());
-      batch.update_trials.push_back(t.rec);
+      batch.update_trials.push_back(MutableFieldsOf(t.rec));
       events.push_back(EventFor(t));
       continue;
     }
@@ -224,6 +224,9 @@ SweepInfo Scheduler::InfoOf(const SweepEntry& s) const {
 
 SweepEvent Scheduler::EventFor(const TrialEntry& t) {
   SweepEvent e;
+  // Nobody watches this sweep: an empty event, which Publish() delivers to no one. A watcher that
+  // subscribes later reads the current state first, which already has this change.
+  if (watched_.find(t.rec.sweep_id) == watched_.end()) return e;
   e.sweep = InfoOf(sweeps_[t.rec.sweep_id]);
   e.has_trial = true;
   e.trial = t.rec;
@@ -278,7 +281,7 @@ void Scheduler::Requeue(TrialEntry& t, bool burn_attempt, const std::string& rea
       Enqueue(t);
     }
   }
-  batch.update_trials.push_back(t.rec);
+  batch.update_trials.push_back(MutableFieldsOf(t.rec));
   if (IsFinal(t.rec.status) && dependents_.count(t.rec.id)) {
     // A range test that gave up (or was cancelled): its dependents fail. Their events are not
     // streamed from here; ListTrials shows them.
@@ -325,7 +328,7 @@ void Scheduler::Lease(TrialEntry& t, const std::string& worker_id, int64_t now,
   t.rec.worker_id = worker_id;
   leased_.insert(t.rec.id);
   WriteBatch batch;
-  batch.update_trials.push_back(t.rec);
+  batch.update_trials.push_back(MutableFieldsOf(t.rec));
   AcquireResult r;
   r.acquired = true;
   r.trial = t.rec;
@@ -522,7 +525,7 @@ void Scheduler::CancelSweep(const std::string& sweep_id, Callback<SweepInfo> don
           queue_.erase(QueueKey(t.sweep_seq, t.rec.index, t.rec.id));
           SetStatus(t, TrialStatus::kCancelled);
           t.rec.reason = "sweep cancelled";
-          batch.update_trials.push_back(t.rec);
+          batch.update_trials.push_back(MutableFieldsOf(t.rec));
           events.push_back(EventFor(t));
         } else if (t.rec.status == TrialStatus::kLeased) {
           t.cancel_requested = true;  // told on its next heartbeat or report
@@ -723,9 +726,9 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
           (!checkpoint_uri.empty() && checkpoint_uri != tr.rec.checkpoint_uri)) {
         tr.rec.epochs_reported += static_cast<int64_t>(w.epochs.size());
         if (!checkpoint_uri.empty()) tr.rec.checkpoint_uri = checkpoint_uri;
-        batch.update_trials.push_back(tr.rec);
+        batch.update_trials.push_back(MutableFieldsOf(tr.rec));
         SweepEvent ev = EventFor(tr);
-        ev.epochs = w.epochs;
+        if (ev.has_trial) ev.epochs = w.epochs;
         events.push_back(std::move(ev));
         if (!w.epochs.empty()) batch.add_epochs.push_back(std::move(w));
       }
@@ -814,7 +817,7 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
                                        reason.empty() ? "" : ": ", reason);
         }
         SetStatus(tr, status);
-        batch.update_trials.push_back(tr.rec);
+        batch.update_trials.push_back(MutableFieldsOf(tr.rec));
       }
       if (worker != nullptr && failure_class != FailureClass::kPreempted &&
           status != TrialStatus::kCancelled) {
@@ -912,6 +915,10 @@ void Scheduler::Shutdown() {
 
 uint64_t Scheduler::Subscribe(const std::string& sweep_id,
                               std::function<void(const SweepEvent&)> fn) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++watched_[sweep_id];
+  }
   absl::MutexLock lock(&events_mu_);
   const uint64_t id = next_subscriber_id_++;
   subscribers_[id] = {sweep_id, std::move(fn)};
@@ -919,8 +926,17 @@ uint64_t Scheduler::Subscribe(const std::string& sweep_id,
 }
 
 void Scheduler::Unsubscribe(uint64_t id) {
-  absl::MutexLock lock(&events_mu_);
-  subscribers_.erase(id);
+  std::string sweep_id;
+  {
+    absl::MutexLock lock(&events_mu_);
+    auto it = subscribers_.find(id);
+    if (it == subscribers_.end()) return;
+    sweep_id = it->second.first;
+    subscribers_.erase(it);
+  }
+  absl::MutexLock lock(&mu_);
+  auto w = watched_.find(sweep_id);
+  if (w != watched_.end() && --w->second <= 0) watched_.erase(w);
 }
 
 }  // namespace hypersweep

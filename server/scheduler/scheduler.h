@@ -266,6 +266,8 @@ class Scheduler {
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_reaper_ ABSL_GUARDED_BY(mu_) = false;
+  // Subscribers per sweep id (EventFor builds events only for watched sweeps).
+  std::map<std::string, int> watched_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex events_mu_;  // guards subscribers_ (separate: publishing runs on the writer thread)
   std::map<uint64_t, std::pair<std::string, std::function<void(const SweepEvent&)>>> subscribers_

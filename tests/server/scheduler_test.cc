@@ -488,6 +488,51 @@ TEST_F(SchedulerTest, WatchEventsArriveAfterCommit) {
   EXPECT_EQ(events[2].sweep.counts.Of(TrialStatus::kSucceeded), 1);
 }
 
+// Events are built only for watched sweeps; a second watcher leaving must not silence the first,
+// and a watcher that comes back is served again.
+TEST_F(SchedulerTest, WatchersCountPerSweep) {
+  auto r = Submit();
+  const std::string sweep = r->sweep.record.id;
+  ASSERT_TRUE(sched_->Flush().ok());
+  absl::Mutex mu;
+  int first = 0, second = 0, third = 0;
+  const uint64_t a = sched_->Subscribe(sweep, [&](const SweepEvent& e) {
+    absl::MutexLock lock(&mu);
+    if (e.has_trial) ++first;
+  });
+  const uint64_t b = sched_->Subscribe(sweep, [&](const SweepEvent& e) {
+    absl::MutexLock lock(&mu);
+    if (e.has_trial) ++second;
+  });
+  const std::string w = Register();
+  auto t1 = AcquireNow(w);
+  ASSERT_TRUE(t1.ok() && t1->acquired);
+  sched_->Unsubscribe(b);
+  ASSERT_TRUE(Report(Ref(*t1), {0}).ok());
+  Register();  // a later commit: everything before it has been published
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(first, 2);   // the lease and the report
+    EXPECT_EQ(second, 1);  // the lease only
+  }
+  sched_->Unsubscribe(a);
+  ASSERT_TRUE(Finish(Ref(*t1), TrialStatus::kSucceeded).ok());  // nobody watches
+  const uint64_t c = sched_->Subscribe(sweep, [&](const SweepEvent& e) {
+    absl::MutexLock lock(&mu);
+    if (e.has_trial) {
+      ++third;
+      EXPECT_EQ(e.trial.sweep_id, sweep);
+    }
+  });
+  auto t2 = AcquireNow(w);
+  ASSERT_TRUE(t2.ok() && t2->acquired);
+  Register();
+  sched_->Unsubscribe(c);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(first, 2);
+  EXPECT_EQ(third, 1);
+}
+
 TEST_F(SchedulerTest, ConcurrentAcquirersNeverShareATrial) {
   auto r = Submit(R"(
 dataset: {synthetic: {}}
