@@ -7,8 +7,13 @@ BUILD=${1:-build}
 WORKERS=${2:-64}
 OUT=${OUT:-/tmp/hs-bench}
 mkdir -p "$OUT"
+# Each side starts with the page cache flushed, so neither pays for the other's (or an earlier
+# run's) dirty pages: on a small VM that swung single runs by +-20%.
+settle() { sync; sleep "${SETTLE_SECONDS:-5}"; }
+settle
 hs=$("$BUILD/bench/hypersweep_coordinator_bench" --mode throughput --workers "$WORKERS" \
       --trials 3000 --dir "$OUT" 2>/dev/null)
+settle
 op=$(/usr/bin/python3 "$(dirname "$0")/optuna_bench.py" --workers "$WORKERS" \
       --trials-per-worker $(( WORKERS >= 32 ? 4 : 25 )) --db "$OUT/optuna.db")
 echo "$hs"
