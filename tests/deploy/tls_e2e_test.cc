@@ -1,6 +1,6 @@
 // TLS and tokens on, end to end: certificates from deploy/tls/make-certs.sh (the documented
 // openssl recipe), hypersweepd with --tls-cert/--tls-key and both token files, workers with
-// --tls-ca and --token-file. Real processes on 127.0.0.1.
+// --tls-ca and --token-file, and the CLI with the same flags. Real processes on 127.0.0.1.
 #include <filesystem>
 #include <fstream>
 
@@ -144,6 +144,31 @@ TEST_F(TlsE2eTest, ClientsNeedTlsTheCaAndTheClientToken) {
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(
       SweepClient("localhost:" + port_, "client-secret-1234", ca_).TrySubmit(spec, nullptr).ok());
+}
+
+// The CLI's --tls-ca and --token-file: it submits and lists over TLS with the client token, and
+// fails with exit code 4 (unreachable or authentication failure) without TLS or with the worker's.
+TEST_F(TlsE2eTest, CliTalksTlsWithTheCaAndTheClientToken) {
+  WriteFile(dir_ + "/cli.yaml", SyntheticSweep("cli-over-tls", 1, 1000, ""));
+  const std::string cli = std::string(HYPERSWEEP_CLI_BIN) + " --server localhost:" + port_ + " ";
+  const std::string tls = "--tls-ca " + dir_ + "/tls/ca.crt ";
+  CommandResult submit =
+      RunCommand(cli + tls + "--token-file " + dir_ + "/client.token submit " + dir_ + "/cli.yaml");
+  ASSERT_EQ(submit.status, 0) << submit.output;
+  CommandResult list = RunCommand(cli + tls + "--token-file " + dir_ + "/client.token list");
+  EXPECT_EQ(list.status, 0) << list.output;
+  EXPECT_THAT(list.output, HasSubstr("cli-over-tls"));
+
+  CommandResult plaintext =
+      RunCommand(cli + "--timeout 2 --token-file " + dir_ + "/client.token list");
+  EXPECT_EQ(plaintext.status, 4) << plaintext.output;
+  CommandResult worker_token =
+      RunCommand(cli + tls + "--token-file " + dir_ + "/worker.token list");
+  EXPECT_EQ(worker_token.status, 4) << worker_token.output;
+  EXPECT_THAT(worker_token.output, HasSubstr("a worker token cannot call SweepService"));
+  CommandResult no_file = RunCommand(cli + "--tls-ca " + dir_ + "/missing.pem list");
+  EXPECT_NE(no_file.status, 0);
+  EXPECT_THAT(no_file.output, HasSubstr("missing.pem"));
 }
 
 }  // namespace
