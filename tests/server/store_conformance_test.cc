@@ -187,6 +187,44 @@ TEST_P(StoreTest, BadBatchChangesNothingAndOthersCommit) {
   EXPECT_EQ(st->trials.size(), 1u);
 }
 
+// Many batches queued at once share transactions; a bad one among them is left out alone (the
+// SQLite store first tries the group without savepoints and redoes it with them on a failure).
+TEST_P(StoreTest, BadBatchInsideAGroupLeavesTheOthersCommitted) {
+  ASSERT_TRUE(AddSweep("s", 1).ok());
+  constexpr int kBatches = 60, kBad = 30;
+  absl::Mutex mu;
+  int pending = kBatches;
+  std::vector<absl::Status> got(kBatches);
+  for (int i = 0; i < kBatches; ++i) {
+    WriteBatch b;
+    b.put_sweeps.push_back(Sweep("g" + std::to_string(i), 1));
+    b.insert_trials.push_back(i == kBad ? Trial("s", 0)  // exists: AlreadyExists
+                                        : Trial("g" + std::to_string(i), 0));
+    store_->WriteAsync(std::move(b), [&, i](absl::Status st) {
+      absl::MutexLock lock(&mu);
+      got[i] = st;
+      --pending;
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return pending == 0; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30)));
+  }
+  for (int i = 0; i < kBatches; ++i) {
+    if (i == kBad) {
+      EXPECT_EQ(got[i].code(), absl::StatusCode::kAlreadyExists) << got[i];
+    } else {
+      EXPECT_TRUE(got[i].ok()) << i << ": " << got[i];
+    }
+  }
+  auto st = store_->LoadState();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->sweeps.size(), 1u + kBatches - 1);  // "g30" went with its batch
+  EXPECT_EQ(st->trials.size(), 1u + kBatches - 1);
+  for (const auto& sw : st->sweeps) EXPECT_NE(sw.id, "g" + std::to_string(kBad));
+}
+
 TEST_P(StoreTest, EpochsAreIdempotentAndFiltered) {
   ASSERT_TRUE(AddSweep("s", 1).ok());
   ASSERT_TRUE(AddEpoch("s-0", "s", 0, {{"val_loss", 0.9}, {"lr", 0.1}}).ok());
