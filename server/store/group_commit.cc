@@ -42,6 +42,7 @@ const char* TrialStatusName(TrialStatus s) {
 GroupCommitStore::GroupCommitStore(int max_group) : max_group_(max_group < 1 ? 1 : max_group) {}
 
 void GroupCommitStore::StartWriter() {
+  completer_ = std::thread([this] { CompleterLoop(); });
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -62,6 +63,11 @@ void GroupCommitStore::Close() {
     closing_ = true;
   }
   if (writer_.joinable()) writer_.join();
+  {
+    absl::MutexLock lock(&completions_mu_);
+    completer_closing_ = true;
+  }
+  if (completer_.joinable()) completer_.join();  // after every queued callback has run
 }
 
 int64_t GroupCommitStore::TEST_commits() const {
@@ -89,8 +95,30 @@ void GroupCommitStore::WriterLoop() {
       absl::MutexLock lock(&mu_);
       ++commits_;
     }
+    Completion c;
+    c.done.reserve(group.size());
+    c.results.reserve(group.size());
     for (size_t i = 0; i < group.size(); ++i) {
-      group[i].done(txn.ok() ? results[i] : txn);
+      c.done.push_back(std::move(group[i].done));
+      c.results.push_back(txn.ok() ? results[i] : txn);
+    }
+    absl::MutexLock lock(&completions_mu_);
+    completions_.push_back(std::move(c));
+  }
+}
+
+void GroupCommitStore::CompleterLoop() {
+  for (;;) {
+    Completion c;
+    {
+      absl::MutexLock lock(&completions_mu_);
+      completions_mu_.Await(absl::Condition(this, &GroupCommitStore::CompletionOrClosing));
+      if (completions_.empty()) return;  // closing, and every callback has run
+      c = std::move(completions_.front());
+      completions_.pop_front();
+    }
+    for (size_t i = 0; i < c.done.size(); ++i) {
+      if (c.done[i]) c.done[i](std::move(c.results[i]));
     }
   }
 }

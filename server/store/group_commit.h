@@ -1,5 +1,7 @@
 // The write path both stores share: a queue of batches and a single writer thread that hands every
-// batch queued meanwhile to CommitGroup() as one transaction, then calls the batches' callbacks.
+// batch queued meanwhile to CommitGroup() as one transaction. The batches' callbacks run afterwards,
+// in commit order, on a second thread, so the writer can start the next transaction while the
+// previous group's answers go out (the commit thread is the coordinator's serial bottleneck).
 #ifndef HYPERSWEEP_SERVER_STORE_GROUP_COMMIT_H_
 #define HYPERSWEEP_SERVER_STORE_GROUP_COMMIT_H_
 
@@ -43,12 +45,27 @@ class GroupCommitStore : public Store {
     return !queue_.empty() || closing_;
   }
 
+  // One committed group's callbacks with their results.
+  struct Completion {
+    std::vector<std::function<void(absl::Status)>> done;
+    std::vector<absl::Status> results;
+  };
+  void CompleterLoop();
+  bool CompletionOrClosing() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(completions_mu_) {
+    return !completions_.empty() || completer_closing_;
+  }
+
   const int max_group_;
   mutable absl::Mutex mu_;  // guards the queue, the closing flag and the counter
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread writer_;
+
+  absl::Mutex completions_mu_;  // guards completions_ and completer_closing_
+  std::deque<Completion> completions_ ABSL_GUARDED_BY(completions_mu_);
+  bool completer_closing_ ABSL_GUARDED_BY(completions_mu_) = false;
+  std::thread completer_;
 };
 
 }  // namespace hypersweep
