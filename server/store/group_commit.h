@@ -1,7 +1,8 @@
 // The write path both stores share: a queue of batches and a single writer thread that hands every
-// batch queued meanwhile to CommitGroup() as one transaction. The batches' callbacks run afterwards,
-// in commit order, on a second thread, so the writer can start the next transaction while the
-// previous group's answers go out (the commit thread is the coordinator's serial bottleneck).
+// batch queued meanwhile to CommitGroup() as one transaction. The batches' callbacks run
+// afterwards, in commit order, on a second thread, so the writer can start the next transaction
+// while the previous group's answers go out (the commit thread is the coordinator's serial
+// bottleneck).
 #ifndef HYPERSWEEP_SERVER_STORE_GROUP_COMMIT_H_
 #define HYPERSWEEP_SERVER_STORE_GROUP_COMMIT_H_
 
