@@ -149,6 +149,18 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
       for (auto& [e, metrics] : by_epoch) acked[id].emplace(e, metrics);
     }
   };
+  // At least three trials queued: submits another sweep when fewer are.
+  auto keep_busy = [&] {
+    int open = 0;
+    for (const auto& t : all_trials()) open += t.status() == v1::QUEUED;
+    if (open < 3) {
+      sweeps.push_back(SubmitWithAttempts(
+          c,
+          Spec("fault-" + std::to_string(next_sweep++), kEpochs, 6000,
+               "grid: {weight_decay: [0, 1e-5, 1e-4, 1e-3], momentum: [0.85, 0.9]}\n"),
+          1000));
+    }
+  };
   // A worker in the middle of a trial (picked at random among the busy ones) and its trial.
   auto pick_busy = [&](std::string* worker, std::optional<v1::Trial>* held) {
     return WaitFor(
@@ -161,23 +173,15 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
               busy.push_back(t);
             }
           }
-          if (busy.empty()) return false;
+          if (busy.empty()) {
+            keep_busy();  // the queue may have drained while we looked (short, resumed trials)
+            return false;
+          }
           *held = busy[std::uniform_int_distribution<size_t>(0, busy.size() - 1)(rng)];
           *worker = (*held)->worker_id();
           return true;
         },
         30s);
-  };
-  auto keep_busy = [&] {
-    int open = 0;
-    for (const auto& t : all_trials()) open += t.status() == v1::QUEUED;
-    if (open < 3) {
-      sweeps.push_back(SubmitWithAttempts(
-          c,
-          Spec("fault-" + std::to_string(next_sweep++), kEpochs, 6000,
-               "grid: {weight_decay: [0, 1e-5, 1e-4, 1e-3], momentum: [0.85, 0.9]}\n"),
-          1000));
-    }
   };
 
   int worker_kills = 0, coordinator_kills = 0, stops = 0, fenced = 0;
