@@ -80,6 +80,26 @@ class ProtocolBadInputTest : public ::testing::Test {
     return s;
   }
 
+  grpc::Status Finish(const v1::LeaseRef& lease, v1::TrialStatus status,
+                      const std::string& reason = "", v1::FinishTrialResponse* out = nullptr) {
+    v1::FinishTrialRequest req;
+    *req.mutable_lease() = lease;
+    req.set_status(status);
+    req.set_reason(reason);
+    v1::FinishTrialResponse resp;
+    grpc::Status s = workers_->FinishTrial(Ctx(kWorkerToken).get(), req, &resp);
+    if (out) *out = resp;
+    return s;
+  }
+
+  grpc::Status Heartbeat(const v1::LeaseRef& lease) {
+    v1::HeartbeatRequest req;
+    req.set_worker_id(worker_id_);
+    *req.mutable_lease() = lease;
+    v1::HeartbeatResponse resp;
+    return workers_->Heartbeat(Ctx(kWorkerToken).get(), req, &resp);
+  }
+
   // epoch -> metrics as stored.
   std::map<int64_t, std::map<std::string, double>> Stored(const std::string& trial_id) {
     v1::GetTrialMetricsRequest req;
@@ -165,12 +185,8 @@ TEST_F(ProtocolBadInputTest, NonFiniteMetricsAreStoredAsMissingNeverAsNumbers) {
   ASSERT_EQ(lresp.trials_size(), 1);
   EXPECT_EQ(lresp.trials(0).epochs_reported(), 2);
   // The trial can still finish as DIVERGED: a result, not an error.
-  v1::FinishTrialRequest freq;
-  *freq.mutable_lease() = lease;
-  freq.set_status(v1::DIVERGED);
-  freq.set_reason("loss is NaN");
   v1::FinishTrialResponse fresp;
-  s = workers_->FinishTrial(Ctx(kWorkerToken).get(), freq, &fresp);
+  s = Finish(lease, v1::DIVERGED, "loss is NaN", &fresp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(fresp.status(), v1::DIVERGED);
 }
@@ -182,18 +198,8 @@ TEST_F(ProtocolBadInputTest, UnknownTrialIdsAreNotFound) {
   ghost.set_attempt(1);
   ghost.set_lease_token("whatever");
   EXPECT_EQ(Report(ghost, {0}).error_code(), grpc::StatusCode::NOT_FOUND);
-  v1::HeartbeatRequest hreq;
-  hreq.set_worker_id(worker_id_);
-  *hreq.mutable_lease() = ghost;
-  v1::HeartbeatResponse hresp;
-  EXPECT_EQ(workers_->Heartbeat(Ctx(kWorkerToken).get(), hreq, &hresp).error_code(),
-            grpc::StatusCode::NOT_FOUND);
-  v1::FinishTrialRequest freq;
-  *freq.mutable_lease() = ghost;
-  freq.set_status(v1::SUCCEEDED);
-  v1::FinishTrialResponse fresp;
-  EXPECT_EQ(workers_->FinishTrial(Ctx(kWorkerToken).get(), freq, &fresp).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Heartbeat(ghost).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Finish(ghost, v1::SUCCEEDED).error_code(), grpc::StatusCode::NOT_FOUND);
   v1::GetLrCurveRequest creq;
   creq.set_trial_id("t-does-not-exist");
   v1::GetLrCurveResponse cresp;
@@ -217,18 +223,8 @@ TEST_F(ProtocolBadInputTest, StaleOrForgedTokensAreAbortedAndChangeNothing) {
     v1::LeaseRef bad = lease;
     forge(bad);
     EXPECT_EQ(Report(bad, {1}).error_code(), grpc::StatusCode::ABORTED);
-    v1::FinishTrialRequest freq;
-    *freq.mutable_lease() = bad;
-    freq.set_status(v1::SUCCEEDED);
-    v1::FinishTrialResponse fresp;
-    EXPECT_EQ(workers_->FinishTrial(Ctx(kWorkerToken).get(), freq, &fresp).error_code(),
-              grpc::StatusCode::ABORTED);
-    v1::HeartbeatRequest hreq;
-    hreq.set_worker_id(worker_id_);
-    *hreq.mutable_lease() = bad;
-    v1::HeartbeatResponse hresp;
-    EXPECT_EQ(workers_->Heartbeat(Ctx(kWorkerToken).get(), hreq, &hresp).error_code(),
-              grpc::StatusCode::ABORTED);
+    EXPECT_EQ(Finish(bad, v1::SUCCEEDED).error_code(), grpc::StatusCode::ABORTED);
+    EXPECT_EQ(Heartbeat(bad).error_code(), grpc::StatusCode::ABORTED);
   }
   auto stored = Stored(lease.trial_id());
   EXPECT_EQ(stored.size(), 1u) << "a fenced-off report was stored";
