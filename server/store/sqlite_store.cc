@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <unordered_map>
@@ -220,33 +221,22 @@ absl::Status SqliteStore::CommitGroup(const std::vector<WriteBatch*>& batches,
   auto exec = [this](const char* sql) { return CachedStmt(write_db_, write_cache_, sql).Run(); };
   // Fast path: every batch in one transaction with no savepoints. A batch that fails is rare (a
   // duplicate trial id, a trial that does not exist); then the whole group is rolled back and
-  // redone below with a savepoint per batch, so only the failing batch is left out.
+  // redone with a savepoint per batch, so only the failing batch is left out.
   RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
-  bool all_applied = true;
-  for (const WriteBatch* b : batches) {
-    if (!Apply(*b).ok()) {
-      all_applied = false;
-      break;
+  const bool all_applied = std::all_of(batches.begin(), batches.end(),
+                                       [this](const WriteBatch* b) { return Apply(*b).ok(); });
+  if (!all_applied) {
+    exec("ROLLBACK").IgnoreError();
+    RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
+    for (size_t i = 0; i < batches.size(); ++i) {
+      if (auto st = exec("SAVEPOINT batch"); !st.ok()) {
+        exec("ROLLBACK").IgnoreError();
+        return st;
+      }
+      (*results)[i] = Apply(*batches[i]);
+      if (!(*results)[i].ok()) exec("ROLLBACK TO batch").IgnoreError();
+      exec("RELEASE batch").IgnoreError();
     }
-  }
-  if (all_applied) {
-    if (auto st = exec("COMMIT"); !st.ok()) {
-      exec("ROLLBACK").IgnoreError();
-      return st;
-    }
-    return absl::OkStatus();
-  }
-  exec("ROLLBACK").IgnoreError();
-
-  RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
-  for (size_t i = 0; i < batches.size(); ++i) {
-    if (auto st = exec("SAVEPOINT batch"); !st.ok()) {
-      exec("ROLLBACK").IgnoreError();
-      return st;
-    }
-    (*results)[i] = Apply(*batches[i]);
-    if (!(*results)[i].ok()) exec("ROLLBACK TO batch").IgnoreError();
-    exec("RELEASE batch").IgnoreError();
   }
   if (auto st = exec("COMMIT"); !st.ok()) {
     exec("ROLLBACK").IgnoreError();
