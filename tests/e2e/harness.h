@@ -96,6 +96,18 @@ inline bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds
   return cond();
 }
 
+// A synthetic sweep: `epochs` epochs of 0.8 * `samples` training samples at batch 32 on a 2x128
+// MLP (40000 samples of 32 features: about half a second per epoch on one thread), plus `extra`
+// YAML (a grid, seeds, ...).
+inline std::string SyntheticSweep(const std::string& name, int epochs, int samples,
+                                  const std::string& extra, int features = 32) {
+  return "name: " + name + "\ndataset: {synthetic: {samples: " + std::to_string(samples) +
+         ", features: " + std::to_string(features) +
+         ", classes: 3}}\nmodel: {mlp: {hidden: [128, 128]}}\n"
+         "schedule: {one_cycle: {max_lr: 0.05}}\nepochs: " +
+         std::to_string(epochs) + "\nbatch_size: 32\nvalidation: {holdout: 0.2}\n" + extra;
+}
+
 // hypersweep-worker's command line for tests: one thread, checkpoints under `dir`, short polls.
 inline std::vector<std::string> WorkerArgv(const std::string& server, const std::string& id,
                                            const std::string& dir) {

@@ -14,20 +14,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-// `epochs` epochs of about `ms_per_epoch` on one thread (synthetic data, batch 32).
-std::string SweepSpec(const std::string& name, int epochs, int samples, const std::string& grid) {
-  return "name: " + name + R"(
-dataset: {synthetic: {samples: )" +
-         std::to_string(samples) + R"(, features: 32, classes: 3}}
-model: {mlp: {hidden: [128, 128]}}
-schedule: {one_cycle: {max_lr: 0.05}}
-epochs: )" +
-         std::to_string(epochs) + R"(
-batch_size: 32
-validation: {holdout: 0.2}
-)" + grid;
-}
-
 void ExpectEveryEpochOnce(Cluster& c, const std::string& sweep, int epochs) {
   c.client().ExpectEveryEpochOnce(sweep, epochs);
 }
@@ -41,9 +27,9 @@ TEST(WorkerE2eTest, TwoWorkersRunATwelveTrialSweep) {
   c.StartCoordinator();
   c.StartWorker("w1");
   c.StartWorker("w2");
-  const std::string sweep = c.Submit(
-      SweepSpec("twelve", 3, 3000,
-                "seeds: [0, 1]\ngrid: {momentum: [0.8, 0.9], weight_decay: [0, 1e-4, 1e-3]}\n"));
+  const std::string sweep = c.Submit(SyntheticSweep(
+      "twelve", 3, 3000,
+      "seeds: [0, 1]\ngrid: {momentum: [0.8, 0.9], weight_decay: [0, 1e-4, 1e-3]}\n"));
   ASSERT_EQ(c.Trials(sweep).size(), 12u);
   ASSERT_TRUE(WaitFor([&] { return c.Done(sweep); }, 120s)) << c.Logs();
   ExpectEveryEpochOnce(c, sweep, 3);
@@ -56,7 +42,7 @@ TEST(WorkerE2eTest, KilledWorkersTrialResumesElsewhereFromItsCheckpoint) {
   Cluster c;
   c.StartCoordinator("2s");
   c.StartWorker("w1");
-  const std::string sweep = c.Submit(SweepSpec("kill", 6, 40000, ""));
+  const std::string sweep = c.Submit(SyntheticSweep("kill", 6, 40000, ""));
   std::optional<v1::Trial> t;
   ASSERT_TRUE(WaitFor([&] { return (t = RunningTrial(c, sweep, 2)).has_value(); }, 60s))
       << c.Logs();
@@ -77,7 +63,7 @@ TEST(WorkerE2eTest, PausedWorkerPastItsLeaseIsFencedOff) {
   Cluster c;
   c.StartCoordinator("1s");
   c.StartWorker("w1");
-  const std::string sweep = c.Submit(SweepSpec("pause", 6, 40000, ""));
+  const std::string sweep = c.Submit(SyntheticSweep("pause", 6, 40000, ""));
   std::optional<v1::Trial> t;
   ASSERT_TRUE(WaitFor([&] { return (t = RunningTrial(c, sweep, 1)).has_value(); }, 60s))
       << c.Logs();
@@ -109,7 +95,7 @@ TEST(WorkerE2eTest, CoordinatorKilledAndRestartedMidSweep) {
   c.StartWorker("w1");
   c.StartWorker("w2");
   const std::string sweep =
-      c.Submit(SweepSpec("restart", 4, 8000, "grid: {weight_decay: [0, 1e-5, 1e-4, 1e-3]}\n"));
+      c.Submit(SyntheticSweep("restart", 4, 8000, "grid: {weight_decay: [0, 1e-5, 1e-4, 1e-3]}\n"));
   ASSERT_TRUE(WaitFor([&] { return RunningTrial(c, sweep, 1).has_value(); }, 60s)) << c.Logs();
   const int64_t reported_before = [&] {
     int64_t n = 0;
@@ -136,7 +122,7 @@ TEST(WorkerE2eTest, SigtermHandsTheTrialBackWithoutBurningAnAttempt) {
   // max_attempts 1: a burnt attempt would fail the trial.
   grpc::ClientContext ctx;
   v1::SubmitSweepRequest req;
-  req.set_spec(SweepSpec("term", 6, 40000, ""));
+  req.set_spec(SyntheticSweep("term", 6, 40000, ""));
   req.set_max_attempts(1);
   v1::SubmitSweepResponse resp;
   ASSERT_TRUE(c.sweeps().SubmitSweep(&ctx, req, &resp).ok());
@@ -167,7 +153,7 @@ dataset: {csv: {path: /nonexistent/higgs.csv, label: Label, positive: s}}
 schedule: {constant: {lr: 0.1}}
 epochs: 2
 )");
-  const std::string good = c.Submit(SweepSpec("after", 2, 2000, ""));
+  const std::string good = c.Submit(SyntheticSweep("after", 2, 2000, ""));
   ASSERT_TRUE(WaitFor([&] { return c.Done(bad) && c.Done(good); }, 60s)) << c.Logs();
   const auto failed = c.Trials(bad).at(0);
   EXPECT_EQ(failed.status(), v1::FAILED);
@@ -327,7 +313,7 @@ TEST(WorkerE2eTest, CancelledSweepsTrialStopsWithinTenSeconds) {
   Cluster c;
   c.StartCoordinator("30s");  // heartbeats every 10 s: the cancel must arrive by then
   c.StartWorker("w1");
-  const std::string sweep = c.Submit(SweepSpec("cancel", 50, 40000, ""));
+  const std::string sweep = c.Submit(SyntheticSweep("cancel", 50, 40000, ""));
   ASSERT_TRUE(WaitFor([&] { return RunningTrial(c, sweep, 1).has_value(); }, 60s)) << c.Logs();
   const auto t0 = std::chrono::steady_clock::now();
   grpc::ClientContext ctx;

@@ -30,11 +30,9 @@ int64_t Ms(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
+// The suite's sweeps: SyntheticSweep on 16 features.
 std::string Spec(const std::string& name, int epochs, int samples, const std::string& grid) {
-  return "name: " + name + "\ndataset: {synthetic: {samples: " + std::to_string(samples) +
-         ", features: 16, classes: 3}}\nmodel: {mlp: {hidden: [128, 128]}}\n"
-         "schedule: {one_cycle: {max_lr: 0.05}}\nepochs: " +
-         std::to_string(epochs) + "\nbatch_size: 32\nvalidation: {holdout: 0.2}\n" + grid;
+  return SyntheticSweep(name, epochs, samples, grid, /*features=*/16);
 }
 
 // Submits with retries across coordinator restarts; max_attempts is high because every injected
@@ -258,6 +256,7 @@ TEST(FaultTest, SeededRandomFaultScheduleLosesNothing) {
       // Recovered = the sweep makes progress again (a worker's report is committed).
       const bool progressed = WaitFor(
           [&] {
+            keep_busy();  // something to progress on, if the queue drained meanwhile
             int64_t now_reported = 0;
             for (const auto& t : all_trials()) now_reported += t.epochs_reported();
             return now_reported > reported;
