@@ -101,6 +101,12 @@ absl::Status Scheduler::Load() {
     s.counts.by_status[static_cast<int>(t.rec.status)]++;
     s.counts.total++;
     auto ep = st.epoch_numbers.find(t.rec.id);
+    // The stored count of a trial that is not final is not kept current (reports do not rewrite
+    // the trial row): the stored epochs are the truth.
+    if (!IsFinal(t.rec.status)) {
+      t.rec.epochs_reported =
+          ep == st.epoch_numbers.end() ? 0 : static_cast<int64_t>(ep->second.size());
+    }
     if (ep != st.epoch_numbers.end()) {
       for (int64_t e : ep->second) {
         if (e < 0 || e > kMaxEpoch) continue;
@@ -722,11 +728,14 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
       std::vector<SweepEvent> events;
       // A report is a sign of life: it extends the lease like a heartbeat.
       tr.rec.lease_expiry_ms = now + options_.lease_ttl_ms;
-      if (!w.epochs.empty() ||
-          (!checkpoint_uri.empty() && checkpoint_uri != tr.rec.checkpoint_uri)) {
+      const bool new_checkpoint = !checkpoint_uri.empty() && checkpoint_uri != tr.rec.checkpoint_uri;
+      if (!w.epochs.empty() || new_checkpoint) {
         tr.rec.epochs_reported += static_cast<int64_t>(w.epochs.size());
-        if (!checkpoint_uri.empty()) tr.rec.checkpoint_uri = checkpoint_uri;
-        batch.update_trials.push_back(MutableFieldsOf(tr.rec));
+        if (new_checkpoint) tr.rec.checkpoint_uri = checkpoint_uri;
+        // The trial row is rewritten only for a new checkpoint: the stores count a running
+        // trial's epochs themselves, and leases are re-armed from the restart time anyway, so
+        // the common report writes its epoch rows and nothing else.
+        if (new_checkpoint) batch.update_trials.push_back(MutableFieldsOf(tr.rec));
         SweepEvent ev = EventFor(tr);
         if (ev.has_trial) ev.epochs = w.epochs;
         events.push_back(std::move(ev));

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 #include <utility>
 
@@ -87,6 +88,7 @@ class Stmt {
     return p ? std::string(p, sqlite3_column_bytes(s_, c)) : std::string();
   }
   const absl::Status& status() const { return status_; }
+  sqlite3_stmt* get() const { return s_; }
 
  private:
   sqlite3* db_;
@@ -168,6 +170,39 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {
   return db;
 }
 
+// hs_metric(metrics_json, name): the named metric of one stored epoch, or NULL. Parsed with the
+// same JSON library that wrote it, so values read back bit-exact (SQLite's own JSON functions
+// convert text to double with their own, not always correctly rounded, routine).
+void MetricFunction(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  const auto* name = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  if (text == nullptr || name == nullptr) return sqlite3_result_null(ctx);
+  auto j = nlohmann::json::parse(text, text + sqlite3_value_bytes(argv[0]), nullptr, false);
+  if (!j.is_object()) return sqlite3_result_null(ctx);
+  auto it = j.find(std::string(name, sqlite3_value_bytes(argv[1])));
+  if (it == j.end() || !it->is_number()) return sqlite3_result_null(ctx);
+  sqlite3_result_double(ctx, it->get<double>());
+}
+
+absl::Status RegisterFunctions(sqlite3* db) {
+  if (sqlite3_create_function(db, "hs_metric", 2,
+                              SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                              &MetricFunction, nullptr, nullptr) != SQLITE_OK) {
+    return SqlError(db, "create function hs_metric");
+  }
+  return absl::OkStatus();
+}
+
+// Trial status codes that are final (IsFinal), for SQL.
+std::string FinalStatusList() {
+  std::vector<std::string> codes;
+  for (TrialStatus s : {TrialStatus::kSucceeded, TrialStatus::kDiverged, TrialStatus::kFailed,
+                        TrialStatus::kCancelled, TrialStatus::kPruned}) {
+    codes.push_back(absl::StrCat(static_cast<int>(s)));
+  }
+  return absl::StrJoin(codes, ",");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options) {
@@ -213,7 +248,7 @@ absl::Status SqliteStore::Init() {
   RETURN_IF_ERROR(MigrateSchema(write_db_));
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(read_db_, OpenDb(options_.path));
-  return absl::OkStatus();
+  return RegisterFunctions(read_db_);
 }
 
 absl::Status SqliteStore::CommitGroup(const std::vector<WriteBatch*>& batches,
@@ -245,8 +280,59 @@ absl::Status SqliteStore::CommitGroup(const std::vector<WriteBatch*>& batches,
   return absl::OkStatus();
 }
 
+absl::Status SqliteStore::Summarize(const std::string& trial_id) {
+  sqlite3* db = write_db_;
+  struct Summary {
+    double min, max, final_value;
+    int64_t final_epoch;
+  };
+  std::map<std::string, Summary> by_name;
+  {
+    Stmt s = CachedStmt(db, write_cache_,
+                        "SELECT epoch, metrics_json FROM epochs WHERE trial_id = ?1 ORDER BY epoch");
+    s.Bind(1, trial_id);
+    for (;;) {
+      auto row = s.Step();
+      if (!row.ok() || !*row) {
+        sqlite3_reset(s.get());
+        sqlite3_clear_bindings(s.get());
+        RETURN_IF_ERROR(row.status());
+        break;
+      }
+      const int64_t epoch = s.Int(0);
+      auto j = nlohmann::json::parse(s.Text(1), nullptr, false);
+      if (!j.is_object()) continue;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!it->is_number()) continue;
+        const double v = it->get<double>();
+        auto [m, fresh] = by_name.try_emplace(it.key(), Summary{v, v, v, epoch});
+        if (fresh) continue;
+        m->second.min = std::min(m->second.min, v);
+        m->second.max = std::max(m->second.max, v);
+        m->second.final_value = v;  // epochs come in order
+        m->second.final_epoch = epoch;
+      }
+    }
+  }
+  RETURN_IF_ERROR(
+      CachedStmt(db, write_cache_, "DELETE FROM trial_metrics WHERE trial_id = ?1")
+          .Bind(1, trial_id)
+          .Run());
+  Stmt ins = CachedStmt(
+      db, write_cache_,
+      "INSERT INTO trial_metrics (trial_id, name, sweep_id, min_value, max_value, final_epoch, "
+      "final_value) VALUES (?1, ?2, (SELECT sweep_id FROM trials WHERE id = ?1), ?3, ?4, ?5, ?6)");
+  for (const auto& [name, m] : by_name) {
+    ins.Bind(1, trial_id).Bind(2, name).Bind(3, m.min).Bind(4, m.max);
+    ins.Bind(5, m.final_epoch).Bind(6, m.final_value);
+    RETURN_IF_ERROR(ins.Run());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SqliteStore::Apply(const WriteBatch& b) {
   sqlite3* db = write_db_;
+  std::vector<const std::string*> finals;  // trials that are final after this batch
   if (!b.put_sweeps.empty()) {
     Stmt s = CachedStmt(
         db, write_cache_,
@@ -283,6 +369,7 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
         }
         return st;
       }
+      if (IsFinal(t.status)) finals.push_back(&t.id);
     }
   }
   if (!b.resolve_trials.empty()) {
@@ -307,34 +394,23 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
       s.Bind(10, t.checkpoint_uri).Bind(11, t.epochs_reported);
       RETURN_IF_ERROR(s.Run());
       if (sqlite3_changes(db) == 0) return absl::NotFoundError(absl::StrCat("trial ", t.id));
+      if (IsFinal(t.status)) finals.push_back(&t.id);
     }
   }
   if (!b.add_epochs.empty()) {
     Stmt ins = CachedStmt(
         db, write_cache_,
         "INSERT OR IGNORE INTO epochs (trial_id, epoch, metrics_json) VALUES (?1, ?2, ?3)");
-    Stmt sum =
-        CachedStmt(db, write_cache_,
-                   "INSERT INTO trial_metrics (trial_id, name, sweep_id, min_value, max_value, "
-                   "final_epoch, final_value) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4) "
-                   "ON CONFLICT (trial_id, name) DO UPDATE SET "
-                   "min_value = min(min_value, ?4), max_value = max(max_value, ?4), "
-                   "final_value = CASE WHEN ?5 > final_epoch THEN ?4 ELSE final_value END, "
-                   "final_epoch = max(final_epoch, ?5)");
     for (const auto& e : b.add_epochs) {
       for (const auto& r : e.epochs) {
         nlohmann::json m = nlohmann::json::object();
         for (const auto& [k, v] : r.metrics) m[k] = v;
         ins.Bind(1, e.trial_id).Bind(2, r.epoch).Bind(3, m.dump());
-        RETURN_IF_ERROR(ins.Run());
-        if (sqlite3_changes(db) == 0) continue;  // already stored: the first report wins
-        for (const auto& [k, v] : r.metrics) {
-          sum.Bind(1, e.trial_id).Bind(2, k).Bind(3, e.sweep_id).Bind(4, v).Bind(5, r.epoch);
-          RETURN_IF_ERROR(sum.Run());
-        }
+        RETURN_IF_ERROR(ins.Run());  // an epoch already stored is ignored: the first report wins
       }
     }
   }
+  for (const std::string* id : finals) RETURN_IF_ERROR(Summarize(*id));
   if (!b.put_lr_curves.empty()) {
     Stmt s = CachedStmt(
         db, write_cache_,
@@ -465,19 +541,40 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
     if (!row.ok()) return finish(row.status());
     page.total = c.Int(0);
   }
+  // Summaries (trial_metrics) and epochs_reported are written when a trial becomes final; for a
+  // trial still queued or leased both are counted from its stored epochs here, so a report costs
+  // one row, not one per metric plus a rewrite of the trial.
+  const std::string finals = FinalStatusList();
+  const std::string is_final = absl::StrCat("t.status IN (", finals, ")");
+  const std::string epochs_reported =
+      absl::StrCat("CASE WHEN ", is_final,
+                   " THEN t.epochs_reported ELSE (SELECT COUNT(*) FROM epochs e WHERE e.trial_id = "
+                   "t.id) END");
   std::string sql;
   if (q.sort_metric.empty()) {
-    sql = absl::StrCat("SELECT ", kTrialColumns, ", NULL, NULL, NULL FROM trials t WHERE ", where,
+    sql = absl::StrCat("SELECT ", kTrialColumns, ", ", epochs_reported,
+                       ", NULL, NULL FROM trials t WHERE ", where,
                        " ORDER BY t.idx LIMIT ?3 OFFSET ?4");
   } else {
-    const char* key = q.sort_by_final ? "m.final_value"
-                      : q.maximize    ? "m.max_value"
-                                      : "m.min_value";
-    sql = absl::StrCat("SELECT ", kTrialColumns,
-                       ", m.min_value, m.max_value, m.final_value FROM trials t LEFT JOIN "
-                       "trial_metrics m ON m.trial_id = t.id AND m.name = ?2 WHERE ",
-                       where, " ORDER BY (", key, " IS NULL), ", key, q.maximize ? " DESC" : " ASC",
-                       ", t.idx LIMIT ?3 OFFSET ?4");
+    auto live = [&](const char* stored, const char* agg) {
+      return absl::StrCat("CASE WHEN ", is_final, " THEN ", stored, " ELSE (SELECT ", agg,
+                          "(hs_metric(e.metrics_json, ?2)) FROM epochs e WHERE e.trial_id = t.id) "
+                          "END");
+    };
+    const std::string final_value = absl::StrCat(
+        "CASE WHEN ", is_final,
+        " THEN m.final_value ELSE (SELECT hs_metric(e.metrics_json, ?2) FROM epochs e WHERE "
+        "e.trial_id = t.id AND hs_metric(e.metrics_json, ?2) IS NOT NULL ORDER BY e.epoch DESC "
+        "LIMIT 1) END");
+    const char* key = q.sort_by_final ? "v_final" : "v_best";
+    const std::string best =
+        q.maximize ? live("m.max_value", "max") : live("m.min_value", "min");
+    sql = absl::StrCat("SELECT * FROM (SELECT ", kTrialColumns, ", ", epochs_reported, ", ", best,
+                       " AS v_best, ", final_value,
+                       " AS v_final, t.idx AS v_idx FROM trials t LEFT JOIN trial_metrics m ON "
+                       "m.trial_id = t.id AND m.name = ?2 WHERE ",
+                       where, ") ORDER BY (", key, " IS NULL), ", key,
+                       q.maximize ? " DESC" : " ASC", ", v_idx LIMIT ?3 OFFSET ?4");
   }
   Stmt s(db, sql);
   s.Bind(1, q.sweep_id).Bind(2, q.sort_metric).Bind(3, q.limit).Bind(4, q.offset);
@@ -488,7 +585,8 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
     TrialListEntry e;
     e.trial = ReadTrial(s);
     const int c = kTrialColumnCount;
-    if (!s.IsNull(c)) e.best_value = q.maximize ? s.Double(c + 1) : s.Double(c);
+    e.trial.epochs_reported = s.Int(c);
+    if (!s.IsNull(c + 1)) e.best_value = s.Double(c + 1);
     if (!s.IsNull(c + 2)) e.final_value = s.Double(c + 2);
     page.trials.push_back(std::move(e));
   }

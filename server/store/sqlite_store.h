@@ -36,6 +36,9 @@ class SqliteStore : public GroupCommitStore {
   absl::Status CommitGroup(const std::vector<WriteBatch*>& batches,
                            std::vector<absl::Status>* results) override;
   absl::Status Apply(const WriteBatch& batch);  // writer thread only
+  // Rewrites trial_metrics for a trial that has become final, from its stored epochs. Writer
+  // thread only.
+  absl::Status Summarize(const std::string& trial_id);
 
   const StoreOptions options_;
   int lock_fd_ = -1;             // flock()ed <path>.lock: one coordinator per database

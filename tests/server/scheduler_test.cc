@@ -446,6 +446,8 @@ TEST_F(SchedulerTest, RestartRebuildsQueueLeasesAndEpochs) {
   const std::string w = Register();
   auto a = AcquireNow(w);
   ASSERT_TRUE(Report(Ref(*a), {0, 1}, "ckpt").ok());
+  // No new checkpoint: the trial row is not rewritten, only the epoch is stored.
+  ASSERT_TRUE(Report(Ref(*a), {2}, "ckpt").ok());
   auto b = AcquireNow(w);
   ASSERT_TRUE(Finish(Ref(*b), TrialStatus::kSucceeded).ok());
   Restart();
@@ -454,10 +456,10 @@ TEST_F(SchedulerTest, RestartRebuildsQueueLeasesAndEpochs) {
   EXPECT_EQ(info->counts.Of(TrialStatus::kQueued), 2);
   EXPECT_EQ(info->counts.Of(TrialStatus::kLeased), 1);
   EXPECT_EQ(info->counts.Of(TrialStatus::kSucceeded), 1);
-  // The lease survived, and epoch reports are still idempotent.
-  auto rep = Report(Ref(*a), {1, 2});
+  // The lease survived, epoch reports are still idempotent, and the count is the stored epochs'.
+  auto rep = Report(Ref(*a), {1, 2, 3});
   ASSERT_TRUE(rep.ok()) << rep.status();
-  EXPECT_EQ(rep->epochs_reported, 3);
+  EXPECT_EQ(rep->epochs_reported, 4);
   auto c = AcquireNow(w);
   EXPECT_EQ(c->trial.index, 2);
   EXPECT_EQ(sched_->ListWorkers().size(), 1u);

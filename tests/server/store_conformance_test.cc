@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -318,6 +319,81 @@ TEST_P(StoreTest, ListTrialsSortsFiltersAndPages) {
   auto empty = store_->ListTrials(f);
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->total, 0);
+}
+
+// SqliteStore summarizes a trial's metrics when it becomes final and computes a running trial's
+// from its epochs; either way ListTrials must give the same answers, bit-exact, and a running
+// trial's epochs_reported is its stored epochs (the scheduler does not rewrite it per report).
+TEST_P(StoreTest, SummariesAreTheSameForRunningFinishedAndReopenedTrials) {
+  ASSERT_TRUE(AddSweep("s", 3).ok());
+  const double inexact = 0.1 + 0.2;  // 0.30000000000000004: must come back as written
+  TrialRecord leased = Trial("s", 0);
+  leased.status = TrialStatus::kLeased;
+  WriteBatch lease;
+  lease.update_trials.push_back(leased);
+  ASSERT_TRUE(store_->Write(std::move(lease)).ok());
+  ASSERT_TRUE(AddEpoch("s-0", "s", 0, {{"val_loss", 0.5}, {"acc", 0.1}}).ok());
+  ASSERT_TRUE(AddEpoch("s-0", "s", 1, {{"val_loss", inexact}}).ok());
+  ASSERT_TRUE(AddEpoch("s-0", "s", 2, {{"val_loss", 0.4}, {"acc", 0.2}}).ok());
+  // s-1 ends in the same batch as its last epoch; s-2 never reports.
+  ASSERT_TRUE(AddEpoch("s-1", "s", 0, {{"val_loss", 0.2}}).ok());
+  TrialRecord done = Trial("s", 1);
+  done.status = TrialStatus::kSucceeded;
+  done.epochs_reported = 2;
+  WriteBatch finish;
+  finish.update_trials.push_back(done);
+  finish.add_epochs.push_back(EpochsWrite{"s-1", "s", {EpochRecord{1, {{"val_loss", 0.7}}}}});
+  ASSERT_TRUE(store_->Write(std::move(finish)).ok());
+
+  auto list = [&](const std::string& metric, bool by_final, bool maximize) {
+    TrialQuery q;
+    q.sweep_id = "s";
+    q.sort_metric = metric;
+    q.sort_by_final = by_final;
+    q.maximize = maximize;
+    auto page = store_->ListTrials(q);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> out;
+    for (const auto& e : page->trials) {
+      std::ostringstream line;
+      line.precision(17);
+      line << e.trial.id << " n=" << e.trial.epochs_reported;
+      if (e.best_value) line << " best=" << *e.best_value;
+      if (e.final_value) line << " final=" << *e.final_value;
+      out.push_back(line.str());
+    }
+    return out;
+  };
+  auto check = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    EXPECT_THAT(list("val_loss", false, false),
+                ElementsAre("s-1 n=2 best=0.20000000000000001 final=0.69999999999999996",
+                            "s-0 n=3 best=0.30000000000000004 final=0.40000000000000002",
+                            "s-2 n=0"));
+    EXPECT_THAT(list("val_loss", true, false),
+                ElementsAre("s-0 n=3 best=0.30000000000000004 final=0.40000000000000002",
+                            "s-1 n=2 best=0.20000000000000001 final=0.69999999999999996",
+                            "s-2 n=0"));
+    EXPECT_THAT(list("val_loss", false, true),
+                ElementsAre("s-1 n=2 best=0.69999999999999996 final=0.69999999999999996",
+                            "s-0 n=3 best=0.5 final=0.40000000000000002", "s-2 n=0"));
+    // A metric missing from some epochs: the final value is the last epoch that has it.
+    EXPECT_THAT(list("acc", true, true),
+                ElementsAre("s-0 n=3 best=0.20000000000000001 final=0.20000000000000001",
+                            "s-1 n=2", "s-2 n=0"));
+  };
+  check("s-0 running");
+  TrialRecord finished = leased;
+  finished.status = TrialStatus::kSucceeded;
+  finished.epochs_reported = 3;
+  WriteBatch last;
+  last.update_trials.push_back(finished);
+  ASSERT_TRUE(store_->Write(std::move(last)).ok());
+  check("s-0 finished");
+  if (GetParam().persistent) {
+    Reopen();
+    check("reopened");
+  }
 }
 
 TEST_P(StoreTest, LrCurves) {
