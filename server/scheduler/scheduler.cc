@@ -728,7 +728,8 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
       std::vector<SweepEvent> events;
       // A report is a sign of life: it extends the lease like a heartbeat.
       tr.rec.lease_expiry_ms = now + options_.lease_ttl_ms;
-      const bool new_checkpoint = !checkpoint_uri.empty() && checkpoint_uri != tr.rec.checkpoint_uri;
+      const bool new_checkpoint =
+          !checkpoint_uri.empty() && checkpoint_uri != tr.rec.checkpoint_uri;
       if (!w.epochs.empty() || new_checkpoint) {
         tr.rec.epochs_reported += static_cast<int64_t>(w.epochs.size());
         if (new_checkpoint) tr.rec.checkpoint_uri = checkpoint_uri;

@@ -366,21 +366,21 @@ TEST_P(StoreTest, SummariesAreTheSameForRunningFinishedAndReopenedTrials) {
   };
   auto check = [&](const std::string& when) {
     SCOPED_TRACE(when);
-    EXPECT_THAT(list("val_loss", false, false),
-                ElementsAre("s-1 n=2 best=0.20000000000000001 final=0.69999999999999996",
-                            "s-0 n=3 best=0.30000000000000004 final=0.40000000000000002",
-                            "s-2 n=0"));
-    EXPECT_THAT(list("val_loss", true, false),
-                ElementsAre("s-0 n=3 best=0.30000000000000004 final=0.40000000000000002",
-                            "s-1 n=2 best=0.20000000000000001 final=0.69999999999999996",
-                            "s-2 n=0"));
+    EXPECT_THAT(
+        list("val_loss", false, false),
+        ElementsAre("s-1 n=2 best=0.20000000000000001 final=0.69999999999999996",
+                    "s-0 n=3 best=0.30000000000000004 final=0.40000000000000002", "s-2 n=0"));
+    EXPECT_THAT(
+        list("val_loss", true, false),
+        ElementsAre("s-0 n=3 best=0.30000000000000004 final=0.40000000000000002",
+                    "s-1 n=2 best=0.20000000000000001 final=0.69999999999999996", "s-2 n=0"));
     EXPECT_THAT(list("val_loss", false, true),
                 ElementsAre("s-1 n=2 best=0.69999999999999996 final=0.69999999999999996",
                             "s-0 n=3 best=0.5 final=0.40000000000000002", "s-2 n=0"));
     // A metric missing from some epochs: the final value is the last epoch that has it.
     EXPECT_THAT(list("acc", true, true),
-                ElementsAre("s-0 n=3 best=0.20000000000000001 final=0.20000000000000001",
-                            "s-1 n=2", "s-2 n=0"));
+                ElementsAre("s-0 n=3 best=0.20000000000000001 final=0.20000000000000001", "s-1 n=2",
+                            "s-2 n=0"));
   };
   check("s-0 running");
   TrialRecord finished = leased;
