@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "server/store/metric_json.h"
 #include "server/store/sqlite_schema.h"
 
 namespace hypersweep {
@@ -170,18 +171,17 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {
   return db;
 }
 
-// hs_metric(metrics_json, name): the named metric of one stored epoch, or NULL. Parsed with the
-// same JSON library that wrote it, so values read back bit-exact (SQLite's own JSON functions
-// convert text to double with their own, not always correctly rounded, routine).
+// hs_metric(metrics_json, name): the named metric of one stored epoch, or NULL. FindMetric reads
+// the text bit-exact (SQLite's own JSON functions convert text to double with their own, not
+// always correctly rounded, routine) and without building a document: it runs once per stored
+// epoch of every running trial in a sorted ListTrials.
 void MetricFunction(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
   const auto* name = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
   if (text == nullptr || name == nullptr) return sqlite3_result_null(ctx);
-  auto j = nlohmann::json::parse(text, text + sqlite3_value_bytes(argv[0]), nullptr, false);
-  if (!j.is_object()) return sqlite3_result_null(ctx);
-  auto it = j.find(std::string(name, sqlite3_value_bytes(argv[1])));
-  if (it == j.end() || !it->is_number()) return sqlite3_result_null(ctx);
-  sqlite3_result_double(ctx, it->get<double>());
+  auto v = FindMetric(std::string_view(text, sqlite3_value_bytes(argv[0])),
+                      std::string_view(name, sqlite3_value_bytes(argv[1])));
+  v ? sqlite3_result_double(ctx, *v) : sqlite3_result_null(ctx);
 }
 
 absl::Status RegisterFunctions(sqlite3* db) {
@@ -288,8 +288,9 @@ absl::Status SqliteStore::Summarize(const std::string& trial_id) {
   };
   std::map<std::string, Summary> by_name;
   {
-    Stmt s = CachedStmt(db, write_cache_,
-                        "SELECT epoch, metrics_json FROM epochs WHERE trial_id = ?1 ORDER BY epoch");
+    Stmt s =
+        CachedStmt(db, write_cache_,
+                   "SELECT epoch, metrics_json FROM epochs WHERE trial_id = ?1 ORDER BY epoch");
     s.Bind(1, trial_id);
     for (;;) {
       auto row = s.Step();
@@ -314,10 +315,9 @@ absl::Status SqliteStore::Summarize(const std::string& trial_id) {
       }
     }
   }
-  RETURN_IF_ERROR(
-      CachedStmt(db, write_cache_, "DELETE FROM trial_metrics WHERE trial_id = ?1")
-          .Bind(1, trial_id)
-          .Run());
+  RETURN_IF_ERROR(CachedStmt(db, write_cache_, "DELETE FROM trial_metrics WHERE trial_id = ?1")
+                      .Bind(1, trial_id)
+                      .Run());
   Stmt ins = CachedStmt(
       db, write_cache_,
       "INSERT INTO trial_metrics (trial_id, name, sweep_id, min_value, max_value, final_epoch, "
@@ -567,8 +567,7 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
         "e.trial_id = t.id AND hs_metric(e.metrics_json, ?2) IS NOT NULL ORDER BY e.epoch DESC "
         "LIMIT 1) END");
     const char* key = q.sort_by_final ? "v_final" : "v_best";
-    const std::string best =
-        q.maximize ? live("m.max_value", "max") : live("m.min_value", "min");
+    const std::string best = q.maximize ? live("m.max_value", "max") : live("m.min_value", "min");
     sql = absl::StrCat("SELECT * FROM (SELECT ", kTrialColumns, ", ", epochs_reported, ", ", best,
                        " AS v_best, ", final_value,
                        " AS v_final, t.idx AS v_idx FROM trials t LEFT JOIN trial_metrics m ON "
