@@ -732,11 +732,13 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
           !checkpoint_uri.empty() && checkpoint_uri != tr.rec.checkpoint_uri;
       if (!w.epochs.empty() || new_checkpoint) {
         tr.rec.epochs_reported += static_cast<int64_t>(w.epochs.size());
-        if (new_checkpoint) tr.rec.checkpoint_uri = checkpoint_uri;
         // The trial row is rewritten only for a new checkpoint: the stores count a running
         // trial's epochs themselves, and leases are re-armed from the restart time anyway, so
         // the common report writes its epoch rows and nothing else.
-        if (new_checkpoint) batch.update_trials.push_back(MutableFieldsOf(tr.rec));
+        if (new_checkpoint) {
+          tr.rec.checkpoint_uri = checkpoint_uri;
+          batch.update_trials.push_back(MutableFieldsOf(tr.rec));
+        }
         SweepEvent ev = EventFor(tr);
         if (ev.has_trial) ev.epochs = w.epochs;
         events.push_back(std::move(ev));

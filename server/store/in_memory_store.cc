@@ -100,12 +100,11 @@ absl::StatusOr<TrialPage> InMemoryStore::ListTrials(const TrialQuery& q) {
     if (!q.statuses.empty() && !q.statuses.count(t.status)) continue;
     TrialListEntry e;
     e.trial = t;
+    const auto ep = epochs_.find(tid);
     if (!IsFinal(t.status)) {  // as SqliteStore: a running trial's count is its stored epochs
-      auto ep = epochs_.find(tid);
       e.trial.epochs_reported = ep == epochs_.end() ? 0 : static_cast<int64_t>(ep->second.size());
     }
     if (!q.sort_metric.empty()) {
-      auto ep = epochs_.find(tid);
       if (ep != epochs_.end()) {
         for (const auto& [n, r] : ep->second) {
           auto m = r.metrics.find(q.sort_metric);

@@ -46,7 +46,12 @@ class Stmt {
   // Borrows a statement prepared earlier (see CachedStmt); the cache finalizes it.
   Stmt(sqlite3* db, sqlite3_stmt* borrowed) : db_(db), s_(borrowed), owned_(false) {}
   ~Stmt() {
-    if (owned_) sqlite3_finalize(s_);
+    if (owned_) {
+      sqlite3_finalize(s_);
+    } else {  // a cached statement goes back ready for its next user
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
   }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -89,7 +94,6 @@ class Stmt {
     return p ? std::string(p, sqlite3_column_bytes(s_, c)) : std::string();
   }
   const absl::Status& status() const { return status_; }
-  sqlite3_stmt* get() const { return s_; }
 
  private:
   sqlite3* db_;
@@ -171,6 +175,31 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {
   return db;
 }
 
+constexpr char kSelectEpochs[] =
+    "SELECT epoch, metrics_json FROM epochs WHERE trial_id = ?1 ORDER BY epoch";
+
+// The rows of a kSelectEpochs statement (trial id bound), with only the named metrics (all when
+// empty); a value that is not a number is left out.
+absl::StatusOr<std::vector<EpochRecord>> ReadEpochs(Stmt& s, const std::set<std::string>& metrics) {
+  std::vector<EpochRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    EpochRecord e;
+    e.epoch = s.Int(0);
+    auto j = nlohmann::json::parse(s.Text(1), nullptr, false);
+    if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (it->is_number() && (metrics.empty() || metrics.count(it.key()))) {
+          e.metrics[it.key()] = it->get<double>();
+        }
+      }
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 // hs_metric(metrics_json, name): the named metric of one stored epoch, or NULL. FindMetric reads
 // the text bit-exact (SQLite's own JSON functions convert text to double with their own, not
 // always correctly rounded, routine) and without building a document: it runs once per stored
@@ -193,14 +222,10 @@ absl::Status RegisterFunctions(sqlite3* db) {
   return absl::OkStatus();
 }
 
-// Trial status codes that are final (IsFinal), for SQL.
-std::string FinalStatusList() {
-  std::vector<std::string> codes;
-  for (TrialStatus s : {TrialStatus::kSucceeded, TrialStatus::kDiverged, TrialStatus::kFailed,
-                        TrialStatus::kCancelled, TrialStatus::kPruned}) {
-    codes.push_back(absl::StrCat(static_cast<int>(s)));
-  }
-  return absl::StrJoin(codes, ",");
+// IsFinal(t.status) in SQL: every status but queued and leased.
+std::string IsFinalSql() {
+  return absl::StrCat("t.status NOT IN (", static_cast<int>(TrialStatus::kQueued), ", ",
+                      static_cast<int>(TrialStatus::kLeased), ")");
 }
 
 }  // namespace
@@ -287,32 +312,17 @@ absl::Status SqliteStore::Summarize(const std::string& trial_id) {
     int64_t final_epoch;
   };
   std::map<std::string, Summary> by_name;
-  {
-    Stmt s =
-        CachedStmt(db, write_cache_,
-                   "SELECT epoch, metrics_json FROM epochs WHERE trial_id = ?1 ORDER BY epoch");
-    s.Bind(1, trial_id);
-    for (;;) {
-      auto row = s.Step();
-      if (!row.ok() || !*row) {
-        sqlite3_reset(s.get());
-        sqlite3_clear_bindings(s.get());
-        RETURN_IF_ERROR(row.status());
-        break;
-      }
-      const int64_t epoch = s.Int(0);
-      auto j = nlohmann::json::parse(s.Text(1), nullptr, false);
-      if (!j.is_object()) continue;
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        if (!it->is_number()) continue;
-        const double v = it->get<double>();
-        auto [m, fresh] = by_name.try_emplace(it.key(), Summary{v, v, v, epoch});
-        if (fresh) continue;
-        m->second.min = std::min(m->second.min, v);
-        m->second.max = std::max(m->second.max, v);
-        m->second.final_value = v;  // epochs come in order
-        m->second.final_epoch = epoch;
-      }
+  Stmt s = CachedStmt(db, write_cache_, kSelectEpochs);
+  s.Bind(1, trial_id);
+  ASSIGN_OR_RETURN(std::vector<EpochRecord> epochs, ReadEpochs(s, {}));
+  for (const EpochRecord& e : epochs) {  // in epoch order
+    for (const auto& [name, v] : e.metrics) {
+      auto [m, fresh] = by_name.try_emplace(name, Summary{v, v, v, e.epoch});
+      if (fresh) continue;
+      m->second.min = std::min(m->second.min, v);
+      m->second.max = std::max(m->second.max, v);
+      m->second.final_value = v;
+      m->second.final_epoch = e.epoch;
     }
   }
   RETURN_IF_ERROR(CachedStmt(db, write_cache_, "DELETE FROM trial_metrics WHERE trial_id = ?1")
@@ -544,8 +554,7 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
   // Summaries (trial_metrics) and epochs_reported are written when a trial becomes final; for a
   // trial still queued or leased both are counted from its stored epochs here, so a report costs
   // one row, not one per metric plus a rewrite of the trial.
-  const std::string finals = FinalStatusList();
-  const std::string is_final = absl::StrCat("t.status IN (", finals, ")");
+  const std::string is_final = IsFinalSql();
   const std::string epochs_reported =
       absl::StrCat("CASE WHEN ", is_final,
                    " THEN t.epochs_reported ELSE (SELECT COUNT(*) FROM epochs e WHERE e.trial_id = "
@@ -596,24 +605,9 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
 absl::StatusOr<std::vector<EpochRecord>> SqliteStore::GetEpochs(
     const std::string& trial_id, const std::set<std::string>& metrics) {
   absl::MutexLock lock(&read_mu_);
-  Stmt s(read_db_, "SELECT epoch, metrics_json FROM epochs WHERE trial_id = ?1 ORDER BY epoch");
+  Stmt s(read_db_, kSelectEpochs);
   s.Bind(1, trial_id);
-  std::vector<EpochRecord> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    EpochRecord e;
-    e.epoch = s.Int(0);
-    auto j = nlohmann::json::parse(s.Text(1), nullptr, false);
-    if (j.is_object()) {
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        if (metrics.empty() || metrics.count(it.key()))
-          e.metrics[it.key()] = it.value().get<double>();
-      }
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
+  return ReadEpochs(s, metrics);
 }
 
 absl::StatusOr<LrCurveRecord> SqliteStore::GetLrCurve(const std::string& trial_id) {
