@@ -119,8 +119,15 @@ TEST(LoadTest, TwoHundredSimulatedWorkersForSixtySeconds) {
   auto worker = [&](int i) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection per worker
-    auto stub = v1::WorkerService::NewStub(
-        grpc::CreateCustomChannel(c.address(), grpc::InsecureChannelCredentials(), args));
+    auto channel = grpc::CreateCustomChannel(c.address(), grpc::InsecureChannelCredentials(), args);
+    // 200 connections opened at once: a first connect attempt can fail transiently (seen once in
+    // CI as ENOENT from connect). A real worker retries until the coordinator answers; so does
+    // this one, before the measured calls start. Not connected within 30 s is an error.
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+      lat.Error("connect", grpc::Status(grpc::StatusCode::UNAVAILABLE, "not connected in 30 s"));
+      return;
+    }
+    auto stub = v1::WorkerService::NewStub(channel);
     v1::RegisterWorkerRequest reg;
     reg.set_worker_id("sim-" + std::to_string(i));
     reg.mutable_capabilities()->set_host("load-test");
