@@ -509,6 +509,7 @@ TEST_F(SchedulerTest, WatchersCountPerSweep) {
   const std::string w = Register();
   auto t1 = AcquireNow(w);
   ASSERT_TRUE(t1.ok() && t1->acquired);
+  Register();  // the lease's events are published after its answer: wait for them
   sched_->Unsubscribe(b);
   ASSERT_TRUE(Report(Ref(*t1), {0}).ok());
   Register();  // a later commit: everything before it has been published
