@@ -25,7 +25,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "hypersweep/v1/service.grpc.pb.h"
-#include "tests/common/coordinator_process.h"
+#include "tests/support/coordinator_process.h"
 
 namespace hypersweep {
 namespace {

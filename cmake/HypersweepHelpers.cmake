@@ -6,12 +6,18 @@ function(hypersweep_warnings target)
   endif()
 endfunction()
 
-# hypersweep_test(NAME name SRCS a.cc ... DEPS lib ... [LABELS l ...] [TIMEOUT s])
-# One gtest executable per test file (LevelDB's leveldb_test, abseil's absl_cc_test).
+# hypersweep_test(NAME name SRCS a.cc ... DEPS lib ... [LABELS l ...] [TIMEOUT s] [GRPC])
+# One gtest executable per test file (LevelDB's leveldb_test, abseil's absl_cc_test), linked with
+# tests/support. GRPC: the test creates gRPC objects in its own process; it holds gRPC for the whole
+# run and shuts it down synchronously at the end (tests/support/grpc_lifetime.cc).
 function(hypersweep_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "GRPC" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${T_NAME} ${T_SRCS})
-  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} hypersweep_test_support
+    GTest::gtest GTest::gtest_main GTest::gmock)
+  if(T_GRPC)
+    target_link_libraries(${T_NAME} PRIVATE hypersweep_test_grpc_lifetime)
+  endif()
   target_compile_definitions(${T_NAME} PRIVATE
     HYPERSWEEP_SOURCE_DIR="${PROJECT_SOURCE_DIR}" HYPERSWEEP_BINARY_DIR="${PROJECT_BINARY_DIR}")
   hypersweep_warnings(${T_NAME})

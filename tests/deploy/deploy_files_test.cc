@@ -16,7 +16,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/deploy/command.h"
+#include "tests/support/files.h"
+#include "tests/support/process.h"
 
 namespace hypersweep::deploy_test {
 namespace {
@@ -27,12 +28,9 @@ using ::testing::IsSubsetOf;
 
 const std::string kDeploy = std::string(HYPERSWEEP_SOURCE_DIR) + "/deploy";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_support::CommandResult;
+using test_support::ReadFile;
+using test_support::RunCommand;
 
 bool StartsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;

@@ -12,7 +12,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/deploy/command.h"
+#include "tests/support/files.h"
+#include "tests/support/process.h"
 
 namespace hypersweep::deploy_test {
 namespace {
@@ -23,12 +24,9 @@ using ::testing::Not;
 
 const std::string kSlurm = std::string(HYPERSWEEP_SOURCE_DIR) + "/deploy/slurm";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_support::CommandResult;
+using test_support::ReadFile;
+using test_support::RunCommand;
 
 void WriteFile(const std::string& path, const std::string& text, int mode = 0644) {
   std::ofstream(path) << text;

@@ -2,7 +2,6 @@
 #ifndef HYPERSWEEP_TESTS_DEPLOY_SWEEP_CLIENT_H_
 #define HYPERSWEEP_TESTS_DEPLOY_SWEEP_CLIENT_H_
 
-#include "tests/deploy/command.h"
 #include "tests/e2e/harness.h"
 #include "tests/e2e/sweep_client.h"
 
@@ -10,6 +9,8 @@ namespace hypersweep::deploy_test {
 
 using e2e::SweepClient;
 using e2e::SyntheticSweep;
+using test_support::CommandResult;
+using test_support::RunCommand;
 
 }  // namespace hypersweep::deploy_test
 

@@ -23,78 +23,15 @@
 #include "gtest/gtest.h"
 #include "hypersweep/v1/service.grpc.pb.h"
 #include "tests/e2e/sweep_client.h"
+#include "tests/support/files.h"
+#include "tests/support/process.h"
 
 namespace hypersweep::e2e {
 
-inline std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A child process whose stdout and stderr go to a log file. Killed (SIGKILL) on destruction if
-// still running.
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const std::string& log) : log_(log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = std::fopen(log.c_str(), "a");
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-  }
-  ~Process() {
-    if (running()) {
-      kill(pid_, SIGKILL);
-      Wait();
-    }
-  }
-  pid_t pid() const { return pid_; }
-  void Signal(int sig) { kill(pid_, sig); }
-  bool running() {
-    if (exited_) return false;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      status_ = status;
-      return false;
-    }
-    return true;
-  }
-  // Waits up to `timeout`; returns the wait status, or -1 on timeout.
-  int Wait(std::chrono::milliseconds timeout = std::chrono::milliseconds(60'000)) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (running()) {
-      if (std::chrono::steady_clock::now() > until) return -1;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return status_;
-  }
-  std::string log() const { return ReadAll(log_); }
-
- private:
-  std::string log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int status_ = 0;
-};
-
-// Polls `cond` every 50 ms until it holds or `timeout` passes.
-inline bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
-}
+using test_support::CountOccurrences;
+using test_support::Process;
+using test_support::WaitFor;
+inline std::string ReadAll(const std::string& path) { return test_support::ReadFile(path); }
 
 // A synthetic sweep: `epochs` epochs of 0.8 * `samples` training samples at batch 32 on a 2x128
 // MLP (40000 samples of 32 features: about half a second per epoch on one thread), plus `extra`
@@ -184,14 +121,8 @@ class Cluster {
 
   // `PRAGMA integrity_check` by the sqlite3 CLI ("ok" when the file is sound).
   std::string IntegrityCheck() const {
-    const std::string cmd = "sqlite3 '" + db() + "' 'PRAGMA integrity_check;' 2>&1";
-    std::string out;
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-      char buf[4096];
-      size_t n;
-      while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-      pclose(p);
-    }
+    std::string out =
+        test_support::RunCommand("sqlite3 '" + db() + "' 'PRAGMA integrity_check;'").output;
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
     return out;
   }

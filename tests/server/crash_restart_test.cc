@@ -18,7 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "hypersweep/v1/service.grpc.pb.h"
-#include "tests/common/coordinator_process.h"
+#include "tests/support/coordinator_process.h"
+#include "tests/support/process.h"
 
 namespace hypersweep {
 namespace {
@@ -190,13 +191,9 @@ namespace hypersweep {
 namespace {
 
 std::string RunCapture(const std::string& cmd, int* exit_code) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[512];
-  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
-  const int status = pclose(p);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  test_support::CommandResult r = test_support::RunCommand(cmd);
+  *exit_code = r.status;
+  return r.output;
 }
 
 TEST(DaemonFlagsTest, RefusesNonLoopbackWithoutTokensAndBadFlags) {

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/test_server.h"
+#include "tests/support/files.h"
 
 namespace hypersweep {
 namespace {
@@ -503,12 +504,7 @@ TEST(AuthTest, LoopbackAddresses) {
   EXPECT_FALSE(IsLoopbackAddress("10.1.2.3:7070"));
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test_support::ReadFile;
 
 // Acceptance 4: TLS with a certificate made by openssl now.
 TEST_F(ServiceTest, TlsWithAnOpensslCertificate) {
@@ -520,8 +516,8 @@ TEST_F(ServiceTest, TlsWithAnOpensslCertificate) {
       dir + "/key.pem -out " + dir + "/cert.pem >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl failed: " << cmd;
   TestServerOptions o;
-  o.tls_cert_pem = ReadAll(dir + "/cert.pem");
-  o.tls_key_pem = ReadAll(dir + "/key.pem");
+  o.tls_cert_pem = ReadFile(dir + "/cert.pem");
+  o.tls_key_pem = ReadFile(dir + "/key.pem");
   ASSERT_FALSE(o.tls_cert_pem.empty());
   Start(o);
   grpc::SslCredentialsOptions ssl;
