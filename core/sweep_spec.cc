@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/metrics.h"
 #include "core/spec_reader.h"
 #include "core/status_macros.h"
 
@@ -279,11 +280,22 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
     o.String("metric", &s.objective.metric);
     std::string goal;
     o.String("goal", &goal);
+    const metrics::MetricRegistry& known = metrics::MetricRegistry::Builtin();
     if (o.ok() && s.objective.metric.empty()) o.Fail("metric", "must not be empty");
+    if (o.ok() && !known.IsObjective(s.objective.metric)) {
+      o.Fail("metric", absl::StrCat("unknown metric '", s.objective.metric,
+                                    "'; expected one of: ", known.ObjectiveNames()));
+    }
     if (o.ok() && (goal == "maximize" || goal == "max")) {
       s.objective.goal = Goal::kMaximize;
     } else if (o.ok() && !goal.empty() && goal != "minimize" && goal != "min") {
       o.Fail("goal", absl::StrCat("unknown value '", goal, "'; expected minimize or maximize"));
+    } else if (o.ok() && goal.empty()) {
+      // No goal given: the metric's own direction (val_accuracy is maximized, losses minimized).
+      s.objective.goal =
+          known.DirectionOf(s.objective.metric) == metrics::Direction::kHigherIsBetter
+              ? Goal::kMaximize
+              : Goal::kMinimize;
     }
     r.Fail(o.Finish());
   }

@@ -18,8 +18,10 @@ namespace hypersweep {
 
 enum class Goal { kMinimize, kMaximize };
 
+// The metric is one of metrics::MetricRegistry::Builtin()'s objectives (checked at parse); without
+// a goal, the metric's own direction decides.
 struct Objective {
-  std::string metric = "val_loss";
+  std::string metric = "val_loss";  // metrics::kDefaultObjective
   Goal goal = Goal::kMinimize;
 };
 
