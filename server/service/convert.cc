@@ -4,6 +4,35 @@
 
 namespace hypersweep {
 
+// The domain enums mirror the proto's numbering, value for value.
+#define HS_PIN(domain, proto) \
+  static_assert(static_cast<int>(domain) == static_cast<int>(proto), #domain " != " #proto)
+HS_PIN(TrialStatus::kQueued, v1::QUEUED);
+HS_PIN(TrialStatus::kLeased, v1::LEASED);
+HS_PIN(TrialStatus::kSucceeded, v1::SUCCEEDED);
+HS_PIN(TrialStatus::kDiverged, v1::DIVERGED);
+HS_PIN(TrialStatus::kFailed, v1::FAILED);
+HS_PIN(TrialStatus::kCancelled, v1::CANCELLED);
+HS_PIN(TrialStatus::kPruned, v1::PRUNED);
+static_assert(v1::TrialStatus_MAX == v1::PRUNED, "a new proto TrialStatus needs a domain value");
+HS_PIN(FailureClass::kNone, v1::FAILURE_CLASS_UNSPECIFIED);
+HS_PIN(FailureClass::kUserError, v1::USER_ERROR);
+HS_PIN(FailureClass::kTransient, v1::TRANSIENT);
+HS_PIN(FailureClass::kPreempted, v1::PREEMPTED);
+HS_PIN(FailureClass::kOutOfMemory, v1::OUT_OF_MEMORY);
+static_assert(v1::FailureClass_MAX == v1::OUT_OF_MEMORY,
+              "a new proto FailureClass needs a domain value");
+HS_PIN(SweepState::kRunning, v1::SWEEP_RUNNING);
+HS_PIN(SweepState::kCompleted, v1::SWEEP_COMPLETED);
+HS_PIN(SweepState::kCancelled, v1::SWEEP_CANCELLED);
+#undef HS_PIN
+
+v1::TrialStatus ToProto(TrialStatus s) { return static_cast<v1::TrialStatus>(s); }
+TrialStatus FromProto(v1::TrialStatus s) { return static_cast<TrialStatus>(s); }
+v1::FailureClass ToProto(FailureClass c) { return static_cast<v1::FailureClass>(c); }
+FailureClass FromProto(v1::FailureClass c) { return static_cast<FailureClass>(c); }
+v1::SweepState ToProto(SweepState s) { return static_cast<v1::SweepState>(s); }
+
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   // absl and gRPC share the canonical code numbers.
@@ -14,7 +43,7 @@ void ToProto(const SweepInfo& in, v1::Sweep* out) {
   const SweepRecord& r = in.record;
   out->set_id(r.id);
   out->set_name(r.name);
-  out->set_state(static_cast<v1::SweepState>(in.state));
+  out->set_state(ToProto(in.state));
   out->mutable_objective()->set_metric(r.objective_metric);
   out->mutable_objective()->set_goal(r.maximize ? v1::MAXIMIZE : v1::MINIMIZE);
   v1::TrialCounts* c = out->mutable_counts();
@@ -35,7 +64,7 @@ void ToProto(const TrialRecord& in, v1::Trial* out) {
   out->set_id(in.id);
   out->set_sweep_id(in.sweep_id);
   out->set_index(in.index);
-  out->set_status(static_cast<v1::TrialStatus>(in.status));
+  out->set_status(ToProto(in.status));
   out->set_attempt(in.attempt);
   out->set_batch_size(in.batch_size);
   out->set_schedule(in.schedule);
@@ -44,7 +73,7 @@ void ToProto(const TrialRecord& in, v1::Trial* out) {
   for (const auto& [k, v] : in.params) (*out->mutable_params())[k] = v;
   out->set_spec_json(in.spec_json);
   out->set_worker_id(in.worker_id);
-  out->set_failure_class(static_cast<v1::FailureClass>(in.failure_class));
+  out->set_failure_class(ToProto(in.failure_class));
   out->set_reason(in.reason);
   out->set_checkpoint_uri(in.checkpoint_uri);
   out->set_epochs_reported(in.epochs_reported);

@@ -12,6 +12,15 @@ namespace hypersweep {
 
 grpc::Status ToGrpc(const absl::Status& s);
 
+// Enum mappings. The domain enums carry the proto's numbers (pinned by static_asserts in
+// convert.cc), so these are casts; every crossing goes through them. FromProto of a value the
+// domain does not know is not checked here: the service validates enums before calling.
+v1::TrialStatus ToProto(TrialStatus s);
+TrialStatus FromProto(v1::TrialStatus s);
+v1::FailureClass ToProto(FailureClass c);
+FailureClass FromProto(v1::FailureClass c);
+v1::SweepState ToProto(SweepState s);
+
 void ToProto(const SweepInfo& in, v1::Sweep* out);
 // Without the lease token: that is only ever sent to the worker that holds the lease.
 void ToProto(const TrialRecord& in, v1::Trial* out);

@@ -173,10 +173,10 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListTrials(grpc::CallbackServerConte
   TrialQuery q;
   q.sweep_id = req->sweep_id();
   for (int s : req->status()) {
-    if (s < 1 || s > 7) {
+    if (s == v1::TRIAL_STATUS_UNSPECIFIED || !v1::TrialStatus_IsValid(s)) {
       return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "status: unknown value"));
     }
-    q.statuses.insert(static_cast<TrialStatus>(s));
+    q.statuses.insert(FromProto(static_cast<v1::TrialStatus>(s)));
   }
   q.sort_metric = req->sort_metric();
   q.sort_by_final = req->sort_by() == v1::ListTrialsRequest::FINAL;

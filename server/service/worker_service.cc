@@ -163,15 +163,18 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::FinishTrial(grpc::CallbackServerCon
                                                          v1::FinishTrialResponse* resp) {
   if (auto s = Authorize(auth_, Role::kWorker, ctx); !s.ok()) return Done(ctx, s);
   auto* reactor = ctx->DefaultReactor();
-  const int status = req->status();
-  if (status < 1 || status > 7) {
+  if (req->status() == v1::TRIAL_STATUS_UNSPECIFIED || !v1::TrialStatus_IsValid(req->status())) {
     return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "status: unknown value"));
   }
-  sched_->FinishTrial(FromProto(req->lease()), static_cast<TrialStatus>(status),
-                      static_cast<FailureClass>(req->failure_class()), req->reason(),
+  if (!v1::FailureClass_IsValid(req->failure_class())) {
+    return Done(ctx,
+                grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "failure_class: unknown value"));
+  }
+  sched_->FinishTrial(FromProto(req->lease()), FromProto(req->status()),
+                      FromProto(req->failure_class()), req->reason(),
                       [reactor, resp](absl::StatusOr<TrialStatus> r) {
                         if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
-                        resp->set_status(static_cast<v1::TrialStatus>(*r));
+                        resp->set_status(ToProto(*r));
                         reactor->Finish(grpc::Status::OK);
                       });
   return reactor;

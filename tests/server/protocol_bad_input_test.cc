@@ -191,6 +191,27 @@ TEST_F(ProtocolBadInputTest, NonFiniteMetricsAreStoredAsMissingNeverAsNumbers) {
   EXPECT_EQ(fresp.status(), v1::DIVERGED);
 }
 
+TEST_F(ProtocolBadInputTest, UnknownEnumValuesAreRefusedAndChangeNothing) {
+  const v1::LeaseRef lease = SubmitAndAcquire();
+  EXPECT_EQ(Finish(lease, static_cast<v1::TrialStatus>(99)).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::FinishTrialRequest req;
+  *req.mutable_lease() = lease;
+  req.set_status(v1::FAILED);
+  req.set_failure_class(static_cast<v1::FailureClass>(99));
+  v1::FinishTrialResponse resp;
+  grpc::Status s = workers_->FinishTrial(Ctx(kWorkerToken).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("failure_class"), std::string::npos) << s.error_message();
+  // The lease is intact: the trial can still finish properly.
+  EXPECT_TRUE(Heartbeat(lease).ok());
+  v1::FinishTrialResponse done;
+  s = Finish(lease, v1::SUCCEEDED, "", &done);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(done.status(), v1::SUCCEEDED);
+  ExpectAlive();
+}
+
 TEST_F(ProtocolBadInputTest, UnknownTrialIdsAreNotFound) {
   SubmitAndAcquire();
   v1::LeaseRef ghost;
