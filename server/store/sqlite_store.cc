@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,105 +16,10 @@
 #include "nlohmann/json.hpp"
 #include "server/store/metric_json.h"
 #include "server/store/sqlite_schema.h"
+#include "server/store/sqlite_statement.h"
 
 namespace hypersweep {
 namespace {
-
-absl::Status SqlError(sqlite3* db, const std::string& what) {
-  const int code = sqlite3_errcode(db);
-  std::string msg = absl::StrCat("sqlite ", what, ": ", sqlite3_errmsg(db));
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR || code == SQLITE_FULL) {
-    return absl::UnavailableError(msg);
-  }
-  return absl::InternalError(msg);
-}
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return SqlError(db, sql);
-  return absl::OkStatus();
-}
-
-// A prepared statement; binds by 1-based position. Not thread-safe.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) {
-      status_ = SqlError(db, "prepare");
-    }
-  }
-  // Borrows a statement prepared earlier (see CachedStmt); the cache finalizes it.
-  Stmt(sqlite3* db, sqlite3_stmt* borrowed) : db_(db), s_(borrowed), owned_(false) {}
-  ~Stmt() {
-    if (owned_) {
-      sqlite3_finalize(s_);
-    } else {  // a cached statement goes back ready for its next user
-      sqlite3_reset(s_);
-      sqlite3_clear_bindings(s_);
-    }
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  Stmt& Bind(int i, double v) {
-    sqlite3_bind_double(s_, i, v);
-    return *this;
-  }
-  Stmt& BindNull(int i) {
-    sqlite3_bind_null(s_, i);
-    return *this;
-  }
-  // SQLITE_ROW: true; SQLITE_DONE: false; else error.
-  absl::StatusOr<bool> Step() {
-    RETURN_IF_ERROR(status_);
-    const int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return SqlError(db_, "step");
-  }
-  absl::Status Run() {
-    auto r = Step();
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-    return r.status();
-  }
-  int64_t Int(int c) const { return sqlite3_column_int64(s_, c); }
-  double Double(int c) const { return sqlite3_column_double(s_, c); }
-  bool IsNull(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
-  std::string Text(int c) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, c));
-    return p ? std::string(p, sqlite3_column_bytes(s_, c)) : std::string();
-  }
-  const absl::Status& status() const { return status_; }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-  bool owned_ = true;
-  absl::Status status_;
-};
-
-// The write path runs the same few statements for every batch: prepare each once.
-Stmt CachedStmt(sqlite3* db, std::unordered_map<std::string, sqlite3_stmt*>& cache,
-                const std::string& sql) {
-  auto it = cache.find(sql);
-  if (it == cache.end()) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-        SQLITE_OK) {
-      return Stmt(db, sql);  // reports the prepare error
-    }
-    it = cache.emplace(sql, stmt).first;
-  }
-  return Stmt(db, it->second);
-}
 
 std::string ParamsToJson(const std::vector<std::pair<std::string, std::string>>& params) {
   nlohmann::json j = nlohmann::json::array();
