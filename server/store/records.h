@@ -22,8 +22,26 @@ enum class TrialStatus {
   kCancelled = 6,
   kPruned = 7,
 };
-inline bool IsFinal(TrialStatus s) {
-  return s != TrialStatus::kQueued && s != TrialStatus::kLeased;
+// The statuses a trial ends in and never leaves (DESIGN.md, "Trial lifecycle"). The one definition
+// of "final": IsFinal() and FinalStatusesSql() are both derived from this list.
+inline constexpr TrialStatus kFinalStatuses[] = {TrialStatus::kSucceeded, TrialStatus::kDiverged,
+                                                 TrialStatus::kFailed, TrialStatus::kCancelled,
+                                                 TrialStatus::kPruned};
+// True when `s` is in kFinalStatuses.
+constexpr bool IsFinal(TrialStatus s) {
+  for (TrialStatus f : kFinalStatuses) {
+    if (f == s) return true;
+  }
+  return false;
+}
+// kFinalStatuses as a SQL list of the stored status codes, "(3, 4, 5, 6, 7)": `status IN <this>`
+// is IsFinal(status) for a column that stores static_cast<int>(TrialStatus).
+inline std::string FinalStatusesSql() {
+  std::string list;
+  for (TrialStatus f : kFinalStatuses) {
+    list += (list.empty() ? "(" : ", ") + std::to_string(static_cast<int>(f));
+  }
+  return list + ")";
 }
 const char* TrialStatusName(TrialStatus s);
 

@@ -126,11 +126,8 @@ absl::Status RegisterFunctions(sqlite3* db) {
   return absl::OkStatus();
 }
 
-// IsFinal(t.status) in SQL: every status but queued and leased.
-std::string IsFinalSql() {
-  return absl::StrCat("t.status NOT IN (", static_cast<int>(TrialStatus::kQueued), ", ",
-                      static_cast<int>(TrialStatus::kLeased), ")");
-}
+// IsFinal(t.status) in SQL.
+std::string IsFinalSql() { return absl::StrCat("t.status IN ", FinalStatusesSql()); }
 
 }  // namespace
 
