@@ -96,6 +96,17 @@ ALTER TABLE workers ADD COLUMN max_failures INTEGER NOT NULL DEFAULT 0;
 )sql"},
 };
 
+// kMigrations holds versions 1, 2, ..., kSchemaVersion in order: bumping one without the other
+// does not compile.
+constexpr bool MigrationsRunUpTo(int version) {
+  int next = 1;
+  for (const Migration& m : kMigrations) {
+    if (m.version != next++) return false;
+  }
+  return next - 1 == version;
+}
+static_assert(MigrationsRunUpTo(kSchemaVersion), "kMigrations must end at kSchemaVersion");
+
 absl::Status Exec(sqlite3* db, const std::string& sql) {
   char* err = nullptr;
   if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
@@ -108,7 +119,7 @@ absl::Status Exec(sqlite3* db, const std::string& sql) {
 
 }  // namespace
 
-absl::Status MigrateSchema(sqlite3* db) {
+absl::Status MigrateSchema(sqlite3* db, const std::string& path) {
   if (auto st = Exec(db, "BEGIN IMMEDIATE"); !st.ok()) return st;
   auto fail = [db](absl::Status st) {
     Exec(db, "ROLLBACK").IgnoreError();
@@ -118,27 +129,33 @@ absl::Status MigrateSchema(sqlite3* db) {
       !st.ok()) {
     return fail(st);
   }
-  int current = 0;
+  int current = 0;  // an empty schema_version table: a new file
   sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &stmt, nullptr);
-  if (stmt && sqlite3_step(stmt) == SQLITE_ROW) current = sqlite3_column_int(stmt, 0);
+  if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &stmt, nullptr) !=
+      SQLITE_OK) {
+    return fail(absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db))));
+  }
+  if (sqlite3_step(stmt) == SQLITE_ROW) current = sqlite3_column_int(stmt, 0);
   sqlite3_finalize(stmt);
   if (current > kSchemaVersion) {
-    return fail(absl::FailedPreconditionError(
-        absl::StrCat("database schema version ", current, " is newer than this hypersweepd (",
-                     kSchemaVersion, "); upgrade hypersweepd")));
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "database '", path, "' has schema version ", current, ", newer than this hypersweepd's ",
+        kSchemaVersion, "; open it with the hypersweepd that wrote it, or a newer one")));
   }
   for (const Migration& m : kMigrations) {
     if (m.version <= current) continue;
-    if (auto st = Exec(db, m.sql); !st.ok()) return fail(st);
-    if (auto st = Exec(db, absl::StrCat("DELETE FROM schema_version; INSERT INTO schema_version "
-                                        "VALUES (",
-                                        m.version, ")"));
-        !st.ok()) {
-      return fail(st);
+    absl::Status st = Exec(db, m.sql);
+    if (st.ok()) {
+      st = Exec(db, absl::StrCat("DELETE FROM schema_version; INSERT INTO schema_version VALUES (",
+                                 m.version, ")"));
+    }
+    if (!st.ok()) {
+      return fail(absl::InternalError(absl::StrCat(
+          "migrating database '", path, "' to schema version ", m.version, ": ", st.message())));
     }
   }
-  return Exec(db, "COMMIT");
+  if (auto st = Exec(db, "COMMIT"); !st.ok()) return fail(st);
+  return absl::OkStatus();
 }
 
 }  // namespace hypersweep

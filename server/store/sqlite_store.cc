@@ -171,7 +171,7 @@ absl::Status SqliteStore::Init() {
   RETURN_IF_ERROR(
       Exec(write_db_, options_.sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   RETURN_IF_ERROR(Exec(write_db_, "PRAGMA foreign_keys=OFF"));
-  RETURN_IF_ERROR(MigrateSchema(write_db_));
+  RETURN_IF_ERROR(MigrateSchema(write_db_, options_.path));
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(read_db_, OpenDb(options_.path));
   return RegisterFunctions(read_db_);

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/store.h"
+#include "sqlite3.h"
 
 namespace hypersweep {
 namespace {
@@ -316,6 +317,63 @@ TEST(SqliteSchemaTest, OpensAVersion2File) {
   auto store = Store::Open(o);
   ASSERT_TRUE(store.ok()) << store.status();
   ExpectFixture(**store, MakeFixture());
+}
+
+int StoredVersion(const std::string& path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  int version = -1;
+  if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &stmt, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    version = sqlite3_column_int(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return version;
+}
+
+void ExecOn(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+TEST(SqliteSchemaTest, AnOlderFileIsMigratedToTheCurrentVersion) {
+  StoreOptions o;
+  o.path = CopyOfFixture(2, "migrated");
+  ASSERT_EQ(StoredVersion(o.path), 2);
+  {
+    auto store = Store::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status();
+  }
+  EXPECT_EQ(StoredVersion(o.path), kSchemaVersion);
+  auto again = Store::Open(o);  // a current file opens as it is
+  ASSERT_TRUE(again.ok()) << again.status();
+  ExpectFixture(**again, MakeFixture());
+}
+
+TEST(SqliteSchemaTest, ANewerFileIsRefusedAndLeftAlone) {
+  StoreOptions o;
+  o.path = CopyOfFixture(2, "newer");
+  {
+    auto store = Store::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status();
+  }
+  const int newer = kSchemaVersion + 1;
+  ExecOn(o.path, "UPDATE schema_version SET version = " + std::to_string(newer));
+  auto store = Store::Open(o);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  const std::string msg(store.status().message());
+  EXPECT_NE(msg.find("'" + o.path + "'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("schema version " + std::to_string(newer)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("hypersweepd's " + std::to_string(kSchemaVersion)), std::string::npos) << msg;
+  EXPECT_EQ(StoredVersion(o.path), newer);
 }
 
 }  // namespace
