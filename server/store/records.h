@@ -54,6 +54,15 @@ enum class FailureClass {
   kOutOfMemory = 4,
 };
 
+// What a trial is for; set when the trial is created, never changed. Stored as the trials.role
+// column: append values, never renumber.
+enum class TrialRole {
+  kTrain = 0,  // a point of the sweep's search space
+  // An LR range test the coordinator added for a `max_lr: auto` group: its curve's suggestion
+  // resolves max_lr of the trials that wait for it.
+  kLrRangeTest = 1,
+};
+
 struct SweepRecord {
   std::string id;
   std::string name;
@@ -77,6 +86,7 @@ struct TrialRecord {
   std::string schedule;
   int64_t fold = 0;
   uint64_t seed = 0;
+  TrialRole role = TrialRole::kTrain;
   // Mutable state (TrialUpdate writes these).
   TrialStatus status = TrialStatus::kQueued;
   int32_t attempt = 0;        // lease generation: +1 on every lease; the fence with lease_token

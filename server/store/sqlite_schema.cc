@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "server/store/records.h"
 
 namespace hypersweep {
 namespace {
@@ -94,7 +95,19 @@ CREATE TABLE workers (
     {2, R"sql(
 ALTER TABLE workers ADD COLUMN max_failures INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // The trial's role (TrialRole: 0 train, 1 LR range test). Up to version 2 a range test was
+    // marked only by the parameter ["role", "lr_range_test"] in params_json; existing rows take
+    // their role from it.
+    {3, R"sql(
+ALTER TABLE trials ADD COLUMN role INTEGER NOT NULL DEFAULT 0;
+UPDATE trials SET role = 1 WHERE EXISTS (
+  SELECT 1 FROM json_each(CASE WHEN json_valid(trials.params_json) THEN trials.params_json
+                                ELSE '[]' END) p
+  WHERE json_extract(p.value, '$[0]') = 'role' AND json_extract(p.value, '$[1]') = 'lr_range_test');
+)sql"},
 };
+
+static_assert(static_cast<int>(TrialRole::kLrRangeTest) == 1, "migration 3 stores it as 1");
 
 // kMigrations holds versions 1, 2, ..., kSchemaVersion in order: bumping one without the other
 // does not compile.

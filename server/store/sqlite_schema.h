@@ -11,7 +11,7 @@
 
 namespace hypersweep {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Brings `db`, the database file at `path` (named in errors), to kSchemaVersion: an empty file gets
 // the whole schema, an older one the migrations it lacks, all in one transaction, so on any error

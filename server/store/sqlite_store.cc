@@ -38,8 +38,8 @@ std::vector<std::pair<std::string, std::string>> ParamsFromJson(const std::strin
 constexpr char kTrialColumns[] =
     "t.id, t.sweep_id, t.idx, t.spec_json, t.params_json, t.batch_size, t.schedule, t.fold, "
     "t.seed, t.status, t.attempt, t.attempts_used, t.lease_token, t.lease_expiry_ms, t.worker_id, "
-    "t.failure_class, t.reason, t.checkpoint_uri, t.epochs_reported";
-constexpr int kTrialColumnCount = 19;
+    "t.failure_class, t.reason, t.checkpoint_uri, t.epochs_reported, t.role";
+constexpr int kTrialColumnCount = 20;
 
 TrialRecord ReadTrial(const Stmt& s) {
   TrialRecord t;
@@ -62,6 +62,7 @@ TrialRecord ReadTrial(const Stmt& s) {
   t.reason = s.Text(16);
   t.checkpoint_uri = s.Text(17);
   t.epochs_reported = s.Int(18);
+  t.role = static_cast<TrialRole>(s.Int(19));
   return t;
 }
 
@@ -263,8 +264,8 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
         db, write_cache_,
         "INSERT INTO trials (id, sweep_id, idx, spec_json, params_json, batch_size, schedule, "
         "fold, seed, status, attempt, attempts_used, lease_token, lease_expiry_ms, worker_id, "
-        "failure_class, reason, checkpoint_uri, epochs_reported) VALUES (?1, ?2, ?3, ?4, ?5, "
-        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+        "failure_class, reason, checkpoint_uri, epochs_reported, role) VALUES (?1, ?2, ?3, ?4, "
+        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)");
     for (const auto& t : b.insert_trials) {
       s.Bind(1, t.id).Bind(2, t.sweep_id).Bind(3, t.index).Bind(4, t.spec_json);
       s.Bind(5, ParamsToJson(t.params)).Bind(6, t.batch_size).Bind(7, t.schedule);
@@ -273,6 +274,7 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
       s.Bind(12, int64_t{t.attempts_used}).Bind(13, t.lease_token).Bind(14, t.lease_expiry_ms);
       s.Bind(15, t.worker_id).Bind(16, static_cast<int64_t>(t.failure_class)).Bind(17, t.reason);
       s.Bind(18, t.checkpoint_uri).Bind(19, t.epochs_reported);
+      s.Bind(20, static_cast<int64_t>(t.role));
       if (auto st = s.Run(); !st.ok()) {
         if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
             sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) {

@@ -88,6 +88,7 @@ Fixture MakeFixture() {
                   {"batch_size", "64"},
                   {"momentum", "0.9"},
                   {"weight_decay", "0"}};
+  range.role = TrialRole::kLrRangeTest;  // a version-2 file has only the parameter
   range.status = TrialStatus::kSucceeded;
   range.attempt = 1;
   range.attempts_used = 1;
@@ -204,6 +205,7 @@ void ExpectSameTrial(const TrialRecord& got, const TrialRecord& want) {
   EXPECT_EQ(got.schedule, want.schedule);
   EXPECT_EQ(got.fold, want.fold);
   EXPECT_EQ(got.seed, want.seed);
+  EXPECT_EQ(got.role, want.role);
   EXPECT_EQ(got.status, want.status);
   EXPECT_EQ(got.attempt, want.attempt);
   EXPECT_EQ(got.attempts_used, want.attempts_used);
@@ -275,6 +277,7 @@ void ExpectFixture(Store& store, const Fixture& f) {
   EXPECT_EQ(page->trials[0].trial.epochs_reported, 3);
   EXPECT_EQ(*page->trials[0].best_value, 0.1 + 0.2);
   EXPECT_EQ(*page->trials[0].final_value, 0.35);
+  EXPECT_EQ(page->trials[0].trial.role, TrialRole::kTrain);
   EXPECT_EQ(page->trials[1].trial.id, "sw-0000000a-2");
   EXPECT_EQ(page->trials[1].trial.epochs_reported, 1);
   EXPECT_EQ(*page->trials[1].best_value, 0.95);
@@ -286,6 +289,13 @@ void ExpectFixture(Store& store, const Fixture& f) {
   ASSERT_EQ(page->trials.size(), 2u);
   EXPECT_EQ(page->trials[0].trial.reason, "cannot read 'missing.csv'");
   EXPECT_EQ(page->trials[1].trial.failure_class, FailureClass::kPreempted);
+  q.sweep_id = "sw-0000000a";
+  q.statuses = {TrialStatus::kSucceeded};
+  page = store.ListTrials(q);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->trials.size(), 2u);
+  EXPECT_EQ(page->trials[0].trial.role, TrialRole::kLrRangeTest);
+  EXPECT_EQ(page->trials[1].trial.role, TrialRole::kTrain);
 }
 
 // Freezes the current schema's fixture: run it (--gtest_also_run_disabled_tests) at the release
@@ -374,6 +384,59 @@ TEST(SqliteSchemaTest, ANewerFileIsRefusedAndLeftAlone) {
   EXPECT_NE(msg.find("schema version " + std::to_string(newer)), std::string::npos) << msg;
   EXPECT_NE(msg.find("hypersweepd's " + std::to_string(kSchemaVersion)), std::string::npos) << msg;
   EXPECT_EQ(StoredVersion(o.path), newer);
+}
+
+// Migration 3 gives a trial the range-test role only for the exact parameter the scheduler wrote.
+TEST(SqliteSchemaTest, MigrationTakesTheRoleFromTheRoleParameterOnly) {
+  StoreOptions o;
+  o.path = CopyOfFixture(2, "backfill");
+  auto row = [](const std::string& id, int64_t index, const std::string& schedule,
+                const std::string& params) {
+    return "INSERT INTO trials SELECT '" + id + "', sweep_id, " + std::to_string(index) +
+           ", spec_json, '" + params + "', batch_size, '" + schedule +
+           "', fold, seed, 1, 0, 0, '', 0, '', 0, '', '', 0 FROM trials WHERE id = "
+           "'sw-0000000b-0';";
+  };
+  ExecOn(
+      o.path,
+      row("x-role-other", 10, "lr_range_test", R"([["role","train"]])") +
+          // A range test the user asked for in the grid is an ordinary point of the sweep.
+          row("x-user-range", 11, "lr_range_test", R"([["schedule","lr_range_test"]])") +
+          row("x-value-only", 12, "constant", R"([["kind","lr_range_test"],["role","x"]])") +
+          row("x-not-json", 13, "constant", "not json") +
+          row("x-second", 14, "lr_range_test", R"([["batch_size","8"],["role","lr_range_test"]])"));
+  auto store = Store::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto st = (*store)->LoadState();
+  ASSERT_TRUE(st.ok()) << st.status();
+  std::map<std::string, TrialRole> roles;
+  for (const TrialRecord& t : st->trials) roles[t.id] = t.role;
+  EXPECT_EQ(roles.at("sw-0000000a-0"), TrialRole::kLrRangeTest);
+  EXPECT_EQ(roles.at("sw-0000000a-1"), TrialRole::kTrain);
+  EXPECT_EQ(roles.at("x-role-other"), TrialRole::kTrain);
+  EXPECT_EQ(roles.at("x-user-range"), TrialRole::kTrain);
+  EXPECT_EQ(roles.at("x-value-only"), TrialRole::kTrain);
+  EXPECT_EQ(roles.at("x-not-json"), TrialRole::kTrain);
+  EXPECT_EQ(roles.at("x-second"), TrialRole::kLrRangeTest);
+}
+
+// The migrations run in one transaction: one that fails leaves the file as it was.
+TEST(SqliteSchemaTest, AFailedMigrationLeavesTheFileAsItWas) {
+  StoreOptions o;
+  o.path = CopyOfFixture(2, "failed");
+  ExecOn(o.path, "CREATE TABLE clash (x); ALTER TABLE trials ADD COLUMN role TEXT;");
+  auto store = Store::Open(o);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kInternal);
+  const std::string msg(store.status().message());
+  EXPECT_NE(msg.find("'" + o.path + "'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("schema version 3"), std::string::npos) << msg;
+  EXPECT_EQ(StoredVersion(o.path), 2);
+  // Drop what broke it: the untouched version-2 file then migrates.
+  ExecOn(o.path, "ALTER TABLE trials DROP COLUMN role;");
+  auto retry = Store::Open(o);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  ExpectFixture(**retry, MakeFixture());
 }
 
 }  // namespace
