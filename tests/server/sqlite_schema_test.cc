@@ -3,6 +3,9 @@
 // by the release whose schema version is N (DISABLED_WriteFixture below, run at that release).
 #include "server/store/sqlite_schema.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
