@@ -435,6 +435,7 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
     t.index = static_cast<int64_t>(i);
     t.spec_json = ToJson(e.spec).dump();
     t.params = e.params;
+    t.role = i < range_tests.size() ? TrialRole::kLrRangeTest : TrialRole::kTrain;  // at the front
     t.batch_size = e.spec.batch_size;
     t.schedule = ScheduleName(e.spec.schedule);
     t.fold = e.spec.validation.kind == ValidationSpec::Kind::kKFold ? e.spec.validation.fold : -1;

@@ -22,8 +22,26 @@ enum class TrialStatus {
   kCancelled = 6,
   kPruned = 7,
 };
-inline bool IsFinal(TrialStatus s) {
-  return s != TrialStatus::kQueued && s != TrialStatus::kLeased;
+// The statuses a trial ends in and never leaves (DESIGN.md, "Trial lifecycle"). The one definition
+// of "final": IsFinal() and FinalStatusesSql() are both derived from this list.
+inline constexpr TrialStatus kFinalStatuses[] = {TrialStatus::kSucceeded, TrialStatus::kDiverged,
+                                                 TrialStatus::kFailed, TrialStatus::kCancelled,
+                                                 TrialStatus::kPruned};
+// True when `s` is in kFinalStatuses.
+constexpr bool IsFinal(TrialStatus s) {
+  for (TrialStatus f : kFinalStatuses) {
+    if (f == s) return true;
+  }
+  return false;
+}
+// kFinalStatuses as a SQL list of the stored status codes, "(3, 4, 5, 6, 7)": `status IN <this>`
+// is IsFinal(status) for a column that stores static_cast<int>(TrialStatus).
+inline std::string FinalStatusesSql() {
+  std::string list;
+  for (TrialStatus f : kFinalStatuses) {
+    list += (list.empty() ? "(" : ", ") + std::to_string(static_cast<int>(f));
+  }
+  return list + ")";
 }
 const char* TrialStatusName(TrialStatus s);
 
@@ -34,6 +52,15 @@ enum class FailureClass {
   kTransient = 2,
   kPreempted = 3,
   kOutOfMemory = 4,
+};
+
+// What a trial is for; set when the trial is created, never changed. Stored as the trials.role
+// column: append values, never renumber.
+enum class TrialRole {
+  kTrain = 0,  // a point of the sweep's search space
+  // An LR range test the coordinator added for a `max_lr: auto` group: its curve's suggestion
+  // resolves max_lr of the trials that wait for it.
+  kLrRangeTest = 1,
 };
 
 struct SweepRecord {
@@ -59,6 +86,7 @@ struct TrialRecord {
   std::string schedule;
   int64_t fold = 0;
   uint64_t seed = 0;
+  TrialRole role = TrialRole::kTrain;
   // Mutable state (TrialUpdate writes these).
   TrialStatus status = TrialStatus::kQueued;
   int32_t attempt = 0;        // lease generation: +1 on every lease; the fence with lease_token

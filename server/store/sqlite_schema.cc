@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "server/store/records.h"
 
 namespace hypersweep {
 namespace {
@@ -94,7 +95,30 @@ CREATE TABLE workers (
     {2, R"sql(
 ALTER TABLE workers ADD COLUMN max_failures INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // The trial's role (TrialRole: 0 train, 1 LR range test). Up to version 2 a range test was
+    // marked only by the parameter ["role", "lr_range_test"] in params_json; existing rows take
+    // their role from it.
+    {3, R"sql(
+ALTER TABLE trials ADD COLUMN role INTEGER NOT NULL DEFAULT 0;
+UPDATE trials SET role = 1 WHERE EXISTS (
+  SELECT 1 FROM json_each(CASE WHEN json_valid(trials.params_json) THEN trials.params_json
+                                ELSE '[]' END) p
+  WHERE json_extract(p.value, '$[0]') = 'role' AND json_extract(p.value, '$[1]') = 'lr_range_test');
+)sql"},
 };
+
+static_assert(static_cast<int>(TrialRole::kLrRangeTest) == 1, "migration 3 stores it as 1");
+
+// kMigrations holds versions 1, 2, ..., kSchemaVersion in order: bumping one without the other
+// does not compile.
+constexpr bool MigrationsRunUpTo(int version) {
+  int next = 1;
+  for (const Migration& m : kMigrations) {
+    if (m.version != next++) return false;
+  }
+  return next - 1 == version;
+}
+static_assert(MigrationsRunUpTo(kSchemaVersion), "kMigrations must end at kSchemaVersion");
 
 absl::Status Exec(sqlite3* db, const std::string& sql) {
   char* err = nullptr;
@@ -108,7 +132,7 @@ absl::Status Exec(sqlite3* db, const std::string& sql) {
 
 }  // namespace
 
-absl::Status MigrateSchema(sqlite3* db) {
+absl::Status MigrateSchema(sqlite3* db, const std::string& path) {
   if (auto st = Exec(db, "BEGIN IMMEDIATE"); !st.ok()) return st;
   auto fail = [db](absl::Status st) {
     Exec(db, "ROLLBACK").IgnoreError();
@@ -118,27 +142,33 @@ absl::Status MigrateSchema(sqlite3* db) {
       !st.ok()) {
     return fail(st);
   }
-  int current = 0;
+  int current = 0;  // an empty schema_version table: a new file
   sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &stmt, nullptr);
-  if (stmt && sqlite3_step(stmt) == SQLITE_ROW) current = sqlite3_column_int(stmt, 0);
+  if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &stmt, nullptr) !=
+      SQLITE_OK) {
+    return fail(absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db))));
+  }
+  if (sqlite3_step(stmt) == SQLITE_ROW) current = sqlite3_column_int(stmt, 0);
   sqlite3_finalize(stmt);
   if (current > kSchemaVersion) {
-    return fail(absl::FailedPreconditionError(
-        absl::StrCat("database schema version ", current, " is newer than this hypersweepd (",
-                     kSchemaVersion, "); upgrade hypersweepd")));
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "database '", path, "' has schema version ", current, ", newer than this hypersweepd's ",
+        kSchemaVersion, "; open it with the hypersweepd that wrote it, or a newer one")));
   }
   for (const Migration& m : kMigrations) {
     if (m.version <= current) continue;
-    if (auto st = Exec(db, m.sql); !st.ok()) return fail(st);
-    if (auto st = Exec(db, absl::StrCat("DELETE FROM schema_version; INSERT INTO schema_version "
-                                        "VALUES (",
-                                        m.version, ")"));
-        !st.ok()) {
-      return fail(st);
+    absl::Status st = Exec(db, m.sql);
+    if (st.ok()) {
+      st = Exec(db, absl::StrCat("DELETE FROM schema_version; INSERT INTO schema_version VALUES (",
+                                 m.version, ")"));
+    }
+    if (!st.ok()) {
+      return fail(absl::InternalError(absl::StrCat(
+          "migrating database '", path, "' to schema version ", m.version, ": ", st.message())));
     }
   }
-  return Exec(db, "COMMIT");
+  if (auto st = Exec(db, "COMMIT"); !st.ok()) return fail(st);
+  return absl::OkStatus();
 }
 
 }  // namespace hypersweep

@@ -4,15 +4,21 @@
 #ifndef HYPERSWEEP_SERVER_STORE_SQLITE_SCHEMA_H_
 #define HYPERSWEEP_SERVER_STORE_SQLITE_SCHEMA_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "sqlite3.h"
 
 namespace hypersweep {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
-// Brings `db` to kSchemaVersion. FAILED_PRECONDITION for a newer file.
-absl::Status MigrateSchema(sqlite3* db);
+// Brings `db`, the database file at `path` (named in errors), to kSchemaVersion: an empty file gets
+// the whole schema, an older one the migrations it lacks, all in one transaction, so on any error
+// the file is left as it was. FAILED_PRECONDITION, naming the file and both versions, when the file
+// was written by a newer hypersweepd (its version is above kSchemaVersion); INTERNAL when a
+// migration fails.
+absl::Status MigrateSchema(sqlite3* db, const std::string& path);
 
 }  // namespace hypersweep
 

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,105 +16,10 @@
 #include "nlohmann/json.hpp"
 #include "server/store/metric_json.h"
 #include "server/store/sqlite_schema.h"
+#include "server/store/sqlite_statement.h"
 
 namespace hypersweep {
 namespace {
-
-absl::Status SqlError(sqlite3* db, const std::string& what) {
-  const int code = sqlite3_errcode(db);
-  std::string msg = absl::StrCat("sqlite ", what, ": ", sqlite3_errmsg(db));
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR || code == SQLITE_FULL) {
-    return absl::UnavailableError(msg);
-  }
-  return absl::InternalError(msg);
-}
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return SqlError(db, sql);
-  return absl::OkStatus();
-}
-
-// A prepared statement; binds by 1-based position. Not thread-safe.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) {
-      status_ = SqlError(db, "prepare");
-    }
-  }
-  // Borrows a statement prepared earlier (see CachedStmt); the cache finalizes it.
-  Stmt(sqlite3* db, sqlite3_stmt* borrowed) : db_(db), s_(borrowed), owned_(false) {}
-  ~Stmt() {
-    if (owned_) {
-      sqlite3_finalize(s_);
-    } else {  // a cached statement goes back ready for its next user
-      sqlite3_reset(s_);
-      sqlite3_clear_bindings(s_);
-    }
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  Stmt& Bind(int i, double v) {
-    sqlite3_bind_double(s_, i, v);
-    return *this;
-  }
-  Stmt& BindNull(int i) {
-    sqlite3_bind_null(s_, i);
-    return *this;
-  }
-  // SQLITE_ROW: true; SQLITE_DONE: false; else error.
-  absl::StatusOr<bool> Step() {
-    RETURN_IF_ERROR(status_);
-    const int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return SqlError(db_, "step");
-  }
-  absl::Status Run() {
-    auto r = Step();
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-    return r.status();
-  }
-  int64_t Int(int c) const { return sqlite3_column_int64(s_, c); }
-  double Double(int c) const { return sqlite3_column_double(s_, c); }
-  bool IsNull(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
-  std::string Text(int c) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, c));
-    return p ? std::string(p, sqlite3_column_bytes(s_, c)) : std::string();
-  }
-  const absl::Status& status() const { return status_; }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-  bool owned_ = true;
-  absl::Status status_;
-};
-
-// The write path runs the same few statements for every batch: prepare each once.
-Stmt CachedStmt(sqlite3* db, std::unordered_map<std::string, sqlite3_stmt*>& cache,
-                const std::string& sql) {
-  auto it = cache.find(sql);
-  if (it == cache.end()) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-        SQLITE_OK) {
-      return Stmt(db, sql);  // reports the prepare error
-    }
-    it = cache.emplace(sql, stmt).first;
-  }
-  return Stmt(db, it->second);
-}
 
 std::string ParamsToJson(const std::vector<std::pair<std::string, std::string>>& params) {
   nlohmann::json j = nlohmann::json::array();
@@ -134,8 +38,8 @@ std::vector<std::pair<std::string, std::string>> ParamsFromJson(const std::strin
 constexpr char kTrialColumns[] =
     "t.id, t.sweep_id, t.idx, t.spec_json, t.params_json, t.batch_size, t.schedule, t.fold, "
     "t.seed, t.status, t.attempt, t.attempts_used, t.lease_token, t.lease_expiry_ms, t.worker_id, "
-    "t.failure_class, t.reason, t.checkpoint_uri, t.epochs_reported";
-constexpr int kTrialColumnCount = 19;
+    "t.failure_class, t.reason, t.checkpoint_uri, t.epochs_reported, t.role";
+constexpr int kTrialColumnCount = 20;
 
 TrialRecord ReadTrial(const Stmt& s) {
   TrialRecord t;
@@ -158,6 +62,7 @@ TrialRecord ReadTrial(const Stmt& s) {
   t.reason = s.Text(16);
   t.checkpoint_uri = s.Text(17);
   t.epochs_reported = s.Int(18);
+  t.role = static_cast<TrialRole>(s.Int(19));
   return t;
 }
 
@@ -222,11 +127,8 @@ absl::Status RegisterFunctions(sqlite3* db) {
   return absl::OkStatus();
 }
 
-// IsFinal(t.status) in SQL: every status but queued and leased.
-std::string IsFinalSql() {
-  return absl::StrCat("t.status NOT IN (", static_cast<int>(TrialStatus::kQueued), ", ",
-                      static_cast<int>(TrialStatus::kLeased), ")");
-}
+// IsFinal(t.status) in SQL.
+std::string IsFinalSql() { return absl::StrCat("t.status IN ", FinalStatusesSql()); }
 
 }  // namespace
 
@@ -270,7 +172,7 @@ absl::Status SqliteStore::Init() {
   RETURN_IF_ERROR(
       Exec(write_db_, options_.sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   RETURN_IF_ERROR(Exec(write_db_, "PRAGMA foreign_keys=OFF"));
-  RETURN_IF_ERROR(MigrateSchema(write_db_));
+  RETURN_IF_ERROR(MigrateSchema(write_db_, options_.path));
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(read_db_, OpenDb(options_.path));
   return RegisterFunctions(read_db_);
@@ -362,8 +264,8 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
         db, write_cache_,
         "INSERT INTO trials (id, sweep_id, idx, spec_json, params_json, batch_size, schedule, "
         "fold, seed, status, attempt, attempts_used, lease_token, lease_expiry_ms, worker_id, "
-        "failure_class, reason, checkpoint_uri, epochs_reported) VALUES (?1, ?2, ?3, ?4, ?5, "
-        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+        "failure_class, reason, checkpoint_uri, epochs_reported, role) VALUES (?1, ?2, ?3, ?4, "
+        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)");
     for (const auto& t : b.insert_trials) {
       s.Bind(1, t.id).Bind(2, t.sweep_id).Bind(3, t.index).Bind(4, t.spec_json);
       s.Bind(5, ParamsToJson(t.params)).Bind(6, t.batch_size).Bind(7, t.schedule);
@@ -372,6 +274,7 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
       s.Bind(12, int64_t{t.attempts_used}).Bind(13, t.lease_token).Bind(14, t.lease_expiry_ms);
       s.Bind(15, t.worker_id).Bind(16, static_cast<int64_t>(t.failure_class)).Bind(17, t.reason);
       s.Bind(18, t.checkpoint_uri).Bind(19, t.epochs_reported);
+      s.Bind(20, static_cast<int64_t>(t.role));
       if (auto st = s.Run(); !st.ok()) {
         if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
             sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) {

@@ -7,12 +7,12 @@
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "server/store/group_commit.h"
+#include "server/store/sqlite_statement.h"
 #include "sqlite3.h"
 
 namespace hypersweep {
@@ -43,8 +43,8 @@ class SqliteStore : public GroupCommitStore {
   const StoreOptions options_;
   int lock_fd_ = -1;             // flock()ed <path>.lock: one coordinator per database
   sqlite3* write_db_ = nullptr;  // confined to the writer thread after Init()
-  std::unordered_map<std::string, sqlite3_stmt*> write_cache_;  // writer thread only
-  absl::Mutex read_mu_;                                         // guards read_db_
+  StmtCache write_cache_;        // writer thread only; finalized before write_db_ closes
+  absl::Mutex read_mu_;          // guards read_db_
   sqlite3* read_db_ ABSL_GUARDED_BY(read_mu_) = nullptr;
 };
 

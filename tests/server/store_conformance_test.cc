@@ -173,6 +173,46 @@ TEST_P(StoreTest, ResolveRewritesSpecAndParamsOnly) {
   EXPECT_FALSE(store_->Write(std::move(bad)).ok());
 }
 
+// The role is written with the trial and kept; updates and resolves do not change it.
+TEST_P(StoreTest, RoleIsSetOnInsertAndKept) {
+  TrialRecord range = Trial("s", 0);
+  range.role = TrialRole::kLrRangeTest;
+  WriteBatch b;
+  b.put_sweeps.push_back(Sweep("s", 2));
+  b.insert_trials = {range, Trial("s", 1)};
+  ASSERT_TRUE(store_->Write(std::move(b)).ok());
+  auto check = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    auto st = store_->LoadState();
+    ASSERT_TRUE(st.ok()) << st.status();
+    ASSERT_EQ(st->trials.size(), 2u);
+    EXPECT_EQ(st->trials[0].role, TrialRole::kLrRangeTest);
+    EXPECT_EQ(st->trials[1].role, TrialRole::kTrain);
+    TrialQuery q;
+    q.sweep_id = "s";
+    auto page = store_->ListTrials(q);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_EQ(page->trials.size(), 2u);
+    EXPECT_EQ(page->trials[0].trial.role, TrialRole::kLrRangeTest);
+    EXPECT_EQ(page->trials[1].trial.role, TrialRole::kTrain);
+  };
+  check("inserted");
+  TrialRecord done = range;
+  done.status = TrialStatus::kSucceeded;
+  TrialRecord resolved = Trial("s", 1);
+  resolved.params.emplace_back("max_lr", "0.1");
+  resolved.role = TrialRole::kLrRangeTest;  // not a resolve field: ignored
+  WriteBatch later;
+  later.update_trials.push_back(MutableFieldsOf(done));  // role is not a mutable field
+  later.resolve_trials.push_back(resolved);
+  ASSERT_TRUE(store_->Write(std::move(later)).ok());
+  check("updated and resolved");
+  if (GetParam().persistent) {
+    Reopen();
+    check("reopened");
+  }
+}
+
 TEST_P(StoreTest, BadBatchChangesNothingAndOthersCommit) {
   ASSERT_TRUE(AddSweep("s", 1).ok());
   WriteBatch dup;
