@@ -1,4 +1,4 @@
-// hypersweep: the client CLI. All logic lives in client/cli.cc and client/commands.cc.
+// hypersweep: the client CLI. All logic lives in client/cli.cc and the commands it wires.
 #include <unistd.h>
 
 #include <iostream>

@@ -25,13 +25,16 @@ void Table::AddRow(std::vector<nlohmann::json> row) {
   rows.push_back(std::move(row));
 }
 
+nlohmann::json RowJson(const std::vector<std::string>& columns,
+                       const std::vector<nlohmann::json>& row) {
+  nlohmann::json obj = nlohmann::json::object();
+  for (size_t i = 0; i < columns.size(); ++i) obj[columns[i]] = row[i];
+  return obj;
+}
+
 nlohmann::json Table::ToJson() const {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& row : rows) {
-    nlohmann::json obj = nlohmann::json::object();
-    for (size_t i = 0; i < columns.size(); ++i) obj[columns[i]] = row[i];
-    out.push_back(std::move(obj));
-  }
+  for (const auto& row : rows) out.push_back(RowJson(columns, row));
   return out;
 }
 
@@ -71,23 +74,29 @@ std::string CsvField(const std::string& text) {
 
 namespace {
 
-void WriteCsv(const Table& table, std::ostream& out) {
+void WriteCsvHeader(const std::vector<std::string>& columns, std::ostream& out) {
   std::string line;
-  for (size_t i = 0; i < table.columns.size(); ++i) {
+  for (size_t i = 0; i < columns.size(); ++i) {
     if (i) line += ',';
-    line += CsvField(table.columns[i]);
+    line += CsvField(columns[i]);
   }
   line += '\n';
   out << line;
-  for (const auto& row : table.rows) {
-    line.clear();
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (i) line += ',';
-      line += CsvField(CellText(row[i]));
-    }
-    line += '\n';
-    out << line;
+}
+
+void WriteCsvRow(const std::vector<nlohmann::json>& row, std::ostream& out) {
+  std::string line;
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (i) line += ',';
+    line += CsvField(CellText(row[i]));
   }
+  line += '\n';
+  out << line;
+}
+
+void WriteCsv(const Table& table, std::ostream& out) {
+  WriteCsvHeader(table.columns, out);
+  for (const auto& row : table.rows) WriteCsvRow(row, out);
 }
 
 void WriteAligned(const Table& table, std::ostream& out) {
@@ -146,6 +155,21 @@ void WriteTable(const Table& table, Format format, std::ostream& out) {
       WriteJson(table.ToJson(), out);
       break;
   }
+}
+
+RowStream::RowStream(std::vector<std::string> columns, Format format, std::ostream& out)
+    : columns_(std::move(columns)), format_(format), out_(out) {}
+
+void RowStream::Write(std::vector<nlohmann::json> row) {
+  row.resize(columns_.size());
+  if (format_ == Format::kJson) {
+    WriteJson(RowJson(columns_, row), out_);
+  } else {
+    if (!header_written_) WriteCsvHeader(columns_, out_);
+    WriteCsvRow(row, out_);
+  }
+  header_written_ = true;
+  out_.flush();
 }
 
 void WriteJson(const nlohmann::json& doc, std::ostream& out, bool pretty) {

@@ -1,6 +1,8 @@
 // The one place for CLI output formatting: tables (aligned, for terminals), CSV (RFC 4180) and
 // JSON, plus the small terminal helpers (progress bar, colours, durations). Commands build a
-// Table or a JSON document and hand it here; nothing else in client/ writes formatted rows.
+// Table (or stream rows through a RowStream) or a JSON document and hand it here; nothing else in
+// client/ turns rows into text. (The schedule preview's CSV comes from core/schedule.h's
+// WriteScheduleCsv, which the worker shares.)
 #ifndef HYPERSWEEP_CLIENT_OUTPUT_H_
 #define HYPERSWEEP_CLIENT_OUTPUT_H_
 
@@ -32,6 +34,11 @@ struct Table {
   nlohmann::json ToJson() const;
 };
 
+// One row as a JSON object keyed by column name (null cells kept as null). `row` has
+// columns.size() cells.
+nlohmann::json RowJson(const std::vector<std::string>& columns,
+                       const std::vector<nlohmann::json>& row);
+
 // A cell as text: strings verbatim, integers in decimal, doubles with up to 10 significant
 // digits (round numbers without a trailing ".0"), null as "", booleans as true/false.
 std::string CellText(const nlohmann::json& cell);
@@ -42,6 +49,24 @@ std::string CsvField(const std::string& text);
 // Writes the table: kTable aligns columns under a header, kCsv writes a header and one line per
 // row, kJson writes ToJson() as one document followed by a newline.
 void WriteTable(const Table& table, Format format, std::ostream& out);
+
+// Rows written as they come (e.g. one per event of a live sweep): kCsv writes the header before
+// the first row and then one line per row; kJson writes each row as one JSON object per line
+// (JSON Lines). kTable cannot be aligned while streaming and is written like kCsv; commands that
+// stream to a terminal write their own human-readable lines instead. Nothing is written before
+// the first row. Thread-compatible.
+class RowStream {
+ public:
+  RowStream(std::vector<std::string> columns, Format format, std::ostream& out);
+  // Writes one row (columns.size() cells; missing trailing cells are null) and flushes.
+  void Write(std::vector<nlohmann::json> row);
+
+ private:
+  std::vector<std::string> columns_;
+  Format format_;
+  std::ostream& out_;
+  bool header_written_ = false;
+};
 
 // Writes a JSON document (pretty when `pretty`) followed by a newline.
 void WriteJson(const nlohmann::json& doc, std::ostream& out, bool pretty = false);

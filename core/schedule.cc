@@ -343,4 +343,37 @@ double Schedule::Momentum(int64_t step) const {
   return momentum_;
 }
 
+absl::StatusOr<std::vector<ScheduleRow>> ScheduleTable(const ScheduleSpec& spec,
+                                                       const ScheduleTableOptions& options) {
+  if (options.steps < 1) return absl::InvalidArgumentError("steps: must be >= 1");
+  if (options.steps_per_epoch < 1) {
+    return absl::InvalidArgumentError("steps_per_epoch: must be >= 1");
+  }
+  RunGeometry geometry;
+  geometry.steps_per_epoch = options.steps_per_epoch;
+  geometry.epochs = (options.steps + options.steps_per_epoch - 1) / options.steps_per_epoch;
+  geometry.momentum = options.momentum;
+  ASSIGN_OR_RETURN(const Schedule schedule, Schedule::Create(spec, geometry));
+  auto row = [&](int64_t step) {
+    return ScheduleRow{step, step / options.steps_per_epoch, schedule.Lr(step),
+                       schedule.Momentum(step)};
+  };
+  const int64_t stride =
+      options.max_rows > 0
+          ? std::max<int64_t>(1, (options.steps + options.max_rows - 1) / options.max_rows)
+          : 1;
+  std::vector<ScheduleRow> rows;
+  rows.reserve(options.steps / stride + 2);
+  for (int64_t step = 0; step < options.steps; step += stride) rows.push_back(row(step));
+  if (rows.back().step != options.steps - 1) rows.push_back(row(options.steps - 1));
+  return rows;
+}
+
+void WriteScheduleCsv(const std::vector<ScheduleRow>& rows, std::ostream& out) {
+  out << "step,epoch,lr,momentum\n";
+  for (const ScheduleRow& r : rows) {
+    out << absl::StrFormat("%d,%d,%.10g,%.10g\n", r.step, r.epoch, r.lr, r.momentum);
+  }
+}
+
 }  // namespace hypersweep

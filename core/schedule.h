@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -128,6 +129,36 @@ class Schedule {
 // Checks the ranges of every schedule parameter without resolving step counts. `path` prefixes
 // field names in the error (e.g. "grid.schedule[2].one_cycle").
 absl::Status ValidateSchedule(const ScheduleSpec& spec, const std::string& path);
+
+// ---- The schedule as a table ----
+// One implementation behind both previews (`hypersweep schedule` and `hypersweep-worker
+// schedule`) and the CLI's schedule plots, so they print and draw the same numbers.
+
+struct ScheduleTableOptions {
+  int64_t steps = 1;            // rows cover steps 0 .. steps-1; >= 1
+  int64_t steps_per_epoch = 1;  // >= 1; the run has ceil(steps / steps_per_epoch) epochs
+  double momentum = 0.9;        // used when the schedule does not cycle momentum
+  // 0: a row for every step. Otherwise every k-th step (k = ceil(steps / max_rows)) plus the
+  // last step, so at most max_rows + 1 rows (for plots of long runs).
+  int64_t max_rows = 0;
+};
+
+// One optimizer step: the values Schedule::Lr(step) and Schedule::Momentum(step).
+struct ScheduleRow {
+  int64_t step = 0;
+  int64_t epoch = 0;  // step / steps_per_epoch
+  double lr = 0;
+  double momentum = 0;
+};
+
+// The schedule's rows in step order. INVALID_ARGUMENT when steps or steps_per_epoch is < 1
+// ("steps: must be >= 1") or when Schedule::Create rejects the spec (naming the field).
+absl::StatusOr<std::vector<ScheduleRow>> ScheduleTable(const ScheduleSpec& spec,
+                                                       const ScheduleTableOptions& options);
+
+// Writes the rows as CSV: the header "step,epoch,lr,momentum", then one line per row; integers
+// in decimal, lr and momentum with up to 10 significant digits ("%.10g": 0.1, 4e-07, nan).
+void WriteScheduleCsv(const std::vector<ScheduleRow>& rows, std::ostream& out);
 
 }  // namespace hypersweep
 

@@ -197,13 +197,14 @@ int RunSchedule(const std::string& schedule_arg, int64_t steps, int64_t steps_pe
   if (root.IsMap() && root["schedule"].IsDefined()) root = root["schedule"];  // a whole trial file
   auto spec = ParseSchedule(root, "schedule", {});
   if (!spec.ok()) return Fail(spec.status());
-  const int64_t epochs = std::max<int64_t>(1, (steps + steps_per_epoch - 1) / steps_per_epoch);
-  auto sched = Schedule::Create(*spec, {steps_per_epoch, epochs, momentum});
-  if (!sched.ok()) return Fail(sched.status());
-  std::cout << "step,lr,momentum\n";
-  for (int64_t i = 0; i < steps; ++i) {
-    std::cout << absl::StrFormat("%d,%.10g,%.10g\n", i, sched->Lr(i), sched->Momentum(i));
-  }
+  // The same table and CSV as `hypersweep schedule` (core/schedule.h).
+  ScheduleTableOptions options;
+  options.steps = steps;
+  options.steps_per_epoch = steps_per_epoch;
+  options.momentum = momentum;
+  auto rows = ScheduleTable(*spec, options);
+  if (!rows.ok()) return Fail(rows.status());
+  WriteScheduleCsv(*rows, std::cout);
   return kExitOk;
 }
 

@@ -1,0 +1,215 @@
+#include "client/plot_command.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/plot_figures.h"
+#include "client/points.h"
+#include "core/schedule.h"
+#include "core/status_macros.h"
+#include "core/trial_spec.h"
+
+namespace hypersweep {
+namespace {
+
+// The worker reports a diverged step's loss as 1e30: not a point of the curve.
+constexpr double kDivergedLoss = 1e29;
+// Points per schedule curve.
+constexpr int64_t kScheduleMaxPoints = 1000;
+// Steps per epoch assumed for a trial that has not reported any yet: the shape of a schedule
+// hardly depends on it.
+constexpr int64_t kDefaultStepsPerEpoch = 100;
+
+using MetricsById = std::map<std::string, const v1::TrialMetrics*>;
+
+FigureCurve MeanCurve(const std::string& label, const MetricSeries& m) {
+  FigureCurve c;
+  c.label = label;
+  c.x = m.epoch;
+  c.y = m.mean;
+  c.se = m.se;
+  c.trials = m.n.empty() ? 0 : *std::max_element(m.n.begin(), m.n.end());
+  return c;
+}
+
+std::vector<const v1::TrialMetrics*> MetricsOf(const Point& p, const MetricsById& metrics_of) {
+  std::vector<const v1::TrialMetrics*> out;
+  for (const v1::Trial* t : p.trials) {
+    if (auto it = metrics_of.find(t->id()); it != metrics_of.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+// The metric against the mean elapsed training seconds at each epoch; nullopt when no epoch has
+// both.
+std::optional<FigureCurve> TimeCurve(const Point& p, const MetricsById& metrics_of,
+                                     const std::string& metric) {
+  const auto pm = MetricsOf(p, metrics_of);
+  const MetricSeries m = AggregateMetric(pm, metric);
+  const MetricSeries secs = AggregateMetric(pm, "elapsed_seconds");
+  std::map<double, double> t_of;
+  for (size_t i = 0; i < secs.epoch.size(); ++i) t_of[secs.epoch[i]] = secs.mean[i];
+  MetricSeries timed;
+  for (size_t i = 0; i < m.epoch.size(); ++i) {
+    auto it = t_of.find(m.epoch[i]);
+    if (it == t_of.end()) continue;
+    timed.epoch.push_back(it->second);
+    timed.mean.push_back(m.mean[i]);
+    timed.se.push_back(m.se[i]);
+    timed.n.push_back(m.n[i]);
+  }
+  if (timed.epoch.empty()) return std::nullopt;
+  return MeanCurve(p.label, timed);
+}
+
+// The learning rate the point's (first) trial trains with, per fractional epoch; nullopt when its
+// spec cannot be read. Steps per epoch come from its reported "steps" metric.
+std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metrics_of, Io& io) {
+  const v1::Trial* t = p.trials.front();
+  ParseOptions parse_options;
+  parse_options.allow_auto = true;
+  auto spec = ParseTrialSpec(t->spec_json(), parse_options);
+  if (!spec.ok()) return std::nullopt;
+  int64_t spe = 0;
+  if (auto it = metrics_of.find(t->id()); it != metrics_of.end()) {
+    for (const auto& e : it->second->epochs()) {
+      auto st = e.metrics().find("steps");
+      if (st != e.metrics().end() && e.epoch() >= 0) {
+        spe = static_cast<int64_t>(std::llround(st->second / (e.epoch() + 1)));
+        break;
+      }
+    }
+  }
+  if (spe < 1) spe = kDefaultStepsPerEpoch;
+  ScheduleTableOptions options;
+  options.steps = spec->epochs * spe;
+  options.steps_per_epoch = spe;
+  options.momentum = spec->momentum;
+  options.max_rows = kScheduleMaxPoints;
+  auto rows = ScheduleTable(spec->schedule, options);
+  if (!rows.ok()) {
+    *io.err << "skipping " << p.label << ": " << rows.status().message() << "\n";
+    return std::nullopt;
+  }
+  FigureCurve c;
+  c.label = p.label;
+  for (const auto& r : *rows) {
+    c.x.push_back(static_cast<double>(r.step) / spe);
+    c.y.push_back(r.lr);
+  }
+  return c;
+}
+
+// Curves of `kind` (curves, time or schedule), one per point that has something to show.
+absl::StatusOr<std::vector<FigureCurve>> PointCurves(SweepClient& client, SweepFigure kind,
+                                                     const std::vector<v1::Trial>& trials,
+                                                     const std::vector<Point>& points,
+                                                     const std::string& metric, Io& io) {
+  std::vector<std::string> ids;
+  for (const auto& t : trials) ids.push_back(t.id());
+  ASSIGN_OR_RETURN(auto metrics, client.GetMetrics(ids, {metric, "elapsed_seconds", "steps"}));
+  MetricsById metrics_of;
+  for (const auto& m : metrics) metrics_of[m.trial_id()] = &m;
+  std::vector<FigureCurve> curves;
+  for (const auto& p : points) {
+    std::optional<FigureCurve> c;
+    if (kind == SweepFigure::kCurves) {
+      const MetricSeries m = AggregateMetric(MetricsOf(p, metrics_of), metric);
+      if (!m.epoch.empty()) c = MeanCurve(p.label, m);
+    } else if (kind == SweepFigure::kTime) {
+      c = TimeCurve(p, metrics_of, metric);
+    } else {
+      c = ScheduleCurve(p, metrics_of, io);
+    }
+    if (c) curves.push_back(std::move(*c));
+  }
+  return curves;
+}
+
+// Each LR range test trial's curve (a trial of a point with several gets its seed in the label).
+absl::StatusOr<std::vector<LrRangeCurve>> LrRangeCurves(SweepClient& client,
+                                                        const std::vector<Point>& points) {
+  std::vector<LrRangeCurve> curves;
+  for (const auto& p : points) {
+    for (const v1::Trial* t : p.trials) {
+      ASSIGN_OR_RETURN(auto curve, client.GetLrCurve(t->id()));
+      if (curve.points_size() == 0) continue;
+      LrRangeCurve c;
+      c.label = p.trials.size() > 1 ? absl::StrCat(p.label, " seed=", t->seed()) : p.label;
+      for (const auto& q : curve.points()) {
+        if (!std::isfinite(q.smoothed_loss()) || q.smoothed_loss() >= kDivergedLoss) continue;
+        c.lr.push_back(q.lr());
+        c.smoothed_loss.push_back(q.smoothed_loss());
+      }
+      if (curve.has_suggested_lr()) c.suggested_lr = curve.suggested_lr();
+      curves.push_back(std::move(c));
+    }
+  }
+  return curves;
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path);
+  if (!out) return absl::InvalidArgumentError(absl::StrCat("--out: cannot write '", path, "'"));
+  out << contents;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("writing '", path, "' failed"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunPlot(SweepClient& client, const PlotOptionsCli& options, Io& io) {
+  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time"};
+  if (!kKinds->count(options.kind)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--kind: expected curves, lr-finder, schedule or time, got '", options.kind, "'"));
+  }
+  if (options.out_path.empty()) return absl::InvalidArgumentError("--out: required");
+  ASSIGN_OR_RETURN(const v1::Sweep sweep, client.GetSweep(options.sweep_id));
+  const std::string metric = options.metric.empty() ? sweep.objective().metric() : options.metric;
+  v1::ListTrialsRequest req;
+  req.set_sweep_id(options.sweep_id);
+  ASSIGN_OR_RETURN(auto all_trials, client.ListTrials(req));
+  // LR range tests are plotted only by lr-finder, and lr-finder plots only them.
+  const bool lr_finder = options.kind == "lr-finder";
+  std::vector<v1::Trial> trials;
+  for (auto& t : all_trials) {
+    if ((t.schedule() == "lr_range_test") == lr_finder) trials.push_back(std::move(t));
+  }
+  if (trials.empty()) {
+    return absl::NotFoundError(absl::StrCat("sweep ", options.sweep_id, " has no ",
+                                            lr_finder ? "LR range test trials" : "trials",
+                                            " to plot"));
+  }
+  const auto points = GroupIntoPoints(trials);
+  const SweepFigure figure = options.kind == "time"       ? SweepFigure::kTime
+                             : options.kind == "schedule" ? SweepFigure::kSchedules
+                                                          : SweepFigure::kCurves;
+  std::string svg;
+  size_t series = 0;
+  if (lr_finder) {
+    ASSIGN_OR_RETURN(auto curves, LrRangeCurves(client, points));
+    series = curves.size();
+    if (series > 0) svg = RenderLrFinderFigure(sweep.name(), curves);
+  } else {
+    ASSIGN_OR_RETURN(auto curves, PointCurves(client, figure, trials, points, metric, io));
+    series = curves.size();
+    if (series > 0) svg = RenderSweepFigure(figure, sweep.name(), metric, curves);
+  }
+  if (series == 0) {
+    return absl::NotFoundError(absl::StrCat("nothing to plot for sweep ", options.sweep_id, " (no ",
+                                            lr_finder ? "LR curves" : metric, " reported yet)"));
+  }
+  RETURN_IF_ERROR(WriteFile(options.out_path, svg));
+  *io.err << "wrote " << options.out_path << " (" << series << " series)\n";
+  return absl::OkStatus();
+}
+
+}  // namespace hypersweep

@@ -1,0 +1,96 @@
+#include "client/plot_figures.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "client/output.h"
+#include "client/plot.h"
+
+namespace hypersweep {
+namespace {
+
+// A curve as a plot series, with its SE band when it is a mean over several trials.
+PlotSeries Series(const FigureCurve& c) {
+  PlotSeries s;
+  s.label = c.label;
+  s.x = c.x;
+  s.y = c.y;
+  if (c.trials > 1 && c.se.size() == c.y.size()) {
+    s.label += absl::StrCat(" (mean of ", c.trials, " ± SE)");
+    for (size_t i = 0; i < c.y.size(); ++i) {
+      s.lower.push_back(c.y[i] - c.se[i]);
+      s.upper.push_back(c.y[i] + c.se[i]);
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
+                              const std::string& metric, const std::vector<FigureCurve>& curves) {
+  PlotOptions po;
+  switch (kind) {
+    case SweepFigure::kCurves:
+      po.title = absl::StrCat(sweep_name, ": ", metric, " per epoch");
+      po.x_label = "epoch";
+      po.y_label = metric;
+      break;
+    case SweepFigure::kTime:
+      po.title = absl::StrCat(sweep_name, ": ", metric, " against training time");
+      po.x_label = "wall-clock training seconds";
+      po.y_label = metric;
+      break;
+    case SweepFigure::kSchedules:
+      po.title = absl::StrCat(sweep_name, ": learning-rate schedules");
+      po.x_label = "epoch";
+      po.y_label = "learning rate";
+      break;
+  }
+  std::vector<PlotSeries> series;
+  series.reserve(curves.size());
+  for (const auto& c : curves) series.push_back(Series(c));
+  return RenderSvg(series, po);
+}
+
+std::string RenderLrFinderFigure(const std::string& sweep_name,
+                                 const std::vector<LrRangeCurve>& curves) {
+  PlotOptions po;
+  po.title = absl::StrCat(sweep_name, ": LR range test");
+  po.x_label = "learning rate";
+  po.y_label = "smoothed loss";
+  po.log_x = true;
+  std::vector<PlotSeries> series;
+  std::vector<PlotMarker> markers;
+  for (const auto& c : curves) {
+    PlotSeries s;
+    s.label = c.label;
+    s.x = c.lr;
+    s.y = c.smoothed_loss;
+    double lowest = std::numeric_limits<double>::infinity();
+    for (double loss : c.smoothed_loss) lowest = std::min(lowest, loss);
+    if (std::isfinite(lowest) && lowest > 0) {
+      po.y_max = std::max(po.y_max.value_or(0), 4 * lowest);
+    }
+    if (c.suggested_lr) {
+      const std::string lr = CellText(*c.suggested_lr);
+      markers.push_back({*c.suggested_lr, absl::StrCat("suggested ", lr)});
+      s.label += absl::StrCat(" (suggests ", lr, ")");
+    }
+    series.push_back(std::move(s));
+  }
+  return RenderSvg(series, po, markers);
+}
+
+std::string RenderSchedulePreview(const std::string& schedule_name, int64_t steps,
+                                  const FigureCurve& lr) {
+  PlotOptions po;
+  po.title = absl::StrCat(schedule_name, " schedule, ", steps, " steps");
+  po.x_label = "epoch";
+  po.y_label = "learning rate";
+  return RenderSvg({Series(lr)}, po);
+}
+
+}  // namespace hypersweep

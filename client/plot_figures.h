@@ -1,0 +1,56 @@
+// The CLI's figures: how each kind of plot looks (title, axes, legend text, mean +- SE bands,
+// suggested-LR markers, clipping) given the series a command assembled. Commands fetch and
+// assemble data; these functions decide the drawing and render it with RenderSvg (client/plot.h).
+// Each returns a complete SVG document. Pure functions; thread-safe.
+#ifndef HYPERSWEEP_CLIENT_PLOT_FIGURES_H_
+#define HYPERSWEEP_CLIENT_PLOT_FIGURES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hypersweep {
+
+// One curve of a figure: y against x, possibly the mean over several trials.
+struct FigureCurve {
+  std::string label;  // the point's label ("batch_size=256, schedule=one_cycle")
+  std::vector<double> x;
+  std::vector<double> y;
+  std::vector<double> se;  // empty, or the standard error of each y
+  // The most trials averaged into one y. Above 1 the legend says "(mean of N ± SE)" and the
+  // curve gets a y +- se band.
+  int trials = 1;
+};
+
+// One LR range test: smoothed loss against learning rate.
+struct LrRangeCurve {
+  std::string label;
+  std::vector<double> lr;  // diverged steps already left out
+  std::vector<double> smoothed_loss;
+  std::optional<double> suggested_lr;  // marked, and named in the legend
+};
+
+enum class SweepFigure {
+  kCurves,     // the metric per epoch
+  kTime,       // the metric against wall-clock training seconds (x)
+  kSchedules,  // each point's learning rate per epoch (metric unused)
+};
+
+// A figure of a sweep named `sweep_name`, one curve per point.
+std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
+                              const std::string& metric, const std::vector<FigureCurve>& curves);
+
+// The LR range tests of a sweep: log-lr axis, the loss axis clipped at 4x the lowest loss of any
+// curve (like fastai's plot: the explosion is clipped, not the scale), a marker per suggestion.
+std::string RenderLrFinderFigure(const std::string& sweep_name,
+                                 const std::vector<LrRangeCurve>& curves);
+
+// `hypersweep schedule --format svg`: one schedule's learning rate per epoch; the title names the
+// schedule kind and the number of steps.
+std::string RenderSchedulePreview(const std::string& schedule_name, int64_t steps,
+                                  const FigureCurve& lr);
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_CLIENT_PLOT_FIGURES_H_
