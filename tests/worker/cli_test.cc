@@ -214,12 +214,13 @@ TEST(WorkerCliTest, ScheduleCommandPrintsCsv) {
   std::istringstream in(r.out);
   std::string line;
   std::getline(in, line);
-  EXPECT_EQ(line, "step,lr,momentum");
+  // The CLI's `hypersweep schedule --format csv` prints the same table (core's WriteScheduleCsv).
+  EXPECT_EQ(line, "step,epoch,lr,momentum");
   std::vector<std::string> rows;
   while (std::getline(in, line)) rows.push_back(line);
   ASSERT_EQ(rows.size(), 100u);
-  EXPECT_EQ(rows[0], "0,0.04,0.95");
-  EXPECT_EQ(rows[29], "29,1,0.85");
+  EXPECT_EQ(rows[0], "0,0,0.04,0.95");  // one step per epoch unless --steps-per-epoch says
+  EXPECT_EQ(rows[29], "29,29,1,0.85");
   ProcResult bad = RunWorker(
       {"schedule", "--schedule", "{one_cycle: {max_lr: 1, pct_start: 1.5}}", "--steps", "10"});
   EXPECT_EQ(bad.exit_code, 2);
