@@ -1,9 +1,8 @@
-// The two entry points of trainer.h: TrainTrial's epoch loop (budget, stop, checkpoint,
-// evaluation, divergence) and RunLrRangeTest. This file is also the component's boundary: no
-// exception leaves it (FromException maps them to a status).
+// The two entry points of trainer.h, each a loop over TrainStep() (train_step.h): TrainTrial's
+// epoch loop (budget, stop, checkpoint, evaluation, divergence) and RunLrRangeTest. This file is
+// also the component's boundary: no exception leaves it (FromException maps them to a status).
 #include "worker/trainer/trainer.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -23,10 +22,10 @@
 #include "worker/trainer/data.h"
 #include "worker/trainer/device.h"
 #include "worker/trainer/evaluate.h"
-#include "worker/trainer/loss.h"
 #include "worker/trainer/metrics.h"
 #include "worker/trainer/model.h"
 #include "worker/trainer/optimizer.h"
+#include "worker/trainer/train_step.h"
 
 namespace hypersweep {
 namespace {
@@ -35,16 +34,6 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Seeds derived from the trial seed and the epoch, so every epoch's batch order and dropout masks
-// are reproducible on their own (resuming needs no replay of earlier epochs).
-uint64_t MixSeed(uint64_t seed, int64_t epoch, uint64_t salt) {
-  uint64_t z =
-      seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ULL + salt;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFULL;
 }
 
 // Maps a LibTorch exception onto our status codes (see trainer.h).
@@ -103,12 +92,6 @@ absl::StatusOr<Session> Prepare(const TrialSpec& spec, const TrainOptions& optio
   return s;
 }
 
-torch::Tensor EpochPermutation(const TrialSpec& spec, int64_t epoch, int64_t n,
-                               const torch::Device& device) {
-  auto gen = at::detail::createCPUGenerator(MixSeed(spec.seed, epoch, 1));
-  return torch::randperm(n, gen, torch::TensorOptions().dtype(torch::kInt64)).to(device);
-}
-
 absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions& options,
                                       MetricsSink* sink) {
   ASSIGN_OR_RETURN(Session s, Prepare(spec, options));
@@ -137,8 +120,7 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
   result.start_epoch = p.epoch;
   result.epochs = p.epochs;
   s.model->train();
-  const Table& tr = s.split.train;
-  const int64_t n = tr.rows();
+  const int64_t n = s.split.train.rows();
   const bool budgeted = spec.budget_seconds > 0;
   auto diverged = [&](const std::string& why) {
     result.outcome = TrialOutcome::kDiverged;
@@ -146,8 +128,8 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
     return result;
   };
   while (p.epoch < spec.epochs) {
-    if (p.batch == 0) torch::manual_seed(MixSeed(spec.seed, p.epoch, 2));  // dropout masks
-    auto perm = EpochPermutation(spec, p.epoch, n, s.device);
+    if (p.batch == 0) SeedEpoch(spec.seed, p.epoch);  // mid-epoch: the checkpoint restored the RNG
+    const torch::Tensor order = EpochOrder(spec.seed, p.epoch, n, s.device);
     double lr = 0, momentum = 0;
     bool cut_by_budget = false;
     for (; p.batch < s.steps_per_epoch; ++p.batch) {
@@ -163,21 +145,10 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
         return result;
       }
       const auto t0 = Clock::now();
-      const int64_t start = p.batch * spec.batch_size;
-      const int64_t len = std::min(spec.batch_size, n - start);
-      auto idx = perm.narrow(0, start, len);
-      auto x = tr.x.index_select(0, idx);
-      auto y = tr.y.index_select(0, idx);
-      torch::Tensor w;
-      if (s.split.train_loss_w.defined()) w = s.split.train_loss_w.index_select(0, idx);
+      const torch::Tensor rows = BatchRows(order, p.batch, spec.batch_size);
       lr = sched.Lr(p.step);
       momentum = sched.Momentum(p.step);
-      s.optimizer->Set(lr, momentum);
-      s.optimizer->ZeroGrad();
-      auto loss = Loss(s.model->forward(x), y, w, s.split.binary);
-      loss.backward();
-      s.optimizer->Step();
-      const double lv = loss.item<double>();
+      const double lv = TrainStep(s.model, *s.optimizer, s.split, rows, lr, momentum);
       p.epoch_seconds += SecondsSince(t0);
       ++p.step;
       if (p.step == 1) p.first_loss = lv;
@@ -185,6 +156,7 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
         return diverged(absl::StrFormat("non-finite training loss at epoch %d step %d (lr %g)",
                                         p.epoch, p.step - 1, lr));
       }
+      const int64_t len = rows.size(0);
       p.loss_sum += lv * static_cast<double>(len);
       p.samples += len;
     }
@@ -253,30 +225,19 @@ absl::StatusOr<LrRangeResult> RangeTestImpl(const TrialSpec& spec, const TrainOp
   ASSIGN_OR_RETURN(Schedule sched, Schedule::Create(range, {s.steps_per_epoch, 1, spec.momentum}));
   LrRangeTracker tracker;
   s.model->train();
-  const Table& tr = s.split.train;
-  const int64_t n = tr.rows();
+  const int64_t n = s.split.train.rows();
   int64_t step = 0;
   for (int64_t epoch = 0; step < sched.total_steps(); ++epoch) {
-    torch::manual_seed(MixSeed(spec.seed, epoch, 2));
-    auto perm = EpochPermutation(spec, epoch, n, s.device);
+    SeedEpoch(spec.seed, epoch);
+    const torch::Tensor order = EpochOrder(spec.seed, epoch, n, s.device);
     bool stop = false;
     for (int64_t b = 0; b < s.steps_per_epoch && step < sched.total_steps() && !stop; ++b, ++step) {
       if (options.should_stop && options.should_stop())
         return absl::CancelledError("range test stopped");
-      const int64_t start = b * spec.batch_size;
-      auto idx = perm.narrow(0, start, std::min(spec.batch_size, n - start));
-      torch::Tensor w;
-      if (s.split.train_loss_w.defined()) w = s.split.train_loss_w.index_select(0, idx);
       const double lr = sched.Lr(step);
-      s.optimizer->Set(lr, spec.momentum);
-      s.optimizer->ZeroGrad();
-      auto loss = Loss(s.model->forward(tr.x.index_select(0, idx)), tr.y.index_select(0, idx), w,
-                       s.split.binary);
-      const double lv = loss.item<double>();
-      if (std::isfinite(lv)) {
-        loss.backward();
-        s.optimizer->Step();
-      }
+      // A non-finite loss takes no step; the tracker records it and stops the test.
+      const double lv = TrainStep(s.model, *s.optimizer, s.split,
+                                  BatchRows(order, b, spec.batch_size), lr, spec.momentum);
       stop = tracker.Add(lr, lv);
       sink->OnLrPoint(tracker.curve().back());
     }
