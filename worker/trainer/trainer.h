@@ -1,10 +1,22 @@
 // The training engine: trains one trial (or runs an LR range test) with LibTorch.
 //
 // This header is torch-free so that the worker agent and command-line code compile fast; only the
-// .cc files of worker/trainer include torch. Training code follows pytorch/examples cpp/mnist:
-// a torch::nn::Module, TrainOneEpoch(), Evaluate() under NoGradGuard + eval(), with metrics going
+// files of worker/trainer include torch. Training code follows pytorch/examples cpp/mnist: a
+// torch::nn::Module, one training step, Evaluate() under NoGradGuard + eval(), with metrics going
 // to a MetricsSink instead of being printed. No exception leaves this component: c10::Error is
 // turned into an absl::Status.
+//
+// Where each concept lives in worker/trainer (every header but this one is internal to it):
+//   data.h        datasets, splits and standardisation; the dataset cache
+//   model.h       the networks (MLP, CNN)
+//   optimizer.h   SGD and AdamW with a per-step lr and momentum
+//   loss.h        the loss, shared by training and evaluation
+//   train_step.h  the training step and batch order, shared by TrainTrial and RunLrRangeTest
+//   evaluate.h    validation metrics
+//   checkpoint.h  what a checkpoint holds; writing and restoring it
+//   metrics.h     the JSON form of EpochMetrics (stdout and checkpoints)
+//   device.h      device selection
+//   trainer.cc    the epoch loop, the LR range test loop, and the exception-to-status boundary
 //
 // Status codes returned (the worker maps them to failure classes):
 //   INVALID_ARGUMENT    user error: bad spec, missing or malformed data, shape mismatch (no retry)
@@ -99,8 +111,9 @@ struct LrRangeResult {
 absl::StatusOr<LrRangeResult> RunLrRangeTest(const TrialSpec& spec, const TrainOptions& options,
                                              MetricsSink* sink);
 
-// "cpu", or the CUDA device name when LibTorch was built with CUDA and a device is present.
+// The version of the LibTorch this binary runs on, e.g. "1.13.0" (defined in device.cc).
 std::string LibTorchVersion();
+// Whether LibTorch sees a usable CUDA device (what device "auto" would pick; defined in device.cc).
 bool CudaAvailable();
 
 }  // namespace hypersweep

@@ -1,0 +1,63 @@
+#include "worker/trainer/evaluate.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "core/stats.h"
+#include "worker/trainer/loss.h"
+
+namespace hypersweep {
+
+ValidationMetrics Evaluate(Net& model, const SplitData& split) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const Table& v = split.val;
+  const int64_t n = v.rows();
+  constexpr int64_t kChunk = 8192;
+  double loss_num = 0, loss_den = 0;
+  int64_t correct = 0;
+  std::vector<torch::Tensor> scores;
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t len = std::min(kChunk, n - i);
+    auto x = v.x.narrow(0, i, len);
+    auto y = v.y.narrow(0, i, len);
+    auto logits = model->forward(x);
+    torch::Tensor w = split.val_loss_w.defined() ? split.val_loss_w.narrow(0, i, len)
+                                                 : torch::ones({len}, logits.options());
+    auto l = Loss(logits, y, w, split.binary);
+    const double wsum = w.sum().item<double>();
+    loss_num += l.item<double>() * wsum;
+    loss_den += wsum;
+    if (split.binary) {
+      auto logit = logits.squeeze(1);
+      correct += ((logit > 0).to(torch::kInt64) == y).sum().item<int64_t>();
+      scores.push_back(torch::sigmoid(logit).to(torch::kCPU));
+    } else {
+      correct += (logits.argmax(1) == y).sum().item<int64_t>();
+    }
+  }
+  ValidationMetrics m;
+  m.loss = loss_num / loss_den;
+  m.accuracy = static_cast<double>(correct) / static_cast<double>(n);
+  m.auc = std::numeric_limits<double>::quiet_NaN();
+  m.ams = std::numeric_limits<double>::quiet_NaN();
+  if (split.binary) {
+    auto sc = torch::cat(scores).contiguous();
+    auto yc = v.y.to(torch::kCPU).to(torch::kFloat32).contiguous();
+    std::vector<float> sv(sc.data_ptr<float>(), sc.data_ptr<float>() + n);
+    std::vector<float> yv(yc.data_ptr<float>(), yc.data_ptr<float>() + n);
+    std::vector<float> wv;
+    if (v.w.defined()) {  // raw sample weights (AMS needs them unnormalised)
+      auto wc = v.w.to(torch::kCPU).contiguous();
+      wv.assign(wc.data_ptr<float>(), wc.data_ptr<float>() + n);
+    }
+    m.auc = WeightedAuc(sv, yv, wv);
+    if (!wv.empty()) m.ams = BestAms(sv, yv, wv, split.val_weight_scale);
+  }
+  model->train();
+  return m;
+}
+
+}  // namespace hypersweep
