@@ -5,7 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
-#include "client/config.h"
+#include "rpc/config.h"
 
 namespace hypersweep {
 namespace {

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "client/cli.h"
-#include "client/config.h"
+#include "rpc/config.h"
 #include "client/output.h"
 
 int main(int argc, char** argv) {

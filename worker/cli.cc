@@ -15,7 +15,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/connection.h"
+#include "rpc/connection.h"
 #include "core/schedule.h"
 #include "core/spec_reader.h"
 #include "core/trial_spec.h"

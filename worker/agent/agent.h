@@ -15,7 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "client/connection.h"
+#include "rpc/connection.h"
 #include "hypersweep/v1/service.grpc.pb.h"
 
 namespace hypersweep {

@@ -1,7 +1,7 @@
 // Client side of the gRPC connection, shared by the CLI and the worker agent: channel creation
 // (plain or TLS), bearer-token metadata, token files and status conversion.
-#ifndef HYPERSWEEP_CLIENT_CONNECTION_H_
-#define HYPERSWEEP_CLIENT_CONNECTION_H_
+#ifndef HYPERSWEEP_RPC_CONNECTION_H_
+#define HYPERSWEEP_RPC_CONNECTION_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -38,4 +38,4 @@ bool IsRetryable(const absl::Status& s);
 
 }  // namespace hypersweep
 
-#endif  // HYPERSWEEP_CLIENT_CONNECTION_H_
+#endif  // HYPERSWEEP_RPC_CONNECTION_H_

@@ -1,15 +1,15 @@
 // Where the CLI's connection settings come from: flags, then the environment (HYPERSWEEP_SERVER,
 // HYPERSWEEP_TOKEN), then the config file ($XDG_CONFIG_HOME/hypersweep/config.yaml, else
 // $HOME/.config/hypersweep/config.yaml), then defaults. Flags win.
-#ifndef HYPERSWEEP_CLIENT_CONFIG_H_
-#define HYPERSWEEP_CLIENT_CONFIG_H_
+#ifndef HYPERSWEEP_RPC_CONFIG_H_
+#define HYPERSWEEP_RPC_CONFIG_H_
 
 #include <map>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "client/connection.h"
+#include "rpc/connection.h"
 
 namespace hypersweep {
 
@@ -46,4 +46,4 @@ std::map<std::string, std::string> ProcessEnv();
 
 }  // namespace hypersweep
 
-#endif  // HYPERSWEEP_CLIENT_CONFIG_H_
+#endif  // HYPERSWEEP_RPC_CONFIG_H_

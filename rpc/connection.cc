@@ -1,4 +1,4 @@
-#include "client/connection.h"
+#include "rpc/connection.h"
 
 #include <fstream>
 #include <sstream>
