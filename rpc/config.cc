@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/spec_reader.h"
 #include "core/status_macros.h"
+#include "rpc/token_file.h"
 
 namespace hypersweep {
 namespace {

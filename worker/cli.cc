@@ -15,10 +15,11 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "rpc/connection.h"
 #include "core/schedule.h"
 #include "core/spec_reader.h"
 #include "core/trial_spec.h"
+#include "rpc/connection.h"
+#include "rpc/token_file.h"
 #include "worker/agent/agent.h"
 #include "worker/trainer/trainer.h"
 

@@ -15,8 +15,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "rpc/connection.h"
 #include "hypersweep/v1/service.grpc.pb.h"
+#include "rpc/connection.h"
+#include "rpc/status_policy.h"
 
 namespace hypersweep {
 
