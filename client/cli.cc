@@ -5,13 +5,13 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
-#include "client/config.h"
 #include "client/plot_command.h"
 #include "client/result_commands.h"
 #include "client/schedule_command.h"
 #include "client/sweep_client.h"
 #include "client/sweep_commands.h"
 #include "client/worker_commands.h"
+#include "rpc/config.h"
 
 namespace hypersweep {
 namespace {

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/output.h"
+#include "rpc/config.h"
 
 namespace hypersweep {
 

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "client/cli.h"
-#include "client/config.h"
 #include "client/output.h"
+#include "rpc/config.h"
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/connection.h"
+#include "rpc/connection.h"
 #include "core/status_macros.h"
 
 namespace hypersweep {

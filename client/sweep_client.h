@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/config.h"
+#include "rpc/config.h"
 #include "hypersweep/v1/service.grpc.pb.h"
 
 namespace hypersweep {

@@ -8,9 +8,9 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/ascii.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "rpc/token_file.h"
 #include "server/scheduler/scheduler.h"
 #include "server/service/services.h"
 #include "server/store/store.h"
@@ -59,10 +59,9 @@ int Run(int argc, char** argv) {
   for (auto [file, token] : {std::pair{&client_token_file, &auth.client_token},
                              std::pair{&worker_token_file, &auth.worker_token}}) {
     if (file->empty()) continue;
-    auto t = ReadFile(*file, "token file");
+    auto t = ReadTokenFile(*file);
     if (!t.ok()) return fail(std::string(t.status().message()));
-    *token = std::string(absl::StripAsciiWhitespace(*t));
-    if (token->empty()) return fail("token file '" + *file + "' is empty");
+    *token = *t;
   }
   if (!auth.client_token.empty() && auth.client_token == auth.worker_token) {
     return fail("the client and worker tokens must differ");

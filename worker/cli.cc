@@ -11,15 +11,19 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/connection.h"
 #include "core/schedule.h"
 #include "core/spec_reader.h"
 #include "core/trial_spec.h"
+#include "rpc/config.h"
+#include "rpc/connection.h"
 #include "worker/agent/agent.h"
+#include "worker/settings.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
@@ -208,47 +212,28 @@ int RunSchedule(const std::string& schedule_arg, int64_t steps, int64_t steps_pe
   return kExitOk;
 }
 
-struct DaemonFlags {
-  std::string server, token_file, tls_ca,
-      device = "auto", checkpoint_dir = "hypersweep-checkpoints", data_root, worker_id;
-  int slots = 1, threads = 0, max_consecutive_failures = 3;
-  int64_t acquire_wait_ms = 10'000;
+// The daemon's command-line options: CLI11 parses into these; only those given become flags.
+struct DaemonOptions {
+  std::string config, server, token_file, tls_ca, device, checkpoint_dir, data_root, worker_id;
+  int64_t slots = 0, threads = 0, max_consecutive_failures = 0, acquire_wait_ms = 0;
+  std::vector<std::pair<CLI::Option*, std::function<void(WorkerFlags*)>>> given;
 };
 
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
-int RunDaemon(DaemonFlags f) {
-  if (f.server.empty()) f.server = EnvOr("HYPERSWEEP_SERVER", "");
-  if (f.server.empty()) {
+int RunDaemon(const DaemonOptions& options) {
+  WorkerFlags flags;
+  for (const auto& [option, set] : options.given) {
+    if (option->count() > 0) set(&flags);
+  }
+  auto settings = ResolveWorkerSettings(flags, ProcessEnv());
+  if (!settings.ok()) return Fail(settings.status());
+  AgentOptions& o = settings->agent;
+  if (o.server.empty()) {
     std::cerr << "hypersweep-worker: give a command (train, lr-find, schedule) or --server ADDR "
                  "(or HYPERSWEEP_SERVER) to serve a coordinator; see --help\n";
     return kExitBadInput;
   }
-  AgentOptions o;
-  o.server = f.server;
-  if (!f.token_file.empty()) {
-    auto t = ReadTokenFile(f.token_file);
-    if (!t.ok()) return Fail(t.status());
-    o.token = *t;
-  } else {
-    o.token = EnvOr("HYPERSWEEP_WORKER_TOKEN", EnvOr("HYPERSWEEP_TOKEN", ""));
-  }
-  ConnectionOptions c;
-  c.server = f.server;
-  c.tls_ca_file = f.tls_ca.empty() ? EnvOr("HYPERSWEEP_TLS_CA", "") : f.tls_ca;
-  auto channel = MakeChannel(c);
+  auto channel = MakeChannel(settings->connection);
   if (!channel.ok()) return Fail(channel.status());
-  o.slots = f.slots;
-  o.threads = f.threads;
-  o.device = f.device;
-  o.checkpoint_dir = f.checkpoint_dir;
-  o.data_root = f.data_root;
-  o.max_consecutive_failures = f.max_consecutive_failures;
-  o.acquire_wait_ms = f.acquire_wait_ms;
-  o.worker_id = f.worker_id;
   std::error_code ec;
   std::filesystem::create_directories(o.checkpoint_dir, ec);
   if (ec) {
@@ -281,30 +266,49 @@ int RunWorkerCli(int argc, char** argv) {
       "3 diverged, 1 other failure.\n"
       "Without a command it serves a coordinator: hypersweep-worker --server HOST:PORT [options]."};
   app.require_subcommand(0, 1);
-  DaemonFlags daemon;
-  app.add_option("--server", daemon.server, "coordinator address (env HYPERSWEEP_SERVER)");
-  app.add_option(
-      "--token-file", daemon.token_file,
-      "file with the worker bearer token (env HYPERSWEEP_WORKER_TOKEN or HYPERSWEEP_TOKEN)");
-  app.add_option("--tls-ca", daemon.tls_ca,
-                 "PEM CA bundle: connect with TLS (env HYPERSWEEP_TLS_CA)");
-  app.add_option("--slots", daemon.slots, "trials trained at once")
+  DaemonOptions daemon;
+  AgentOptions defaults;
+  // Registers one daemon option; when given on the command line it becomes flags->*field.
+  auto option = [&](const std::string& name, auto* value, auto field, const std::string& help) {
+    CLI::Option* opt = app.add_option(name, *value, help);
+    daemon.given.emplace_back(opt, [value, field](WorkerFlags* f) { f->*field = *value; });
+    return opt;
+  };
+  option("--config", &daemon.config, &WorkerFlags::config,
+         "worker config file (default: $XDG_CONFIG_HOME/hypersweep/worker.yaml or "
+         "~/.config/hypersweep/worker.yaml); flags win over the environment, which wins over it");
+  option("--server", &daemon.server, &WorkerFlags::server,
+         "coordinator address (env HYPERSWEEP_SERVER)");
+  option("--token-file", &daemon.token_file, &WorkerFlags::token_file,
+         "file with the worker bearer token (env HYPERSWEEP_WORKER_TOKEN or HYPERSWEEP_TOKEN)");
+  option("--tls-ca", &daemon.tls_ca, &WorkerFlags::tls_ca,
+         "PEM CA bundle: connect with TLS (env HYPERSWEEP_TLS_CA)");
+  daemon.slots = defaults.slots;
+  option("--slots", &daemon.slots, &WorkerFlags::slots, "trials trained at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--threads", daemon.threads, "intra-op threads (0: LibTorch's default)")
+  option("--threads", &daemon.threads, &WorkerFlags::threads,
+         "intra-op threads (0: LibTorch's default)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--device", daemon.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--checkpoint-dir", daemon.checkpoint_dir,
-                 "checkpoints (on a shared filesystem, a requeued trial resumes on another worker)")
+  daemon.device = defaults.device;
+  option("--device", &daemon.device, &WorkerFlags::device, "auto, cpu, cuda or cuda:N")
       ->capture_default_str();
-  app.add_option("--data-root", daemon.data_root,
-                 "relative dataset paths are resolved against this");
-  app.add_option("--max-consecutive-failures", daemon.max_consecutive_failures,
-                 "quarantine this worker after this many failed trials in a row")
+  daemon.checkpoint_dir = defaults.checkpoint_dir;
+  option("--checkpoint-dir", &daemon.checkpoint_dir, &WorkerFlags::checkpoint_dir,
+         "checkpoints (on a shared filesystem, a requeued trial resumes on another worker)")
+      ->capture_default_str();
+  option("--data-root", &daemon.data_root, &WorkerFlags::data_root,
+         "relative dataset paths are resolved against this");
+  daemon.max_consecutive_failures = defaults.max_consecutive_failures;
+  option("--max-consecutive-failures", &daemon.max_consecutive_failures,
+         &WorkerFlags::max_consecutive_failures,
+         "quarantine this worker after this many failed trials in a row")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--worker-id", daemon.worker_id, "keep this id across restarts");
-  app.add_option("--acquire-wait-ms", daemon.acquire_wait_ms, "long-poll length of one acquire")
+  option("--worker-id", &daemon.worker_id, &WorkerFlags::worker_id, "keep this id across restarts");
+  daemon.acquire_wait_ms = defaults.acquire_wait_ms;
+  option("--acquire-wait-ms", &daemon.acquire_wait_ms, &WorkerFlags::acquire_wait_ms,
+         "long-poll length of one acquire")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.set_version_flag("--version",

@@ -1,4 +1,4 @@
-#include "client/config.h"
+#include "rpc/config.h"
 
 #include <cstdlib>
 #include <filesystem>

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
-#include <random>
 #include <thread>
 #include <vector>
 
@@ -16,6 +15,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/trial_spec.h"
+#include "rpc/connection.h"
+#include "rpc/status_policy.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
@@ -23,13 +24,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kRpcTimeoutMs = 10'000;
+constexpr absl::Duration kRpcTimeout = absl::Seconds(10);
 // While draining for SIGTERM, give up on an unreachable coordinator after this long.
-constexpr int64_t kDrainDeadlineMs = 20'000;
-
-std::chrono::system_clock::time_point DeadlineIn(int64_t ms) {
-  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
-}
+constexpr auto kDrainDeadline = std::chrono::milliseconds(20'000);
 
 std::string Hostname() {
   char buf[256] = {0};
@@ -122,16 +119,20 @@ class Agent::TrialRun : public MetricsSink {
   // Sends every buffered report; retries with backoff until sent, the lease is lost, or (when
   // draining) the drain deadline passes. Returns false when the reports could not be delivered.
   bool Flush() {
+    if (lost_) return false;
     const auto start = Clock::now();
-    for (int attempt = 0;; ++attempt) {
-      if (lost_) return false;
-      absl::Status s = SendPending();
-      if (s.ok()) return true;
-      if (!IsRetryable(s)) return false;
-      if (agent_->stopping_ && Clock::now() - start > std::chrono::milliseconds(kDrainDeadlineMs)) {
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(agent_->BackoffMs(attempt)));
+    RetryOptions retry = agent_->options_.retry;
+    retry.stop = [&] {
+      return lost_.load() || (agent_->stopping_ && Clock::now() - start > kDrainDeadline);
+    };
+    return Retry(retry, [this](int) { return SendPending(); }).ok();
+  }
+
+  // Records that the coordinator no longer honours this lease (IsLeaseLost); logs it once.
+  void MarkLost(const absl::Status& s) {
+    if (!lost_.exchange(true) && !finishing_) {
+      OnLog(absl::StrCat("lease rejected by the coordinator (", s.message(),
+                         "); dropping the trial"));
     }
   }
 
@@ -149,10 +150,10 @@ class Agent::TrialRun : public MetricsSink {
       batch = pending_;
       uri = checkpoint_uri_;
     }
-    grpc::ClientContext ctx;
-    AddAuth(&ctx, agent_->options_.token);
-    ctx.set_deadline(DeadlineIn(kRpcTimeoutMs));
-    grpc::Status gs;
+    // One attempt: the callers (Flush, the keeper) retry by sending what is pending then.
+    RetryOptions once = agent_->options_.retry;
+    once.max_attempts = 1;
+    absl::Status s;
     if (batch.empty()) {
       v1::HeartbeatRequest req;
       v1::HeartbeatResponse resp;
@@ -161,28 +162,25 @@ class Agent::TrialRun : public MetricsSink {
         req.set_worker_id(agent_->worker_id_);
       }
       *req.mutable_lease() = lease_;
-      gs = agent_->stub_->Heartbeat(&ctx, req, &resp);
-      if (gs.ok() && resp.cancel()) cancelled_ = true;
+      s = agent_->Call(&v1::WorkerService::StubInterface::Heartbeat, req, &resp, once, kRpcTimeout);
+      if (s.ok() && resp.cancel()) cancelled_ = true;
     } else {
       v1::ReportEpochsRequest req;
       v1::ReportEpochsResponse resp;
       *req.mutable_lease() = lease_;
       for (const auto& e : batch) *req.add_epochs() = e;
       req.set_checkpoint_uri(uri);
-      gs = agent_->stub_->ReportEpochs(&ctx, req, &resp);
-      if (gs.ok()) {
+      s = agent_->Call(&v1::WorkerService::StubInterface::ReportEpochs, req, &resp, once,
+                       kRpcTimeout);
+      if (s.ok()) {
         if (resp.cancel()) cancelled_ = true;
         absl::MutexLock lock(&mu_);
         pending_.erase(pending_.begin(),
                        pending_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
       }
     }
-    absl::Status s = FromGrpc(gs);
-    if (absl::IsAborted(s) || absl::IsNotFound(s) || absl::IsFailedPrecondition(s)) {
-      if (!lost_.exchange(true) && !finishing_) {
-        OnLog(absl::StrCat("lease rejected by the coordinator (", s.message(),
-                           "); dropping the trial"));
-      }
+    if (IsLeaseLost(s)) {
+      MarkLost(s);
     } else if (!s.ok() && !unreachable_logged_.exchange(true)) {
       OnLog(absl::StrCat("coordinator unreachable (", s.message(),
                          "); buffering reports and retrying"));
@@ -192,20 +190,39 @@ class Agent::TrialRun : public MetricsSink {
     return s;
   }
 
+  // Sends pending epochs as they arrive, else a heartbeat every heartbeat_ms_; retries failed
+  // sends with backoff capped at heartbeat_ms_, until done_ or the lease is lost.
   void KeeperLoop() {
-    absl::MutexLock lock(&mu_);
+    RetryOptions retry = agent_->options_.retry;
+    retry.max_backoff = std::min(retry.max_backoff, absl::Milliseconds(heartbeat_ms_));
+    retry.stop = [this] { return lost_.load() || Done(); };
+    retry.sleep = [this](absl::Duration d) { WaitUntilDone(d); };
     int failures = 0;
-    while (!done_ && !lost_) {
-      const int64_t wait_ms =
-          failures == 0 ? heartbeat_ms_ : std::min(heartbeat_ms_, agent_->BackoffMs(failures));
-      auto woke = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return done_ || !pending_.empty(); };
-      mu_.AwaitWithTimeout(absl::Condition(&woke), absl::Milliseconds(wait_ms));
-      if (done_) break;
-      mu_.Unlock();
-      absl::Status s = SendPending();
-      mu_.Lock();
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto woke = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return done_ || !pending_.empty(); };
+        // After a failure that Retry gave up on (a code it does not retry), wait before trying
+        // again instead of spinning on the pending epochs.
+        if (failures > 0) {
+          mu_.AwaitWithTimeout(absl::Condition(&done_), Backoff(retry, failures));
+        } else {
+          mu_.AwaitWithTimeout(absl::Condition(&woke), absl::Milliseconds(heartbeat_ms_));
+        }
+        if (done_ || lost_) return;
+      }
+      absl::Status s = Retry(retry, [this](int) { return SendPending(); });
       failures = s.ok() ? 0 : failures + 1;
     }
+  }
+
+  bool Done() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return done_;
+  }
+  void WaitUntilDone(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&done_), d);
   }
 
   Agent* agent_;
@@ -242,17 +259,42 @@ void Agent::Log(const std::string& message) {
             << message << std::endl;
 }
 
-int64_t Agent::BackoffMs(int attempt) {
-  // Exponential from 200 ms to 5 s, with full jitter in [50%, 100%].
-  static thread_local std::mt19937 rng(std::random_device{}());
-  const double base = std::min(5000.0, 200.0 * std::pow(2.0, std::min(attempt, 10)));
-  return static_cast<int64_t>(base * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
+void Agent::SleepUnlessStopping(absl::Duration d) {
+  const absl::Time until = absl::Now() + d;
+  while (!stopping_ && absl::Now() < until) {
+    absl::SleepFor(std::min(absl::Milliseconds(50), until - absl::Now()));
+  }
 }
 
-void Agent::SleepUnlessStopping(int64_t ms) {
-  const auto until = Clock::now() + std::chrono::milliseconds(ms);
-  while (!stopping_ && Clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+RetryOptions Agent::UntilStopping() {
+  RetryOptions retry = options_.retry;
+  retry.stop = [this] { return stopping_.load(); };
+  retry.sleep = [this](absl::Duration d) { SleepUnlessStopping(d); };
+  return retry;
+}
+
+template <typename Request, typename Response>
+absl::Status Agent::Call(grpc::Status (v1::WorkerService::StubInterface::*method)(
+                             grpc::ClientContext*, const Request&, Response*),
+                         const Request& request, Response* response, const RetryOptions& retry,
+                         absl::Duration timeout, bool cancellable) {
+  return Retry(retry, [&](int) {
+    grpc::ClientContext ctx;
+    AddAuth(&ctx, options_.token);
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    if (cancellable) {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("worker stopping");
+      acquiring_.insert(&ctx);
+    }
+    response->Clear();
+    absl::Status s = FromGrpc((stub_.get()->*method)(&ctx, request, response));
+    if (cancellable) {
+      absl::MutexLock lock(&mu_);
+      acquiring_.erase(&ctx);
+    }
+    return s;
+  });
 }
 
 absl::Status Agent::Register() {
@@ -269,23 +311,24 @@ absl::Status Agent::Register() {
     absl::MutexLock lock(&mu_);
     req.set_worker_id(worker_id_);
   }
-  for (int attempt = 0; !stopping_; ++attempt) {
-    grpc::ClientContext ctx;
-    AddAuth(&ctx, options_.token);
-    ctx.set_deadline(DeadlineIn(kRpcTimeoutMs));
-    v1::RegisterWorkerResponse resp;
-    absl::Status s = FromGrpc(stub_->RegisterWorker(&ctx, req, &resp));
-    if (s.ok()) {
-      absl::MutexLock lock(&mu_);
-      worker_id_ = resp.worker_id();
-      if (resp.lease_ttl_ms() > 0) lease_ttl_ms_ = resp.lease_ttl_ms();
-      break;
-    }
-    if (!IsRetryable(s)) return s;  // bad token, permission: the operator must fix it
-    if (attempt == 0)
+  RetryOptions retry = UntilStopping();
+  retry.on_retry = [this](int attempt, const absl::Status& s) {
+    if (attempt == 0) {
       Log(absl::StrCat("cannot reach coordinator at ", options_.server, " (", s.message(),
                        "); retrying"));
-    SleepUnlessStopping(BackoffMs(attempt));
+    }
+  };
+  v1::RegisterWorkerResponse resp;
+  absl::Status s =
+      Call(&v1::WorkerService::StubInterface::RegisterWorker, req, &resp, retry, kRpcTimeout);
+  if (!s.ok()) {
+    if (stopping_) return absl::OkStatus();  // stopped before the coordinator was reachable
+    return s;                                // bad token, permission: the operator must fix it
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    worker_id_ = resp.worker_id();
+    if (resp.lease_ttl_ms() > 0) lease_ttl_ms_ = resp.lease_ttl_ms();
   }
   Log(absl::StrFormat("registered with %s: %d slot(s), device %s, lease ttl %d ms", options_.server,
                       options_.slots, req.capabilities().device(), [this] {
@@ -326,7 +369,7 @@ void Agent::SlotLoop(int slot) {
             consecutive_failures_.load()));
         quarantine_logged = true;
       }
-      SleepUnlessStopping(1000);
+      SleepUnlessStopping(absl::Seconds(1));
       continue;
     }
     v1::AcquireTrialRequest req;
@@ -335,32 +378,25 @@ void Agent::SlotLoop(int slot) {
       req.set_worker_id(worker_id_);
     }
     req.set_max_wait_ms(options_.acquire_wait_ms);
-    grpc::ClientContext ctx;
-    AddAuth(&ctx, options_.token);
-    ctx.set_deadline(DeadlineIn(options_.acquire_wait_ms + kRpcTimeoutMs));
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) break;
-      acquiring_.insert(&ctx);
-    }
+    RetryOptions retry = UntilStopping();
+    retry.on_retry = [&](int attempt, const absl::Status& s) {
+      if (failures++ == 0) {
+        Log(absl::StrCat("coordinator unreachable (", s.message(), "); reconnecting with backoff"));
+      }
+    };
     v1::AcquireTrialResponse resp;
-    absl::Status s = FromGrpc(stub_->AcquireTrial(&ctx, req, &resp));
-    {
-      absl::MutexLock lock(&mu_);
-      acquiring_.erase(&ctx);
-    }
+    absl::Status s =
+        Call(&v1::WorkerService::StubInterface::AcquireTrial, req, &resp, retry,
+             absl::Milliseconds(options_.acquire_wait_ms) + kRpcTimeout, /*cancellable=*/true);
     if (stopping_) break;
     if (!s.ok()) {
       if (absl::IsNotFound(s)) {  // the coordinator lost our registration (e.g. a fresh database)
         Register().IgnoreError();
         continue;
       }
-      if (!IsRetryable(s) && !absl::IsCancelled(s)) {
-        Log(absl::StrCat("acquire refused: ", s.message(), "; retrying"));
-      } else if (failures == 0) {
-        Log(absl::StrCat("coordinator unreachable (", s.message(), "); reconnecting with backoff"));
-      }
-      SleepUnlessStopping(BackoffMs(failures++));
+      // Not retryable (or cancelled): keep polling, with backoff, until the operator acts.
+      if (!absl::IsCancelled(s)) Log(absl::StrCat("acquire refused: ", s.message(), "; retrying"));
+      SleepUnlessStopping(Backoff(retry, failures++));
       continue;
     }
     if (failures > 0) Log("coordinator reachable again");
@@ -383,6 +419,12 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
     ttl = lease_ttl_ms_;
   }
   TrialRun run(this, acquired.lease(), std::max<int64_t>(100, ttl / 3));
+  // Calls about this trial retry until they succeed, the lease is lost, or (when draining) the
+  // drain deadline passes.
+  RetryOptions trial_retry = options_.retry;
+  trial_retry.stop = [&] {
+    return run.lost() || (stopping_ && Clock::now() - started > kDrainDeadline);
+  };
   run.OnLog(absl::StrFormat("acquired on slot %d (%d epochs reported before)", slot,
                             trial.epochs_reported()));
 
@@ -390,34 +432,23 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
     run.Flush();
     if (run.lost()) return;
     run.MarkFinishing();
-    for (int attempt = 0;; ++attempt) {
-      grpc::ClientContext ctx;
-      AddAuth(&ctx, options_.token);
-      ctx.set_deadline(DeadlineIn(kRpcTimeoutMs));
-      v1::FinishTrialRequest req;
-      *req.mutable_lease() = run.lease();
-      req.set_status(status);
-      req.set_failure_class(fc);
-      req.set_reason(reason);
-      v1::FinishTrialResponse resp;
-      absl::Status s = FromGrpc(stub_->FinishTrial(&ctx, req, &resp));
-      if (s.ok()) {
-        run.OnLog(absl::StrFormat(
-            "finished %s%s in %.1fs%s", v1::TrialStatus_Name(status),
-            status == v1::FAILED ? absl::StrCat(" (", v1::FailureClass_Name(fc), ")") : "",
-            std::chrono::duration<double>(Clock::now() - started).count(),
-            reason.empty() ? "" : absl::StrCat(": ", reason)));
-        return;
-      }
-      if (!IsRetryable(s)) {
-        run.OnLog(absl::StrCat("finish rejected (", s.message(), "); dropping the trial"));
-        return;
-      }
-      if (stopping_ &&
-          std::chrono::duration<double>(Clock::now() - started).count() * 1000 > kDrainDeadlineMs)
-        return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(BackoffMs(attempt)));
-    }
+    v1::FinishTrialRequest req;
+    *req.mutable_lease() = run.lease();
+    req.set_status(status);
+    req.set_failure_class(fc);
+    req.set_reason(reason);
+    v1::FinishTrialResponse resp;
+    absl::Status s =
+        Call(&v1::WorkerService::StubInterface::FinishTrial, req, &resp, trial_retry, kRpcTimeout);
+    if (s.ok()) {
+      run.OnLog(absl::StrFormat(
+          "finished %s%s in %.1fs%s", v1::TrialStatus_Name(status),
+          status == v1::FAILED ? absl::StrCat(" (", v1::FailureClass_Name(fc), ")") : "",
+          std::chrono::duration<double>(Clock::now() - started).count(),
+          reason.empty() ? "" : absl::StrCat(": ", reason)));
+    } else if (!IsRetryable(s)) {
+      run.OnLog(absl::StrCat("finish rejected (", s.message(), "); dropping the trial"));
+    }  // else: gave up while draining; the lease expires and the trial is requeued
   };
   auto failed = [&](const absl::Status& s) {
     if (consecutive_failures_.fetch_add(1) + 1 >= options_.max_consecutive_failures)
@@ -439,16 +470,14 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
   to.should_stop = [&] { return stopping_.load() || run.cancelled() || run.lost(); };
 
   if (std::holds_alternative<LrRangeTestSchedule>(spec->schedule.kind)) {
-    auto r = RunLrRangeTest(*spec, to, &run);
+    auto r = options_.lr_range_test ? options_.lr_range_test(*spec, to, &run)
+                                    : RunLrRangeTest(*spec, to, &run);
     if (!r.ok()) {
       if (absl::IsCancelled(r.status()) && stopping_)
         return finish(v1::FAILED, v1::PREEMPTED, "worker stopping");
       if (absl::IsCancelled(r.status())) return;  // cancelled or lease lost
       return failed(r.status());
     }
-    grpc::ClientContext ctx;
-    AddAuth(&ctx, options_.token);
-    ctx.set_deadline(DeadlineIn(kRpcTimeoutMs));
     v1::ReportLrCurveRequest req;
     *req.mutable_lease() = run.lease();
     for (size_t i = 0; i < r->curve.size(); ++i) {
@@ -460,7 +489,10 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
     }
     if (r->suggestion.ok()) req.set_suggested_lr(r->suggestion->steepest);
     v1::ReportLrCurveResponse resp;
-    absl::Status s = FromGrpc(stub_->ReportLrCurve(&ctx, req, &resp));
+    absl::Status s = Call(&v1::WorkerService::StubInterface::ReportLrCurve, req, &resp, trial_retry,
+                          kRpcTimeout);
+    if (IsLeaseLost(s)) return run.MarkLost(s);
+    if (run.lost()) return;
     if (!s.ok())
       return failed(absl::UnavailableError(absl::StrCat("reporting the LR curve: ", s.message())));
     consecutive_failures_ = 0;
@@ -484,7 +516,7 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
         trial.checkpoint_uri()));
   }
   run.SetCheckpoint(to.checkpoint_path);
-  auto result = TrainTrial(*spec, to, &run);
+  auto result = options_.train ? options_.train(*spec, to, &run) : TrainTrial(*spec, to, &run);
   if (!result.ok()) return failed(result.status());
   // Epochs restored from the checkpoint may postdate the last report that reached the coordinator.
   std::vector<EpochMetrics> restored(

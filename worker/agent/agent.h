@@ -3,24 +3,29 @@
 // and failure class. Survives a coordinator restart (buffers reports, reconnects with backoff and
 // jitter) and drains gracefully on Stop() (SIGTERM): running trials checkpoint at the next batch
 // and are handed back as PREEMPTED.
+//
+// Every WorkerService call goes through one path, Agent::Call(): a fresh context per attempt with
+// the bearer token and a deadline, retried with backoff (rpc/retry.h) for the codes
+// rpc/status_policy.h calls retryable. A lease-lost answer (ABORTED, NOT_FOUND,
+// FAILED_PRECONDITION) drops the trial without retrying.
 #ifndef HYPERSWEEP_WORKER_AGENT_AGENT_H_
 #define HYPERSWEEP_WORKER_AGENT_AGENT_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "client/connection.h"
 #include "hypersweep/v1/service.grpc.pb.h"
+#include "rpc/retry.h"
+#include "worker/trainer/trainer.h"
 
 namespace hypersweep {
-
-class DatasetCache;
 
 struct AgentOptions {
   std::string token;            // worker bearer token; empty: none
@@ -33,9 +38,19 @@ struct AgentOptions {
   int64_t acquire_wait_ms = 10'000;  // long-poll length of one AcquireTrial
   std::string worker_id;             // keep an id across restarts; empty: the coordinator assigns
   std::string server;                // for log lines only
+  // Backoff between attempts of one call (initial 200 ms, doubling, at most 5 s, jittered).
+  // max_attempts, deadline, stop, sleep and on_retry are set per call by the agent.
+  RetryOptions retry;
+  // The trainer; null: TrainTrial and RunLrRangeTest (worker/trainer/trainer.h). Tests inject
+  // fakes that report epochs to the sink and honour options.should_stop.
+  std::function<absl::StatusOr<TrialResult>(const TrialSpec&, const TrainOptions&, MetricsSink*)>
+      train;
+  std::function<absl::StatusOr<LrRangeResult>(const TrialSpec&, const TrainOptions&, MetricsSink*)>
+      lr_range_test;
 };
 
-// Thread-safe: Stop() may be called from any thread (e.g. a signal-watching thread).
+// Thread-safe: Stop() may be called from any thread (e.g. a signal-watching thread). The stub
+// may be a gmock MockWorkerServiceStub (hypersweep/v1/service_mock.grpc.pb.h).
 class Agent {
  public:
   Agent(AgentOptions options, std::unique_ptr<v1::WorkerService::StubInterface> stub);
@@ -53,8 +68,19 @@ class Agent {
   void RunTrial(int slot, const v1::AcquireTrialResponse& acquired);
   absl::Status Register();
   void Log(const std::string& message);
-  void SleepUnlessStopping(int64_t ms);
-  int64_t BackoffMs(int attempt);
+  void SleepUnlessStopping(absl::Duration d);
+  // Retry options for calls that give up when the agent stops (Register, AcquireTrial).
+  RetryOptions UntilStopping();
+
+  // The one path for WorkerService calls: calls stub_->*method with a fresh context per attempt
+  // (token, `timeout`), retrying under `retry` (rpc/retry.h). When `cancellable`, Stop() cancels
+  // an attempt in flight. Returns the last attempt's status.
+  template <typename Request, typename Response>
+  absl::Status Call(grpc::Status (v1::WorkerService::StubInterface::*method)(grpc::ClientContext*,
+                                                                             const Request&,
+                                                                             Response*),
+                    const Request& request, Response* response, const RetryOptions& retry,
+                    absl::Duration timeout, bool cancellable = false);
 
   const AgentOptions options_;
   std::unique_ptr<v1::WorkerService::StubInterface> stub_;

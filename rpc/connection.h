@@ -1,7 +1,8 @@
 // Client side of the gRPC connection, shared by the CLI and the worker agent: channel creation
-// (plain or TLS), bearer-token metadata, token files and status conversion.
-#ifndef HYPERSWEEP_CLIENT_CONNECTION_H_
-#define HYPERSWEEP_CLIENT_CONNECTION_H_
+// (plain or TLS), bearer-token metadata and status conversion. Token files: rpc/token_file.h;
+// which codes to retry: rpc/status_policy.h. All functions are thread-safe.
+#ifndef HYPERSWEEP_RPC_CONNECTION_H_
+#define HYPERSWEEP_RPC_CONNECTION_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -26,16 +27,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionOptio
 // Adds "authorization: Bearer <token>" when the token is non-empty.
 void AddAuth(grpc::ClientContext* ctx, const std::string& token);
 
-// Reads a token file, trimming surrounding whitespace. INVALID_ARGUMENT naming the file when it
-// is unreadable or empty.
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
-
 // grpc::Status -> absl::Status with the same code and message.
 absl::Status FromGrpc(const grpc::Status& s);
 
-// True for codes where retrying the same call later can succeed (server down or restarting).
-bool IsRetryable(const absl::Status& s);
-
 }  // namespace hypersweep
 
-#endif  // HYPERSWEEP_CLIENT_CONNECTION_H_
+#endif  // HYPERSWEEP_RPC_CONNECTION_H_

@@ -1,0 +1,219 @@
+// The worker agent against a scripted WorkerService (gmock's MockWorkerServiceStub) and an
+// injected fake trainer: no server, no LibTorch training. Covers the retry contract of
+// worker/agent/agent.h: transient UNAVAILABLE answers are retried (ReportEpochs, ReportLrCurve),
+// a stale lease (ABORTED) drops the trial without retrying, a cancel answer stops training.
+#include "worker/agent/agent.h"
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hypersweep/v1/service_mock.grpc.pb.h"
+
+namespace hypersweep {
+namespace {
+
+using ::testing::_;
+using ::testing::Invoke;
+using ::testing::NiceMock;
+namespace fs = std::filesystem;
+
+constexpr char kTrainSpec[] =
+    R"({"dataset": {"synthetic": {}}, "schedule": {"constant": {"lr": 0.1}}, "epochs": 2})";
+constexpr char kRangeTestSpec[] =
+    R"({"dataset": {"synthetic": {}}, "schedule": {"lr_range_test": {}}})";
+
+grpc::Status Unavailable() { return grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting"); }
+grpc::Status Aborted() { return grpc::Status(grpc::StatusCode::ABORTED, "stale lease token"); }
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "hs-agent-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    options_.checkpoint_dir = dir_;
+    options_.device = "cpu";
+    options_.acquire_wait_ms = 100;
+    options_.retry.initial_backoff = absl::Milliseconds(1);
+    options_.retry.max_backoff = absl::Milliseconds(5);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Builds the agent and scripts registration (lease TTL 300 ms: a heartbeat every 100 ms) and
+  // acquisition: the first AcquireTrial hands out one trial with `spec_json`, the next one stops
+  // the agent. Heartbeat answers OK unless the test scripts it.
+  void Start(const std::string& spec_json) {
+    auto stub = std::make_unique<NiceMock<v1::MockWorkerServiceStub>>();
+    stub_ = stub.get();
+    agent_ = std::make_unique<Agent>(options_, std::move(stub));
+    ON_CALL(*stub_, RegisterWorker(_, _, _))
+        .WillByDefault(Invoke([](grpc::ClientContext*, const v1::RegisterWorkerRequest&,
+                                 v1::RegisterWorkerResponse* resp) {
+          resp->set_worker_id("w-1");
+          resp->set_lease_ttl_ms(300);
+          return grpc::Status::OK;
+        }));
+    ON_CALL(*stub_, Heartbeat(_, _, _)).WillByDefault(Invoke([this](auto*, const auto&, auto*) {
+      ++heartbeats_;
+      return grpc::Status::OK;
+    }));
+    EXPECT_CALL(*stub_, AcquireTrial(_, _, _))
+        .WillOnce(Invoke([spec_json](grpc::ClientContext*, const v1::AcquireTrialRequest& req,
+                                     v1::AcquireTrialResponse* resp) {
+          EXPECT_EQ(req.worker_id(), "w-1");
+          resp->set_acquired(true);
+          v1::Trial* t = resp->mutable_trial();
+          t->set_id("t-1");
+          t->set_attempt(1);
+          t->set_spec_json(spec_json);
+          resp->mutable_lease()->set_trial_id("t-1");
+          resp->mutable_lease()->set_attempt(1);
+          resp->mutable_lease()->set_lease_token("lease-1");
+          return grpc::Status::OK;
+        }))
+        .WillRepeatedly(Invoke([this](auto*, const auto&, auto*) {
+          agent_->Stop();
+          return grpc::Status(grpc::StatusCode::CANCELLED, "stopping");
+        }));
+  }
+
+  // A trainer that reports `epochs` epochs, then (when `wait_for_stop`) trains until the agent
+  // asks it to stop.
+  void FakeTrainer(int epochs, bool wait_for_stop) {
+    options_.train = [=](const TrialSpec&, const TrainOptions& to,
+                         MetricsSink* sink) -> absl::StatusOr<TrialResult> {
+      TrialResult r;
+      for (int e = 1; e <= epochs; ++e) {
+        EpochMetrics m;
+        m.epoch = e;
+        m.train_loss = 1.0 / e;
+        sink->OnEpoch(m);
+        r.epochs.push_back(m);
+      }
+      if (wait_for_stop) {
+        const absl::Time give_up = absl::Now() + absl::Seconds(10);
+        while (!to.should_stop() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+        EXPECT_TRUE(to.should_stop()) << "the agent never asked the trainer to stop";
+        r.outcome = TrialOutcome::kStopped;
+        r.reason = "stopped";
+      }
+      return r;
+    };
+  }
+
+  void FakeRangeTest() {
+    options_.lr_range_test = [](const TrialSpec&, const TrainOptions&,
+                                MetricsSink*) -> absl::StatusOr<LrRangeResult> {
+      LrRangeResult r;
+      for (double lr : {1e-3, 1e-2, 1e-1}) r.curve.push_back({lr, 1.0, 1.0});
+      r.suggestion = LrSuggestion{0.01, 0.005, 0.05};
+      return r;
+    };
+  }
+
+  std::string dir_;
+  AgentOptions options_;
+  NiceMock<v1::MockWorkerServiceStub>* stub_ = nullptr;  // owned by agent_
+  std::unique_ptr<Agent> agent_;
+  std::atomic<int> heartbeats_{0};
+};
+
+TEST_F(AgentTest, TransientUnavailableOnReportEpochsIsRetriedAndEveryEpochArrivesOnce) {
+  FakeTrainer(2, /*wait_for_stop=*/false);
+  Start(kTrainSpec);
+  absl::Mutex mu;
+  std::multiset<int> delivered;
+  std::atomic<int> calls{0};
+  EXPECT_CALL(*stub_, ReportEpochs(_, _, _))
+      .Times(::testing::AtLeast(2))
+      .WillRepeatedly(Invoke(
+          [&](grpc::ClientContext*, const v1::ReportEpochsRequest& req, v1::ReportEpochsResponse*) {
+            EXPECT_EQ(req.lease().lease_token(), "lease-1");
+            if (calls++ == 0) return Unavailable();
+            absl::MutexLock lock(&mu);
+            for (const auto& e : req.epochs()) delivered.insert(static_cast<int>(e.epoch()));
+            return grpc::Status::OK;
+          }));
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _))
+      .WillOnce(Invoke([](auto*, const v1::FinishTrialRequest& req, auto*) {
+        EXPECT_EQ(req.status(), v1::SUCCEEDED);
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(agent_->Run(), 0);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(delivered, (std::multiset<int>{1, 2}));
+}
+
+TEST_F(AgentTest, AbortedReportDropsTheTrialWithoutRetrying) {
+  FakeTrainer(1, /*wait_for_stop=*/true);
+  Start(kTrainSpec);
+  EXPECT_CALL(*stub_, ReportEpochs(_, _, _)).WillOnce(Invoke([](auto*, const auto&, auto*) {
+    return Aborted();
+  }));
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _)).Times(0);
+  EXPECT_EQ(agent_->Run(), 0);
+}
+
+TEST_F(AgentTest, CancelAnswerStopsTrainingAndFinishesCancelled) {
+  FakeTrainer(0, /*wait_for_stop=*/true);
+  Start(kTrainSpec);
+  EXPECT_CALL(*stub_, Heartbeat(_, _, _))
+      .WillRepeatedly(Invoke([](auto*, const auto&, v1::HeartbeatResponse* resp) {
+        resp->set_cancel(true);
+        return grpc::Status::OK;
+      }));
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _))
+      .WillOnce(Invoke([](auto*, const v1::FinishTrialRequest& req, auto*) {
+        EXPECT_EQ(req.status(), v1::CANCELLED);
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(agent_->Run(), 0);
+}
+
+TEST_F(AgentTest, TransientUnavailableOnReportLrCurveIsRetried) {
+  FakeRangeTest();
+  Start(kRangeTestSpec);
+  EXPECT_CALL(*stub_, ReportLrCurve(_, _, _))
+      .WillOnce(Invoke([](auto*, const auto&, auto*) { return Unavailable(); }))
+      .WillOnce(Invoke([](auto*, const v1::ReportLrCurveRequest& req, auto*) {
+        EXPECT_EQ(req.points_size(), 3);
+        EXPECT_DOUBLE_EQ(req.suggested_lr(), 0.01);
+        return grpc::Status::OK;
+      }));
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _))
+      .WillOnce(Invoke([](auto*, const v1::FinishTrialRequest& req, auto*) {
+        EXPECT_EQ(req.status(), v1::SUCCEEDED);
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(agent_->Run(), 0);
+}
+
+TEST_F(AgentTest, AbortedLrCurveDropsTheTrialWithoutRetrying) {
+  FakeRangeTest();
+  Start(kRangeTestSpec);
+  EXPECT_CALL(*stub_, ReportLrCurve(_, _, _)).WillOnce(Invoke([](auto*, const auto&, auto*) {
+    return Aborted();
+  }));
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _)).Times(0);
+  EXPECT_EQ(agent_->Run(), 0);
+}
+
+TEST_F(AgentTest, RefusedRegistrationIsNotRetried) {
+  auto stub = std::make_unique<NiceMock<v1::MockWorkerServiceStub>>();
+  EXPECT_CALL(*stub, RegisterWorker(_, _, _)).WillOnce(Invoke([](auto*, const auto&, auto*) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token");
+  }));
+  EXPECT_CALL(*stub, AcquireTrial(_, _, _)).Times(0);
+  Agent agent(options_, std::move(stub));
+  EXPECT_EQ(agent.Run(), 1);
+}
+
+}  // namespace
+}  // namespace hypersweep

@@ -1,0 +1,48 @@
+#include "worker/settings.h"
+
+#include "core/status_macros.h"
+
+namespace hypersweep {
+
+absl::StatusOr<WorkerSettings> ResolveWorkerSettings(const WorkerFlags& flags, const Env& env) {
+  WorkerSettings out;
+  out.config_file = flags.config ? *flags.config : ConfigFilePath(env, "worker.yaml");
+  ASSIGN_OR_RETURN(ConfigFile file,
+                   ConfigFile::Read(out.config_file,
+                                    {"server", "token_file", "token", "tls_ca", "slots", "threads",
+                                     "device", "checkpoint_dir", "data_root",
+                                     "max_consecutive_failures", "worker_id", "acquire_wait_ms"},
+                                    /*must_exist=*/flags.config.has_value()));
+  const ConfigReader r(env, std::move(file));
+  const Check<int64_t> positive{[](int64_t v) { return v > 0; }, "must be > 0"};
+  const Check<int64_t> non_negative{[](int64_t v) { return v >= 0; }, "must be >= 0"};
+  const Check<int64_t> fits_int{[](int64_t v) { return v > 0 && v <= (1 << 20); },
+                                "must be in [1, 1048576]"};
+
+  AgentOptions& a = out.agent;
+  RETURN_IF_ERROR(r.Get({"--server", {"HYPERSWEEP_SERVER"}, "server"}, flags.server, &a.server));
+  RETURN_IF_ERROR(
+      r.GetToken(flags.token_file, {"HYPERSWEEP_WORKER_TOKEN", "HYPERSWEEP_TOKEN"}, &a.token));
+  RETURN_IF_ERROR(r.GetPath({"--tls-ca", {"HYPERSWEEP_TLS_CA"}, "tls_ca"}, flags.tls_ca,
+                            &out.connection.tls_ca_file));
+  int64_t slots = a.slots, threads = a.threads, failures = a.max_consecutive_failures;
+  RETURN_IF_ERROR(r.Get({"--slots", {}, "slots"}, flags.slots, &slots, fits_int));
+  RETURN_IF_ERROR(r.Get({"--threads", {}, "threads"}, flags.threads, &threads, non_negative));
+  RETURN_IF_ERROR(r.Get({"--max-consecutive-failures", {}, "max_consecutive_failures"},
+                        flags.max_consecutive_failures, &failures, fits_int));
+  RETURN_IF_ERROR(r.Get({"--acquire-wait-ms", {}, "acquire_wait_ms"}, flags.acquire_wait_ms,
+                        &a.acquire_wait_ms, positive));
+  a.slots = static_cast<int>(slots);
+  a.threads = static_cast<int>(std::min<int64_t>(threads, 1 << 20));
+  a.max_consecutive_failures = static_cast<int>(failures);
+  RETURN_IF_ERROR(r.Get({"--device", {}, "device"}, flags.device, &a.device));
+  RETURN_IF_ERROR(r.GetPath({"--checkpoint-dir", {}, "checkpoint_dir"}, flags.checkpoint_dir,
+                            &a.checkpoint_dir));
+  RETURN_IF_ERROR(r.GetPath({"--data-root", {}, "data_root"}, flags.data_root, &a.data_root));
+  RETURN_IF_ERROR(r.Get({"--worker-id", {}, "worker_id"}, flags.worker_id, &a.worker_id));
+  out.connection.server = a.server;
+  out.connection.token = a.token;
+  return out;
+}
+
+}  // namespace hypersweep

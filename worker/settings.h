@@ -1,0 +1,45 @@
+// The worker daemon's settings, resolved by the shared reader (rpc/config.h): flags, then the
+// environment, then the config file (--config, else $XDG_CONFIG_HOME/hypersweep/worker.yaml or
+// $HOME/.config/hypersweep/worker.yaml), then defaults.
+//
+//   flag                        environment                                file key
+//   --server                    HYPERSWEEP_SERVER                          server
+//   --token-file                HYPERSWEEP_WORKER_TOKEN, HYPERSWEEP_TOKEN  token_file, token
+//   --tls-ca                    HYPERSWEEP_TLS_CA                          tls_ca
+//   --slots, --threads, --device, --checkpoint-dir, --data-root, --max-consecutive-failures,
+//   --worker-id, --acquire-wait-ms: the file key is the flag's name with '_' for '-'.
+#ifndef HYPERSWEEP_WORKER_SETTINGS_H_
+#define HYPERSWEEP_WORKER_SETTINGS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "rpc/config.h"
+#include "rpc/connection.h"
+#include "worker/agent/agent.h"
+
+namespace hypersweep {
+
+// Values given on the command line; unset means "not given".
+struct WorkerFlags {
+  std::optional<std::string> config;  // --config: a file that must exist
+  std::optional<std::string> server, token_file, tls_ca, device, checkpoint_dir, data_root,
+      worker_id;
+  std::optional<int64_t> slots, threads, max_consecutive_failures, acquire_wait_ms;
+};
+
+struct WorkerSettings {
+  ConnectionOptions connection;  // server ("" when none is configured), token, tls_ca_file
+  AgentOptions agent;            // everything else; agent.token and agent.server as above
+  std::string config_file;       // the config file consulted ("" when none)
+};
+
+// INVALID_ARGUMENT naming the flag, variable or file field for a bad value, an unreadable token
+// file, or an unreadable --config file. A missing default config file is fine.
+absl::StatusOr<WorkerSettings> ResolveWorkerSettings(const WorkerFlags& flags, const Env& env);
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_WORKER_SETTINGS_H_
