@@ -1,4 +1,5 @@
-// hypersweepd: the coordinator. Wires the store, the scheduler and the gRPC services together.
+// hypersweepd: the coordinator. Parses flags, blocks signals and runs a Coordinator (which wires
+// the store, the scheduler and the gRPC services together) until SIGTERM or SIGINT.
 #include <pthread.h>
 #include <signal.h>
 
@@ -11,9 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "rpc/token_file.h"
-#include "server/scheduler/scheduler.h"
-#include "server/service/services.h"
-#include "server/store/store.h"
+#include "server/coordinator.h"
 
 namespace hypersweep {
 namespace {
@@ -94,26 +93,17 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  StoreOptions store_options;
-  store_options.path = db;
-  store_options.sync = !no_sync;
-  auto store = Store::Open(store_options);
-  if (!store.ok()) return fail(std::string(store.status().message()));
-  SchedulerOptions sched_options;
-  sched_options.lease_ttl_ms = absl::ToInt64Milliseconds(ttl);
-  sched_options.max_acquire_wait_ms = absl::ToInt64Milliseconds(wait);
-  auto sched = Scheduler::Create(store->get(), SystemClock::Get(), sched_options);
-  if (!sched.ok()) return fail(std::string(sched.status().message()));
-  (*sched)->StartReaper();
-
-  SweepServiceImpl sweeps(sched->get(), auth);
-  WorkerServiceImpl workers(sched->get(), auth, sched_options.lease_ttl_ms,
-                            sched_options.max_acquire_wait_ms);
-  int port = 0;
-  auto server = StartGrpcServer(grpc_options, {&sweeps, &workers}, &port);
-  if (!server.ok()) return fail(std::string(server.status().message()));
+  CoordinatorOptions options;
+  options.store.path = db;
+  options.store.sync = !no_sync;
+  options.scheduler.lease_ttl_ms = absl::ToInt64Milliseconds(ttl);
+  options.scheduler.max_acquire_wait_ms = absl::ToInt64Milliseconds(wait);
+  options.auth = auth;
+  options.grpc = grpc_options;
+  auto coordinator = Coordinator::Start(options);
+  if (!coordinator.ok()) return fail(std::string(coordinator.status().message()));
   std::string host = listen.substr(0, listen.rfind(':'));
-  std::printf("hypersweepd listening on %s:%d (%s, db %s)\n", host.c_str(), port,
+  std::printf("hypersweepd listening on %s:%d (%s, db %s)\n", host.c_str(), (*coordinator)->port(),
               grpc_options.tls_cert_pem.empty() ? "plaintext" : "TLS", db.c_str());
   std::fflush(stdout);
 
@@ -122,9 +112,7 @@ int Run(int argc, char** argv) {
   std::fprintf(stderr, "hypersweepd: signal %d, shutting down\n", sig);
   // End long-polls, stop accepting and let in-flight calls finish (their commits complete), then
   // drain the store's queue.
-  (*sched)->Shutdown();
-  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  (*store)->Close();
+  (*coordinator)->Shutdown(absl::Seconds(5));
   std::fprintf(stderr, "hypersweepd: stopped\n");
   return 0;
 }

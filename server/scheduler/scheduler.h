@@ -1,4 +1,20 @@
-// The trial state machine, leases and the queue: plain C++, no gRPC (server/service adapts it).
+// The Scheduler: the one lock owner that composes the coordinator's in-memory state and writes
+// every change to the Store. Plain C++, no gRPC (server/service adapts it). Each concept has one
+// home in this folder (like Ray's GCS: a manager per entity behind one server):
+//
+//   trial_state.h      the trial state machine: every transition, the lease (fencing) check used
+//                      by every worker call, and the failure policy (retry, burn an attempt, fail
+//                      at once, worker quarantine count). Pure functions, tested as a table.
+//   lease_queue.h      the queue of leasable trials, the set of leased ones, long-poll waiters.
+//   auto_lr_planner.h  auto LR: range tests per group, held trials, their release or failure.
+//   worker_registry.h  registered workers, failure counts, quarantine.
+//   sweep_events.h     SweepEvent, subscribers (WatchSweep) and which sweeps are watched.
+//   recovery.h         rebuilding the entities from the Store at start-up.
+//   entities.h         the sweep and trial entries kept in memory; SweepInfo.
+//   scheduler.cc       this class: client calls, time (Tick, reaper), commits and events;
+//   scheduler_leases.cc  its worker calls (Acquire .. FinishTrial) and lease bookkeeping.
+// The components hold no lock of their own (except the event bus); the Scheduler calls them with
+// mu_ held. server/coordinator.h wires Store, Scheduler, services and the gRPC server together.
 //
 //   QUEUED --Acquire--> LEASED(attempt k, token, expiry) --Finish--> SUCCEEDED | DIVERGED | FAILED
 //      ^                   |  \--Finish(FAILED, transient|preempted)--> QUEUED, attempt k+1
@@ -6,14 +22,8 @@
 //      \----------------------------------------------------------------/
 //   CancelSweep: QUEUED -> CANCELLED at once; LEASED trials are told to stop (heartbeat/report
 //   answers cancel) and become CANCELLED when they finish or their lease expires.
-//   PRUNED is reserved for early stopping.
-//
-// Auto LR (`max_lr: auto` and friends): SubmitSweep adds one LR range-test trial per group of
-// points sharing (dataset, model, batch size, optimizer, momentum, weight decay), ahead of the
-// others, and holds the group's trials back (QUEUED but not leasable) until that range test
-// finishes. Then the sweep's auto rule picks the LR from the stored curve, the held trials get it
-// written into their spec (params "max_lr" and "lr_from" say what and where from) and join the
-// queue; if the range test fails or its curve has no usable suggestion, they fail with the reason.
+//   PRUNED is reserved for early stopping. Auto-LR trials wait, QUEUED but not leasable, for
+//   their group's range test (auto_lr_planner.h).
 //
 // Fencing: every worker call after Acquire carries (trial id, attempt, lease token). A call whose
 // attempt or token is not the trial's current lease gets ABORTED and changes nothing. A requeued
@@ -32,10 +42,8 @@
 #ifndef HYPERSWEEP_SERVER_SCHEDULER_SCHEDULER_H_
 #define HYPERSWEEP_SERVER_SCHEDULER_SCHEDULER_H_
 
-#include <array>
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -43,15 +51,19 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "core/sweep_spec.h"
+#include "server/scheduler/auto_lr_planner.h"
 #include "server/scheduler/clock.h"
+#include "server/scheduler/entities.h"
+#include "server/scheduler/lease_queue.h"
+#include "server/scheduler/sweep_events.h"
+#include "server/scheduler/trial_state.h"
+#include "server/scheduler/worker_registry.h"
 #include "server/store/store.h"
 
 namespace hypersweep {
@@ -65,35 +77,9 @@ struct SchedulerOptions {
   int64_t max_acquire_wait_ms = 60'000;  // upper bound of one long-poll
 };
 
-enum class SweepState { kRunning = 1, kCompleted = 2, kCancelled = 3 };
-
-struct TrialCounts {
-  std::array<int64_t, 8> by_status{};  // indexed by TrialStatus
-  int64_t total = 0;
-  int64_t Of(TrialStatus s) const { return by_status[static_cast<int>(s)]; }
-};
-
-struct SweepInfo {
-  SweepRecord record;
-  SweepState state = SweepState::kRunning;
-  TrialCounts counts;
-};
-
 struct SubmitResult {
   SweepInfo sweep;                  // record.id empty for a dry run
   std::vector<TrialRecord> trials;  // the expansion (ids empty for a dry run)
-};
-
-struct LeaseRef {
-  std::string trial_id;
-  int32_t attempt = 0;
-  std::string lease_token;
-};
-
-struct AcquireResult {
-  bool acquired = false;
-  TrialRecord trial;  // with lease_token, attempt, lease_expiry_ms, checkpoint_uri, epochs_reported
-  bool quarantined = false;
 };
 
 struct HeartbeatResult {
@@ -105,22 +91,6 @@ struct ReportResult {
   int64_t epochs_reported = 0;
   bool cancel = false;
 };
-
-struct WorkerInfo {
-  WorkerRecord record;
-  int64_t active_leases = 0;
-};
-
-// What WatchSweep streams: the sweep after a committed change, and the trial that changed.
-struct SweepEvent {
-  SweepInfo sweep;
-  bool has_trial = false;
-  TrialRecord trial;
-  std::vector<EpochRecord> epochs;  // newly stored epochs of that trial
-};
-
-template <typename T>
-using Callback = std::function<void(absl::StatusOr<T>)>;
 
 class Scheduler {
  public:
@@ -185,43 +155,23 @@ class Scheduler {
   void Shutdown();
 
  private:
-  struct TrialEntry {
-    TrialRecord rec;
-    int64_t sweep_seq = 0;
-    std::vector<bool> have_epoch;  // have_epoch[e]: epoch e is stored (or being stored)
-    bool cancel_requested = false;
-    std::string waits_for;  // the LR range-test trial whose result this trial needs (auto LR)
-  };
-  struct SweepEntry {
-    SweepRecord rec;
-    int64_t seq = 0;
-    TrialCounts counts;
-    std::vector<std::string> trial_ids;
-    AutoLrOptions auto_lr;
-  };
-  struct WorkerEntry {
-    WorkerRecord rec;
-  };
-  struct Waiter {
-    uint64_t id;
-    std::string worker_id;
-    int64_t deadline_ms;
-    Callback<AcquireResult> done;
-  };
-  using QueueKey = std::tuple<int64_t, int64_t, std::string>;  // sweep seq, index, trial id
   // Work to run after the lock is released (callbacks that could re-enter).
   using Deferred = std::vector<std::function<void()>>;
 
   Scheduler(Store* store, Clock* clock, const SchedulerOptions& options);
+  // Installs Recover()'s result and releases the trials of range tests that ended before.
   absl::Status Load();
 
-  absl::StatusOr<TrialEntry*> CheckLease(const LeaseRef& lease, int64_t now, Deferred& deferred)
+  // ---- scheduler_leases.cc ----
+  // The trial `lease` names if the lease is current (trial_state.h's CheckLease). An expired
+  // lease is released here (committed, waiters served) before its ABORTED is returned.
+  absl::StatusOr<TrialEntry*> FencedTrial(const LeaseRef& lease, int64_t now, Deferred& deferred)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetStatus(TrialEntry& t, TrialStatus s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Enqueue(TrialEntry& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Puts a leased trial back in the queue (attempt+1), or ends it when it is out of attempts or
-  // its sweep was cancelled. Adds the trial's update to `batch`.
-  void Requeue(TrialEntry& t, bool burn_attempt, const std::string& reason, WriteBatch& batch)
+  // Releases a leased trial (trial_state.h's ReleaseLease with ctx.burn_attempt and
+  // ctx.failure_class; cancelled and max_attempts are filled in from the trial and its sweep):
+  // back to the queue with attempt+1, or ended when it is out of attempts or its sweep was
+  // cancelled; an ended range test fails its dependents. Adds the changes to `batch`.
+  void ReleaseLease(TrialEntry& t, ReleaseContext ctx, const std::string& reason, WriteBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireLeases(int64_t now, Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // When `range` (an LR range-test trial) has ended: resolves or fails the trials waiting for it,
@@ -232,13 +182,21 @@ class Scheduler {
   void ServeWaiters(int64_t now, Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Lease(TrialEntry& t, const std::string& worker_id, int64_t now, Callback<AcquireResult> done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  SweepInfo InfoOf(const SweepEntry& s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- scheduler.cc ----
+  // What every write answers once a commit failed (broken_): UNAVAILABLE, restart needed.
+  static absl::Status BrokenError();
+  // The counts of the sweep `t` belongs to (what trial_state.h's transitions keep in step).
+  TrialCounts& CountsOf(const TrialEntry& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds `t`'s mutable fields to `batch` (the one place a trial update is written).
+  static void WriteTrial(const TrialEntry& t, WriteBatch& batch);
   // Writes `batch` in order and then runs `done` with the commit status and publishes `events`.
   void Commit(WriteBatch batch, std::vector<SweepEvent> events,
               std::function<void(absl::Status)> done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The event for a change to `t`; an empty one (published to no one) when nobody watches.
   SweepEvent EventFor(const TrialEntry& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewToken() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Publish(const std::vector<SweepEvent>& events);
+  uint32_t Random32() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return static_cast<uint32_t>(rng_()); }
   void ReaperLoop();
   bool ReaperShouldWake() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return wake_reaper_ || shutting_down_;
@@ -249,30 +207,23 @@ class Scheduler {
   const SchedulerOptions options_;
   std::atomic<bool> broken_{false};  // a commit failed: memory is ahead of the file
 
-  absl::Mutex mu_;  // guards the whole in-memory state below
+  // Guards the whole in-memory state below, including the components (which have no lock of
+  // their own). Never held while a caller's callback runs.
+  absl::Mutex mu_;
   std::map<std::string, SweepEntry> sweeps_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> sweep_order_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, TrialEntry> trials_ ABSL_GUARDED_BY(mu_);
-  std::set<QueueKey> queue_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> leased_ ABSL_GUARDED_BY(mu_);
-  // LR range-test trial id -> the trials waiting for its suggestion.
-  std::map<std::string, std::vector<std::string>> dependents_ ABSL_GUARDED_BY(mu_);
-  // Curves reported by range-test trials that others wait for, until those are released.
-  std::map<std::string, LrCurveRecord> curves_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
-  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
+  LeaseQueue queue_ ABSL_GUARDED_BY(mu_);
+  AutoLrPlanner auto_lr_ ABSL_GUARDED_BY(mu_);
+  WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
+  WatchedSweeps watched_ ABSL_GUARDED_BY(mu_);
   int64_t next_sweep_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_reaper_ ABSL_GUARDED_BY(mu_) = false;
-  // Subscribers per sweep id (EventFor builds events only for watched sweeps).
-  std::map<std::string, int> watched_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex events_mu_;  // guards subscribers_ (separate: publishing runs on the writer thread)
-  std::map<uint64_t, std::pair<std::string, std::function<void(const SweepEvent&)>>> subscribers_
-      ABSL_GUARDED_BY(events_mu_);
-  uint64_t next_subscriber_id_ ABSL_GUARDED_BY(events_mu_) = 1;
+  // Thread-safe on its own: Publish runs on the store's writer thread, without mu_.
+  SweepEventBus events_;
 
   std::thread reaper_;
 };

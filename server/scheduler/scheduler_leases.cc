@@ -1,0 +1,357 @@
+// The Scheduler's worker calls (RegisterWorker, Acquire .. FinishTrial) and the lease bookkeeping
+// they share: every transition goes through trial_state.h, every worker call after Acquire
+// through FencedTrial, queue membership through queue_.
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "server/scheduler/scheduler.h"
+
+namespace hypersweep {
+namespace {
+
+AcquireResult Quarantined() {
+  AcquireResult r;
+  r.quarantined = true;
+  return r;
+}
+
+}  // namespace
+
+// ---- lease bookkeeping ----
+
+absl::StatusOr<TrialEntry*> Scheduler::FencedTrial(const LeaseRef& lease, int64_t now,
+                                                   Deferred& deferred) {
+  auto it = trials_.find(lease.trial_id);
+  if (it == trials_.end())
+    return absl::NotFoundError(absl::StrCat("unknown trial ", lease.trial_id));
+  TrialEntry& t = it->second;
+  const LeaseCheck check = CheckLease(t.rec, lease, now);
+  if (check == LeaseCheck::kHeld) return &t;
+  absl::Status error = LeaseError(t.rec, check);
+  if (check == LeaseCheck::kExpired) {
+    WriteBatch batch;
+    ReleaseLease(t, ReleaseContext{}, "lease expired", batch);
+    Commit(std::move(batch), {EventFor(t)}, nullptr);
+    ServeWaiters(now, deferred);
+  }
+  return error;
+}
+
+void Scheduler::ReleaseLease(TrialEntry& t, ReleaseContext ctx, const std::string& reason,
+                             WriteBatch& batch) {
+  queue_.MarkReleased(t.rec.id);
+  const SweepEntry& s = sweeps_[t.rec.sweep_id];
+  ctx.cancelled = t.cancel_requested || s.rec.cancelled;
+  ctx.max_attempts = s.rec.max_attempts;
+  if (hypersweep::ReleaseLease(t.rec, CountsOf(t), ctx, reason) == TrialStatus::kQueued) {
+    queue_.Push(t.position(), t.rec.id);
+  }
+  WriteTrial(t, batch);
+  if (IsFinal(t.rec.status) && auto_lr_.HasDependents(t.rec.id)) {
+    // A range test that gave up (or was cancelled): its dependents fail. Their events are not
+    // streamed from here; ListTrials shows them.
+    std::vector<SweepEvent> unused;
+    ReleaseDependents(t, nullptr, batch, unused);
+  }
+}
+
+void Scheduler::ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve, WriteBatch& batch,
+                                  std::vector<SweepEvent>& events) {
+  const std::vector<std::string> deps = auto_lr_.TakeDependents(range.rec.id);
+  if (deps.empty()) return;
+  const SweepEntry& sweep = sweeps_[range.rec.sweep_id];
+  const absl::StatusOr<double> lr = AutoLrPlanner::PickLr(range.rec, curve, sweep.auto_lr);
+  for (const auto& id : deps) {
+    TrialEntry& t = trials_[id];
+    if (t.rec.status != TrialStatus::kQueued) continue;  // e.g. cancelled meanwhile
+    if (absl::Status s = AutoLrPlanner::Resolve(t.rec, lr, range.rec.id, sweep.auto_lr); !s.ok()) {
+      FailHeld(t.rec, CountsOf(t), std::string(s.message()));
+      WriteTrial(t, batch);
+      events.push_back(EventFor(t));
+      continue;
+    }
+    batch.resolve_trials.push_back(t.rec);
+    queue_.Push(t.position(), t.rec.id);
+    events.push_back(EventFor(t));
+  }
+  auto_lr_.ForgetCurve(range.rec.id);  // last: `curve` may point into it
+}
+
+void Scheduler::Lease(TrialEntry& t, const std::string& worker_id, int64_t now,
+                      Callback<AcquireResult> done) {
+  queue_.Remove(t.position(), t.rec.id);
+  GrantLease(t.rec, CountsOf(t), worker_id, NewToken(), now + options_.lease_ttl_ms);
+  queue_.MarkLeased(t.rec.id);
+  WriteBatch batch;
+  WriteTrial(t, batch);
+  AcquireResult r;
+  r.acquired = true;
+  r.trial = t.rec;
+  Commit(std::move(batch), {EventFor(t)},
+         [r = std::move(r), done = std::move(done)](absl::Status s) {
+           if (s.ok()) {
+             done(r);
+           } else {
+             done(s);
+           }
+         });
+}
+
+void Scheduler::ServeWaiters(int64_t now, Deferred& deferred) {
+  while (queue_.HasWaiter() && !queue_.empty()) {
+    LeaseQueue::Waiter w = queue_.PopWaiter();
+    if (workers_.IsQuarantined(w.worker_id)) {
+      deferred.push_back([done = std::move(w.done)] { done(Quarantined()); });
+      continue;
+    }
+    Lease(trials_[queue_.Front()], w.worker_id, now, std::move(w.done));
+  }
+}
+
+void Scheduler::ExpireLeases(int64_t now, Deferred& deferred) {
+  std::vector<std::string> expired;
+  for (const auto& id : queue_.leased()) {
+    if (trials_[id].rec.lease_expiry_ms <= now) expired.push_back(id);
+  }
+  if (expired.empty()) return;
+  WriteBatch batch;
+  std::vector<SweepEvent> events;
+  for (const auto& id : expired) {
+    TrialEntry& t = trials_[id];
+    ReleaseLease(t, ReleaseContext{}, "lease expired (no heartbeat within the lease TTL)", batch);
+    events.push_back(EventFor(t));
+  }
+  Commit(std::move(batch), std::move(events), nullptr);
+  ServeWaiters(now, deferred);
+}
+
+// ---- worker calls ----
+
+void Scheduler::RegisterWorker(const WorkerRecord& worker, Callback<WorkerRecord> done) {
+  if (broken_) return done(BrokenError());
+  absl::MutexLock lock(&mu_);
+  const WorkerRecord rec = workers_.Register(worker, clock_->NowMs(), rng_);
+  WriteBatch batch;
+  batch.put_workers.push_back(rec);
+  Commit(std::move(batch), {}, [rec, done](absl::Status st) { st.ok() ? done(rec) : done(st); });
+}
+
+uint64_t Scheduler::Acquire(const std::string& worker_id, int64_t deadline_ms,
+                            Callback<AcquireResult> done) {
+  Deferred deferred;
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    const int64_t now = clock_->NowMs();
+    WorkerRecord* worker = workers_.Find(worker_id);
+    if (broken_) {
+      deferred.push_back([done] { done(BrokenError()); });
+    } else if (shutting_down_) {
+      deferred.push_back([done] { done(AcquireResult{}); });
+    } else if (worker == nullptr) {
+      deferred.push_back([done, worker_id] {
+        done(absl::NotFoundError(absl::StrCat("unknown worker ", worker_id, "; register first")));
+      });
+    } else if (worker->quarantined) {
+      worker->last_seen_ms = now;
+      deferred.push_back([done] { done(Quarantined()); });
+    } else {
+      worker->last_seen_ms = now;
+      if (!queue_.empty()) {
+        Lease(trials_[queue_.Front()], worker_id, now, std::move(done));
+      } else {
+        const int64_t deadline = std::min(deadline_ms, now + options_.max_acquire_wait_ms);
+        if (deadline <= now) {
+          deferred.push_back([done] { done(AcquireResult{}); });
+        } else {
+          id = queue_.AddWaiter(worker_id, deadline, std::move(done));
+          wake_reaper_ = true;
+        }
+      }
+    }
+  }
+  for (auto& f : deferred) f();
+  return id;
+}
+
+void Scheduler::CancelAcquire(uint64_t waiter_id) {
+  Callback<AcquireResult> done;
+  {
+    absl::MutexLock lock(&mu_);
+    done = queue_.CancelWaiter(waiter_id);
+  }
+  if (done) done(absl::CancelledError("long-poll cancelled"));
+}
+
+absl::StatusOr<HeartbeatResult> Scheduler::Heartbeat(const std::string& worker_id,
+                                                     const LeaseRef& lease) {
+  Deferred deferred;
+  absl::StatusOr<HeartbeatResult> result;
+  {
+    absl::MutexLock lock(&mu_);
+    const int64_t now = clock_->NowMs();
+    workers_.Touch(worker_id, now);
+    auto t = FencedTrial(lease, now, deferred);
+    if (!t.ok()) {
+      result = t.status();
+    } else {
+      ExtendLease((*t)->rec, now + options_.lease_ttl_ms);
+      result = HeartbeatResult{(*t)->rec.lease_expiry_ms, (*t)->cancel_requested};
+    }
+  }
+  for (auto& f : deferred) f();
+  return result;
+}
+
+void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epochs,
+                             const std::string& checkpoint_uri, Callback<ReportResult> done) {
+  if (broken_) return done(BrokenError());
+  Deferred deferred;
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    const int64_t now = clock_->NowMs();
+    for (const auto& e : epochs) {
+      if (e.epoch < 0 || e.epoch > kMaxEpoch) {
+        error = absl::InvalidArgumentError(
+            absl::StrCat("epochs.epoch: must be in [0, ", kMaxEpoch, "], got ", e.epoch));
+      }
+    }
+    // NaN or inf is no number to store: SQLite would keep NULL and read it back as 0, turning a
+    // diverged epoch into the best loss of the sweep. The value is stored as missing, as the
+    // worker does (a bad report never corrupts a trial; DIVERGED is said by FinishTrial).
+    for (auto& e : epochs) {
+      for (auto it = e.metrics.begin(); it != e.metrics.end();) {
+        it = std::isfinite(it->second) ? std::next(it) : e.metrics.erase(it);
+      }
+    }
+    auto t = error.ok() ? FencedTrial(lease, now, deferred) : absl::StatusOr<TrialEntry*>(error);
+    if (!t.ok()) {
+      error = t.status();
+    } else {
+      TrialEntry& tr = **t;
+      EpochsWrite w{tr.rec.id, tr.rec.sweep_id, {}};
+      for (auto& e : epochs) {
+        if (static_cast<size_t>(e.epoch) >= tr.have_epoch.size()) tr.have_epoch.resize(e.epoch + 1);
+        if (tr.have_epoch[e.epoch]) continue;  // already reported: first report wins
+        tr.have_epoch[e.epoch] = true;
+        w.epochs.push_back(std::move(e));
+      }
+      WriteBatch batch;
+      std::vector<SweepEvent> events;
+      // A report is a sign of life: it extends the lease like a heartbeat.
+      ExtendLease(tr.rec, now + options_.lease_ttl_ms);
+      const bool new_checkpoint =
+          !checkpoint_uri.empty() && checkpoint_uri != tr.rec.checkpoint_uri;
+      if (!w.epochs.empty() || new_checkpoint) {
+        tr.rec.epochs_reported += static_cast<int64_t>(w.epochs.size());
+        // The trial row is rewritten only for a new checkpoint: the stores count a running
+        // trial's epochs themselves, and leases are re-armed from the restart time anyway, so
+        // the common report writes its epoch rows and nothing else.
+        if (new_checkpoint) {
+          tr.rec.checkpoint_uri = checkpoint_uri;
+          WriteTrial(tr, batch);
+        }
+        SweepEvent ev = EventFor(tr);
+        if (ev.has_trial) ev.epochs = w.epochs;
+        events.push_back(std::move(ev));
+        if (!w.epochs.empty()) batch.add_epochs.push_back(std::move(w));
+      }
+      // Even a pure repeat goes through the writer, so it is answered only after the report it
+      // repeats has committed.
+      ReportResult r{tr.rec.epochs_reported, tr.cancel_requested};
+      Commit(std::move(batch), std::move(events),
+             [r, done](absl::Status st) { st.ok() ? done(r) : done(st); });
+    }
+  }
+  for (auto& f : deferred) f();
+  if (!error.ok()) done(error);
+}
+
+void Scheduler::ReportLrCurve(const LeaseRef& lease, LrCurveRecord curve, Callback<bool> done) {
+  if (broken_) return done(BrokenError());
+  Deferred deferred;
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    auto t = FencedTrial(lease, clock_->NowMs(), deferred);
+    if (!t.ok()) {
+      error = t.status();
+    } else {
+      WriteBatch batch;
+      auto_lr_.KeepCurve((*t)->rec.id, curve);
+      batch.put_lr_curves.emplace_back((*t)->rec.id, std::move(curve));
+      Commit(std::move(batch), {}, [done](absl::Status st) { st.ok() ? done(true) : done(st); });
+    }
+  }
+  for (auto& f : deferred) f();
+  if (!error.ok()) done(error);
+}
+
+void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureClass failure_class,
+                            const std::string& reason, Callback<TrialStatus> done) {
+  if (broken_) return done(BrokenError());
+  if (absl::Status s = CheckFinishStatus(status); !s.ok()) return done(s);
+  Deferred deferred;
+  absl::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    const int64_t now = clock_->NowMs();
+    auto it = trials_.find(lease.trial_id);
+    if (it != trials_.end() && IsFinal(it->second.rec.status) &&
+        HoldsLease(it->second.rec, lease)) {
+      // The same lease finishing again (a retried call): answer as before, after the original
+      // commit.
+      const TrialStatus now_status = it->second.rec.status;
+      if (now_status == status) {
+        Commit(WriteBatch{}, {},
+               [now_status, done](absl::Status st) { st.ok() ? done(now_status) : done(st); });
+        return;
+      }
+      error = absl::FailedPreconditionError(absl::StrCat(
+          "trial ", lease.trial_id, " already finished as ", TrialStatusName(now_status)));
+    }
+    auto t = error.ok() ? FencedTrial(lease, now, deferred) : absl::StatusOr<TrialEntry*>(error);
+    if (!t.ok()) {
+      error = t.status();
+    } else if (absl::Status s = CheckCancelAllowed(status, (*t)->cancel_requested); !s.ok()) {
+      error = s;
+    } else {
+      TrialEntry& tr = **t;
+      const std::string worker_id = tr.rec.worker_id;  // a retry clears it
+      WriteBatch batch;
+      const FinishPlan plan = PlanFinish(status, failure_class);
+      if (plan.retry) {
+        ReleaseContext ctx;
+        ctx.burn_attempt = plan.burn_attempt;
+        ctx.failure_class = plan.failure_class;
+        ReleaseLease(tr, ctx, reason, batch);
+      } else {
+        queue_.MarkReleased(tr.rec.id);
+        std::string why = reason;
+        if (status == TrialStatus::kFailed && failure_class == FailureClass::kOutOfMemory) {
+          const WorkerRecord* worker = workers_.Find(worker_id);
+          why = OutOfMemoryReason(worker ? worker->device : "?", reason);
+        }
+        EndLease(tr.rec, CountsOf(tr), status, plan.failure_class, why);
+        WriteTrial(tr, batch);
+      }
+      if (auto w = workers_.RecordOutcome(worker_id, plan.worker,
+                                          options_.quarantine_after_failures, now)) {
+        batch.put_workers.push_back(*w);
+      }
+      const TrialStatus after = tr.rec.status;
+      std::vector<SweepEvent> events = {EventFor(tr)};
+      if (IsFinal(after) && auto_lr_.HasDependents(tr.rec.id)) {
+        ReleaseDependents(tr, auto_lr_.CurveOf(tr.rec.id), batch, events);
+      }
+      Commit(std::move(batch), std::move(events),
+             [after, done](absl::Status st) { st.ok() ? done(after) : done(st); });
+      ServeWaiters(now, deferred);
+    }
+  }
+  for (auto& f : deferred) f();
+  if (!error.ok()) done(error);
+}
+
+}  // namespace hypersweep
