@@ -27,19 +27,14 @@ bool HasAutoLr(const std::string& spec_json) {
   return spec.ok() && !spec->schedule.auto_fields.empty();
 }
 
-// The role is a display param today; when TrialRecord gets a typed role, only these and
-// IsRangeTest change.
+// Range tests also carry role=lr_range_test among their display params (ListTrials shows params;
+// the trial's typed role, TrialRecord::role, is what the coordinator decides by).
 constexpr char kRoleParam[] = "role";
 constexpr char kRangeTestRole[] = "lr_range_test";
 
 }  // namespace
 
-bool AutoLrPlanner::IsRangeTest(const TrialRecord& t) {
-  for (const auto& [k, v] : t.params) {
-    if (k == kRoleParam && v == kRangeTestRole) return true;
-  }
-  return false;
-}
+bool AutoLrPlanner::IsRangeTest(const TrialRecord& t) { return t.role == TrialRole::kLrRangeTest; }
 
 std::vector<int64_t> AutoLrPlanner::AddRangeTests(std::vector<ExpandedTrial>& expanded) {
   std::vector<ExpandedTrial> range_tests;

@@ -122,6 +122,11 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   rec.max_attempts = max_attempts > 0 ? max_attempts : options_.default_max_attempts;
   // Auto LR: one range test per group, ahead of the trials that wait for it.
   const std::vector<int64_t> waits_for = AutoLrPlanner::AddRangeTests(*expanded);
+  // The range tests stand at the front, one per group, and every one has a dependent.
+  const size_t range_tests =
+      waits_for.empty()
+          ? 0
+          : static_cast<size_t>(*std::max_element(waits_for.begin(), waits_for.end()) + 1);
   result.trials.reserve(expanded->size());
   for (size_t i = 0; i < expanded->size(); ++i) {
     const ExpandedTrial& e = (*expanded)[i];
@@ -129,7 +134,7 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
     t.index = static_cast<int64_t>(i);
     t.spec_json = ToJson(e.spec).dump();
     t.params = e.params;
-    t.role = i < range_tests.size() ? TrialRole::kLrRangeTest : TrialRole::kTrain;  // at the front
+    t.role = i < range_tests ? TrialRole::kLrRangeTest : TrialRole::kTrain;
     t.batch_size = e.spec.batch_size;
     t.schedule = ScheduleName(e.spec.schedule);
     t.fold = e.spec.validation.kind == ValidationSpec::Kind::kKFold ? e.spec.validation.fold : -1;
