@@ -61,6 +61,7 @@ class LeaseQueue {
   uint64_t AddWaiter(const std::string& worker_id, int64_t deadline_ms,
                      Callback<AcquireResult> done);
   bool HasWaiter() const { return !waiters_.empty(); }
+  size_t WaiterCount() const { return waiters_.size(); }
   // The oldest waiter, removed. Requires HasWaiter().
   Waiter PopWaiter();
   // Removes the waiter `id` and returns its callback (empty when it is gone already).

@@ -154,6 +154,12 @@ class Scheduler {
   // Stops the reaper and ends every long-poll with acquired=false.
   void Shutdown();
 
+  // Test hook: how many Acquire long-polls are parked, waiting for work.
+  size_t TEST_WaitingAcquires() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return queue_.WaiterCount();
+  }
+
  private:
   // Work to run after the lock is released (callbacks that could re-enter).
   using Deferred = std::vector<std::function<void()>>;

@@ -14,6 +14,9 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
+// What a worker logs when a call to the coordinator fails for want of the coordinator.
+constexpr char kUnreachable[] = "coordinator unreachable";
+
 void ExpectEveryEpochOnce(Cluster& c, const std::string& sweep, int epochs) {
   c.client().ExpectEveryEpochOnce(sweep, epochs);
 }
@@ -102,9 +105,19 @@ TEST(WorkerE2eTest, CoordinatorKilledAndRestartedMidSweep) {
     for (const auto& t : c.Trials(sweep)) n += t.epochs_reported();
     return n;
   }();
+  const int unreachable_before_w1 = CountOccurrences(c.worker("w1").log(), kUnreachable);
+  const int unreachable_before_w2 = CountOccurrences(c.worker("w2").log(), kUnreachable);
   c.coordinator().Signal(SIGKILL);
   c.coordinator().Wait();
-  std::this_thread::sleep_for(1500ms);  // workers keep training and buffer their reports
+  // Both workers notice the outage (and keep training, buffering their reports) before the
+  // coordinator comes back.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return CountOccurrences(c.worker("w1").log(), kUnreachable) > unreachable_before_w1 &&
+               CountOccurrences(c.worker("w2").log(), kUnreachable) > unreachable_before_w2;
+      },
+      30s))
+      << c.Logs();
   c.StartCoordinator("5s");
   int64_t reported_after = 0;
   for (const auto& t : c.Trials(sweep)) reported_after += t.epochs_reported();
@@ -245,7 +258,15 @@ grid: {batch_size: [16, 32, 64]}
       },
       30s))
       << c.Logs();
-  std::this_thread::sleep_for(1500ms);
+  // The coordinator quarantined the worker with its second failure, and the worker says so; from
+  // then on nothing is leased to it, so the third trial stays queued.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return c.worker("w1").log().find("quarantined after 2 consecutive failed trials") !=
+               std::string::npos;
+      },
+      30s))
+      << c.Logs();
   int queued = 0;
   for (const auto& t : c.Trials(bad)) queued += t.status() == v1::QUEUED;
   EXPECT_EQ(queued, 1);

@@ -318,7 +318,10 @@ TEST_F(ServiceTest, LongPollWaitsForWorkWithoutPollingAndTimesOut) {
   // A waiting worker is woken by a submit.
   v1::AcquireTrialResponse woken;
   std::thread poller([&] { woken = Acquire(w, 20'000); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Submit only once the long-poll is parked, so that the submit is what wakes it.
+  ASSERT_TRUE(test_support::WaitFor(
+      [&] { return server_->scheduler()->TEST_WaitingAcquires() == 1; }, std::chrono::seconds(10)))
+      << "the long-poll was never parked";
   t0 = std::chrono::steady_clock::now();
   Submit("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n");
   poller.join();
