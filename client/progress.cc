@@ -9,9 +9,7 @@
 
 namespace hypersweep {
 
-int64_t DoneTrials(const v1::TrialCounts& c) {
-  return c.succeeded() + c.diverged() + c.failed() + c.cancelled() + c.pruned();
-}
+int64_t DoneTrials(const v1::TrialCounts& c) { return c.finished(); }
 
 double DoneFraction(const v1::TrialCounts& c) {
   return c.total() > 0 ? static_cast<double>(DoneTrials(c)) / c.total() : 0;

@@ -11,7 +11,7 @@
 
 namespace hypersweep {
 
-// Trials in a final state: succeeded + diverged + failed + cancelled + pruned.
+// Trials in a final state, as the coordinator counts them (TrialCounts.finished).
 int64_t DoneTrials(const v1::TrialCounts& counts);
 
 // DoneTrials / total, in [0, 1]; 0 for a sweep without trials.

@@ -55,6 +55,9 @@ void ToProto(const SweepInfo& in, v1::Sweep* out) {
   c->set_cancelled(in.counts.Of(TrialStatus::kCancelled));
   c->set_pruned(in.counts.Of(TrialStatus::kPruned));
   c->set_total(in.counts.total);
+  int64_t finished = 0;
+  for (TrialStatus s : kFinalStatuses) finished += in.counts.Of(s);
+  c->set_finished(finished);
   out->set_spec_text(r.spec_text);
   out->set_created_unix_ms(r.created_ms);
   out->set_max_attempts(r.max_attempts);

@@ -14,6 +14,7 @@ v1::Sweep RunningSweep(int64_t done, int64_t total, absl::Time created) {
   s.set_state(v1::SWEEP_RUNNING);
   s.set_created_unix_ms(absl::ToUnixMillis(created));
   s.mutable_counts()->set_succeeded(done);
+  s.mutable_counts()->set_finished(done);
   s.mutable_counts()->set_queued(total - done);
   s.mutable_counts()->set_total(total);
   return s;
@@ -38,8 +39,9 @@ TEST(ProgressTest, EtaUnknownBeforeTheFirstTrialAndZeroOnceEnded) {
   EXPECT_EQ(DoneFraction(v1::TrialCounts()), 0);
 }
 
-TEST(ProgressTest, DoneCountsEveryFinalState) {
+TEST(ProgressTest, DoneIsTheCoordinatorsFinishedCount) {
   v1::TrialCounts c;
+  c.set_finished(15);
   c.set_succeeded(1);
   c.set_diverged(2);
   c.set_failed(3);

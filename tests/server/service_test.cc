@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "tests/server/test_server.h"
 #include "tests/support/files.h"
+#include "tests/support/process.h"
 
 namespace hypersweep {
 namespace {
@@ -151,6 +152,7 @@ TEST_F(ServiceTest, SubmitAcquireReportFinishQuery) {
   ASSERT_TRUE(sweeps_->GetSweep(Ctx().get(), gs, &gsr).ok());
   EXPECT_EQ(gsr.sweep().state(), v1::SWEEP_COMPLETED);
   EXPECT_EQ(gsr.sweep().counts().succeeded(), 3);
+  EXPECT_EQ(gsr.sweep().counts().finished(), 3);
   EXPECT_EQ(gsr.sweep().objective().goal(), v1::MAXIMIZE);
 
   // Sorted by the objective's best value: maximize, so the last trial first.
