@@ -18,8 +18,6 @@
 namespace hypersweep {
 namespace {
 
-// The worker reports a diverged step's loss as 1e30: not a point of the curve.
-constexpr double kDivergedLoss = 1e29;
 // Points per schedule curve.
 constexpr int64_t kScheduleMaxPoints = 1000;
 // Steps per epoch assumed for a trial that has not reported any yet: the shape of a schedule
@@ -143,7 +141,7 @@ absl::StatusOr<std::vector<LrRangeCurve>> LrRangeCurves(SweepClient& client,
       LrRangeCurve c;
       c.label = p.trials.size() > 1 ? absl::StrCat(p.label, " seed=", t->seed()) : p.label;
       for (const auto& q : curve.points()) {
-        if (!std::isfinite(q.smoothed_loss()) || q.smoothed_loss() >= kDivergedLoss) continue;
+        if (q.diverged() || !std::isfinite(q.smoothed_loss())) continue;
         c.lr.push_back(q.lr());
         c.smoothed_loss.push_back(q.smoothed_loss());
       }

@@ -319,8 +319,10 @@ absl::Status RunLrCurve(SweepClient& client, const std::string& trial_id,
   Table table;
   table.columns = {"step", "lr", "loss", "smoothed_loss"};
   for (const auto& p : curve.points()) {
-    table.AddRow({p.step(), p.lr(), std::isfinite(p.loss()) ? json(p.loss()) : json(),
-                  std::isfinite(p.smoothed_loss()) ? json(p.smoothed_loss()) : json()});
+    // A diverged step's losses show as empty (null in JSON): it has none.
+    const bool has_loss = !p.diverged() && std::isfinite(p.loss());
+    table.AddRow({p.step(), p.lr(), has_loss ? json(p.loss()) : json(),
+                  has_loss && std::isfinite(p.smoothed_loss()) ? json(p.smoothed_loss()) : json()});
   }
   if (format == Format::kJson) {
     WriteJson({{"trial_id", trial_id},

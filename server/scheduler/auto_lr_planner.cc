@@ -1,5 +1,6 @@
 #include "server/scheduler/auto_lr_planner.h"
 
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -96,7 +97,12 @@ absl::StatusOr<double> AutoLrPlanner::PickLr(const TrialRecord& range, const LrC
         absl::StrCat("LR range test ", range.id, " reported no curve"));
   }
   std::vector<LrCurvePoint> points;
-  for (const auto& p : curve->points) points.push_back({p.lr, p.loss, p.smoothed_loss});
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  for (const auto& p : curve->points) {
+    // A diverged step ends the usable curve, as it does for the worker's own suggestion.
+    points.push_back(p.diverged ? LrCurvePoint{p.lr, kInf, kInf}
+                                : LrCurvePoint{p.lr, p.loss, p.smoothed_loss});
+  }
   auto suggestion = SuggestLr(points);
   if (!suggestion.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(

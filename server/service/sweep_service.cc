@@ -229,8 +229,12 @@ grpc::ServerUnaryReactor* SweepServiceImpl::GetLrCurve(grpc::CallbackServerConte
     v1::LrCurvePoint* o = resp->add_points();
     o->set_step(p.step);
     o->set_lr(p.lr);
-    o->set_loss(p.loss);
-    o->set_smoothed_loss(p.smoothed_loss);
+    if (p.diverged) {
+      o->set_diverged(true);
+    } else {
+      o->set_loss(p.loss);
+      o->set_smoothed_loss(p.smoothed_loss);
+    }
   }
   if (curve->suggested_lr) resp->set_suggested_lr(*curve->suggested_lr);
   return Done(ctx, grpc::Status::OK);

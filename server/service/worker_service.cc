@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -149,7 +150,11 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ReportLrCurve(grpc::CallbackServerC
   if (auto s = Authorize(auth_, Role::kWorker, ctx); !s.ok()) return Done(ctx, s);
   LrCurveRecord curve;
   for (const auto& p : req->points()) {
-    curve.points.push_back(LrPoint{p.step(), p.lr(), p.loss(), p.smoothed_loss()});
+    // A non-finite loss is a divergence however the worker said it.
+    const bool diverged =
+        p.diverged() || !std::isfinite(p.loss()) || !std::isfinite(p.smoothed_loss());
+    curve.points.push_back(LrPoint{p.step(), p.lr(), diverged ? 0 : p.loss(),
+                                   diverged ? 0 : p.smoothed_loss(), diverged});
   }
   if (req->has_suggested_lr()) curve.suggested_lr = req->suggested_lr();
   auto* reactor = ctx->DefaultReactor();

@@ -110,6 +110,8 @@ struct LrPoint {
   double lr = 0;
   double loss = 0;
   double smoothed_loss = 0;
+  // The step's loss was not finite (the test diverged here); loss and smoothed_loss carry no value.
+  bool diverged = false;
 };
 
 struct LrCurveRecord {

@@ -331,7 +331,11 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
         "?3)");
     for (const auto& [id, c] : b.put_lr_curves) {
       nlohmann::json pts = nlohmann::json::array();
-      for (const auto& p : c.points) pts.push_back({p.step, p.lr, p.loss, p.smoothed_loss});
+      // [step, lr, loss, smoothed_loss]; a diverged step has null losses.
+      for (const auto& p : c.points) {
+        pts.push_back(p.diverged ? nlohmann::json{p.step, p.lr, nullptr, nullptr}
+                                 : nlohmann::json{p.step, p.lr, p.loss, p.smoothed_loss});
+      }
       s.Bind(1, id).Bind(2, pts.dump());
       c.suggested_lr ? void(s.Bind(3, *c.suggested_lr)) : void(s.BindNull(3));
       RETURN_IF_ERROR(s.Run());
@@ -522,9 +526,19 @@ absl::StatusOr<LrCurveRecord> SqliteStore::GetLrCurve(const std::string& trial_i
   LrCurveRecord c;
   auto j = nlohmann::json::parse(s.Text(0), nullptr, false);
   if (j.is_array()) {
+    // Releases before LrCurvePoint.diverged stored a diverged step's loss as 1e30.
+    constexpr double kLegacyDivergedLoss = 1e30;
     for (const auto& p : j) {
-      c.points.push_back(
-          LrPoint{p[0].get<int64_t>(), p[1].get<double>(), p[2].get<double>(), p[3].get<double>()});
+      if (!p.is_array() || p.size() != 4 || !p[0].is_number() || !p[1].is_number()) continue;
+      LrPoint point{p[0].get<int64_t>(), p[1].get<double>()};
+      point.diverged = !p[2].is_number() || !p[3].is_number() ||
+                       p[2].get<double>() >= kLegacyDivergedLoss ||
+                       p[3].get<double>() >= kLegacyDivergedLoss;
+      if (!point.diverged) {
+        point.loss = p[2].get<double>();
+        point.smoothed_loss = p[3].get<double>();
+      }
+      c.points.push_back(point);
     }
   }
   if (!s.IsNull(1)) c.suggested_lr = s.Double(1);

@@ -423,6 +423,25 @@ TEST(SqliteSchemaTest, MigrationTakesTheRoleFromTheRoleParameterOnly) {
   EXPECT_EQ(roles.at("x-second"), TrialRole::kLrRangeTest);
 }
 
+// Releases before LrCurvePoint.diverged stored a diverged range-test step's loss as 1e30; such a
+// curve reads back with the step marked diverged, not as a loss of 1e30.
+TEST(SqliteSchemaTest, AnOldCurvesDivergedStepReadsAsDiverged) {
+  StoreOptions o;
+  o.path = CopyOfFixture(2, "legacy-diverged");
+  ExecOn(o.path,
+         "INSERT OR REPLACE INTO lr_curves (trial_id, points_json, suggested_lr) VALUES "
+         "('sw-0000000a-0', '[[0,1e-5,2.3,2.3],[1,1e-4,2.0,2.1],[2,1e-3,1e+30,1e+30]]', NULL);");
+  auto store = Store::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto curve = (*store)->GetLrCurve("sw-0000000a-0");
+  ASSERT_TRUE(curve.ok()) << curve.status();
+  ASSERT_EQ(curve->points.size(), 3u);
+  EXPECT_FALSE(curve->points[1].diverged);
+  EXPECT_DOUBLE_EQ(curve->points[1].loss, 2.0);
+  EXPECT_TRUE(curve->points[2].diverged);
+  EXPECT_EQ(curve->points[2].loss, 0);
+}
+
 // The migrations run in one transaction: one that fails leaves the file as it was.
 TEST(SqliteSchemaTest, AFailedMigrationLeavesTheFileAsItWas) {
   StoreOptions o;

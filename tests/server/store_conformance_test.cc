@@ -440,16 +440,20 @@ TEST_P(StoreTest, LrCurves) {
   ASSERT_TRUE(AddSweep("s", 1).ok());
   EXPECT_EQ(store_->GetLrCurve("s-0").status().code(), absl::StatusCode::kNotFound);
   LrCurveRecord c;
-  c.points = {{0, 1e-5, 2.3, 2.3}, {1, 1e-4, 2.1, 2.2}};
+  c.points = {{0, 1e-5, 2.3, 2.3}, {1, 1e-4, 2.1, 2.2}, {2, 1e-3, 0, 0, /*diverged=*/true}};
   c.suggested_lr = 0.03;
   WriteBatch b;
   b.put_lr_curves.emplace_back("s-0", c);
   ASSERT_TRUE(store_->Write(std::move(b)).ok());
   auto got = store_->GetLrCurve("s-0");
   ASSERT_TRUE(got.ok()) << got.status();
-  ASSERT_EQ(got->points.size(), 2u);
+  ASSERT_EQ(got->points.size(), 3u);
   EXPECT_EQ(got->points[1].step, 1);
   EXPECT_DOUBLE_EQ(got->points[1].smoothed_loss, 2.2);
+  EXPECT_FALSE(got->points[1].diverged);
+  // A diverged step stays a divergence, not a number.
+  EXPECT_TRUE(got->points[2].diverged);
+  EXPECT_DOUBLE_EQ(got->points[2].lr, 1e-3);
   EXPECT_DOUBLE_EQ(*got->suggested_lr, 0.03);
 }
 

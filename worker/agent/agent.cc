@@ -484,8 +484,12 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
       auto* p = req.add_points();
       p->set_step(static_cast<int64_t>(i));
       p->set_lr(r->curve[i].lr);
-      p->set_loss(std::isfinite(r->curve[i].loss) ? r->curve[i].loss : 1e30);
-      p->set_smoothed_loss(std::isfinite(r->curve[i].smoothed) ? r->curve[i].smoothed : 1e30);
+      if (std::isfinite(r->curve[i].loss) && std::isfinite(r->curve[i].smoothed)) {
+        p->set_loss(r->curve[i].loss);
+        p->set_smoothed_loss(r->curve[i].smoothed);
+      } else {
+        p->set_diverged(true);
+      }
     }
     if (r->suggestion.ok()) req.set_suggested_lr(r->suggestion->steepest);
     v1::ReportLrCurveResponse resp;
