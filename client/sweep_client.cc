@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "rpc/connection.h"
 #include "core/status_macros.h"
+#include "rpc/connection.h"
 
 namespace hypersweep {
 

@@ -15,8 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "rpc/config.h"
 #include "hypersweep/v1/service.grpc.pb.h"
+#include "rpc/config.h"
 
 namespace hypersweep {
 

@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/files.h"
 
 namespace hypersweep {
 namespace {
@@ -16,15 +17,10 @@ namespace fs = std::filesystem;
 
 class ConfigReaderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "hs-rpc-config-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  test_support::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
   std::string Write(const std::string& rel, const std::string& text) {
-    fs::create_directories(fs::path(dir_ + "/" + rel).parent_path());
-    std::ofstream(dir_ + "/" + rel) << text;
-    return dir_ + "/" + rel;
+    return tmp_.Write(rel, text);
   }
   ConfigReader Reader(const std::string& yaml, Env env) {
     auto file = ConfigFile::Read(Write("cfg/c.yaml", yaml),
@@ -32,7 +28,6 @@ class ConfigReaderTest : public ::testing::Test {
     EXPECT_TRUE(file.ok()) << file.status();
     return ConfigReader(std::move(env), file.ok() ? *file : ConfigFile());
   }
-  std::string dir_;
 };
 
 const SettingName kName{"--name", {"HS_NAME", "HS_NAME_OLD"}, "name"};

@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/files.h"
 
 namespace hypersweep {
 namespace {
@@ -18,16 +19,11 @@ namespace fs = std::filesystem;
 
 class TokenFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "hs-token-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  test_support::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
   std::string Write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ + "/" + name) << text;
-    return dir_ + "/" + name;
+    return tmp_.Write(name, text);
   }
-  std::string dir_;
 };
 
 TEST_F(TokenFileTest, TrailingNewlineAndSurroundingWhitespaceAreTrimmed) {

@@ -18,6 +18,14 @@ TempDir::~TempDir() {
   if (!keep_ && !path_.empty()) std::filesystem::remove_all(path_, ignored);
 }
 
+std::string TempDir::Write(const std::string& relative, const std::string& content) const {
+  const std::string path = File(relative);
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
+  WriteFile(path, content);
+  return path;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -18,6 +18,8 @@ class TempDir {
   const std::string& path() const { return path_; }
   // path() + "/" + name.
   std::string File(const std::string& name) const { return path_ + "/" + name; }
+  // Writes File(relative) (creating the folders on the way) and returns its path.
+  std::string Write(const std::string& relative, const std::string& content) const;
   void Keep() { keep_ = true; }
 
  private:

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/files.h"
 
 namespace hypersweep {
 namespace {
@@ -17,16 +18,9 @@ namespace fs = std::filesystem;
 
 class WorkerSettingsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "hs-worker-settings-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  void Write(const std::string& rel, const std::string& text) {
-    fs::create_directories(fs::path(dir_ + "/" + rel).parent_path());
-    std::ofstream(dir_ + "/" + rel) << text;
-  }
-  std::string dir_;
+  test_support::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
+  void Write(const std::string& rel, const std::string& text) { tmp_.Write(rel, text); }
 };
 
 TEST_F(WorkerSettingsTest, DefaultsWithNothingConfigured) {

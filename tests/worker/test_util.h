@@ -11,29 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/files.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep::testing {
 
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "hypersweep-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-inline void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-}
+using test_support::TempDir;
+using test_support::WriteFile;
 
 class RecordingSink : public MetricsSink {
  public:
