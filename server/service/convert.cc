@@ -1,6 +1,14 @@
 #include "server/service/convert.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
+#include <variant>
+
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/reflection.h"
 
 namespace hypersweep {
 
@@ -22,6 +30,9 @@ HS_PIN(FailureClass::kPreempted, v1::PREEMPTED);
 HS_PIN(FailureClass::kOutOfMemory, v1::OUT_OF_MEMORY);
 static_assert(v1::FailureClass_MAX == v1::OUT_OF_MEMORY,
               "a new proto FailureClass needs a domain value");
+HS_PIN(TrialRole::kTrain, v1::TRAIN);
+HS_PIN(TrialRole::kLrRangeTest, v1::LR_RANGE_TEST);
+static_assert(v1::TrialRole_MAX == v1::LR_RANGE_TEST, "a new proto TrialRole needs a domain value");
 HS_PIN(SweepState::kRunning, v1::SWEEP_RUNNING);
 HS_PIN(SweepState::kCompleted, v1::SWEEP_COMPLETED);
 HS_PIN(SweepState::kCancelled, v1::SWEEP_CANCELLED);
@@ -31,7 +42,61 @@ v1::TrialStatus ToProto(TrialStatus s) { return static_cast<v1::TrialStatus>(s);
 TrialStatus FromProto(v1::TrialStatus s) { return static_cast<TrialStatus>(s); }
 v1::FailureClass ToProto(FailureClass c) { return static_cast<v1::FailureClass>(c); }
 FailureClass FromProto(v1::FailureClass c) { return static_cast<FailureClass>(c); }
+v1::TrialRole ToProto(TrialRole r) { return static_cast<v1::TrialRole>(r); }
 v1::SweepState ToProto(SweepState s) { return static_cast<v1::SweepState>(s); }
+
+namespace {
+
+using google::protobuf::FieldDescriptor;
+
+// The v1::Trial field of each kTrialFields entry (nullptr where it is not sent), looked up once.
+// A name that v1::Trial lacks, or a field whose type cannot hold the member, is a programming
+// error caught by the first conversion (and by convert_test): abort rather than drop a field.
+const std::array<const FieldDescriptor*, kTrialFieldCount>& TrialProtoFields() {
+  static const auto fields = [] {
+    std::array<const FieldDescriptor*, kTrialFieldCount> out{};
+    const auto* d = v1::Trial::descriptor();
+    for (int i = 0; i < kTrialFieldCount; ++i) {
+      if (kTrialFields[i].proto == nullptr) continue;
+      out[i] = d->FindFieldByName(kTrialFields[i].proto);
+      if (out[i] == nullptr) {
+        std::fprintf(stderr, "kTrialFields: v1::Trial has no field '%s'\n", kTrialFields[i].proto);
+        std::abort();
+      }
+    }
+    return out;
+  }();
+  return fields;
+}
+
+template <typename... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+// Sets `fd` of `out` from an integer member, in the proto field's own integer type.
+void SetInteger(const google::protobuf::Reflection* r, google::protobuf::Message* out,
+                const FieldDescriptor* fd, int64_t v) {
+  switch (fd->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT64:
+      return r->SetInt64(out, fd, v);
+    case FieldDescriptor::CPPTYPE_INT32:
+      return r->SetInt32(out, fd, static_cast<int32_t>(v));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return r->SetUInt64(out, fd, static_cast<uint64_t>(v));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return r->SetUInt32(out, fd, static_cast<uint32_t>(v));
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return r->SetEnumValue(out, fd, static_cast<int>(v));
+    default:
+      std::fprintf(stderr, "kTrialFields: v1::Trial.%s is not an integer\n", fd->name().c_str());
+      std::abort();
+  }
+}
+
+}  // namespace
 
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
@@ -64,23 +129,29 @@ void ToProto(const SweepInfo& in, v1::Sweep* out) {
 }
 
 void ToProto(const TrialRecord& in, v1::Trial* out) {
-  out->set_id(in.id);
-  out->set_sweep_id(in.sweep_id);
-  out->set_index(in.index);
-  out->set_status(ToProto(in.status));
-  out->set_attempt(in.attempt);
-  out->set_batch_size(in.batch_size);
-  out->set_schedule(in.schedule);
-  out->set_fold(in.fold);
-  out->set_seed(in.seed);
-  for (const auto& [k, v] : in.params) (*out->mutable_params())[k] = v;
-  out->set_spec_json(in.spec_json);
-  out->set_worker_id(in.worker_id);
-  out->set_failure_class(ToProto(in.failure_class));
-  out->set_reason(in.reason);
-  out->set_checkpoint_uri(in.checkpoint_uri);
-  out->set_epochs_reported(in.epochs_reported);
-  if (in.status == TrialStatus::kLeased) out->set_lease_expiry_unix_ms(in.lease_expiry_ms);
+  const auto& fields = TrialProtoFields();
+  const google::protobuf::Reflection* r = out->GetReflection();
+  for (int i = 0; i < kTrialFieldCount; ++i) {
+    const FieldDescriptor* fd = fields[i];
+    if (fd == nullptr) continue;
+    std::visit(
+        Overloaded{
+            [&](std::string TrialRecord::*m) { r->SetString(out, fd, in.*m); },
+            [&](std::optional<double> TrialRecord::*m) {
+              if ((in.*m).has_value()) r->SetDouble(out, fd, *(in.*m));
+            },
+            [&](TrialParams TrialRecord::*) {
+              for (const auto& [k, v] : in.params) (*out->mutable_params())[k] = v;
+            },
+            [&](TrialStatus TrialRecord::*m) { SetInteger(r, out, fd, ToProto(in.*m)); },
+            [&](FailureClass TrialRecord::*m) { SetInteger(r, out, fd, ToProto(in.*m)); },
+            [&](TrialRole TrialRecord::*m) { SetInteger(r, out, fd, ToProto(in.*m)); },
+            [&](auto TrialRecord::*m) { SetInteger(r, out, fd, static_cast<int64_t>(in.*m)); },
+        },
+        kTrialFields[i].member);
+  }
+  // Meaningful only while leased.
+  if (in.status != TrialStatus::kLeased) out->clear_lease_expiry_unix_ms();
 }
 
 void ToProto(const EpochRecord& in, v1::EpochMetrics* out) {

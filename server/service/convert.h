@@ -19,10 +19,12 @@ v1::TrialStatus ToProto(TrialStatus s);
 TrialStatus FromProto(v1::TrialStatus s);
 v1::FailureClass ToProto(FailureClass c);
 FailureClass FromProto(v1::FailureClass c);
+v1::TrialRole ToProto(TrialRole r);
 v1::SweepState ToProto(SweepState s);
 
 void ToProto(const SweepInfo& in, v1::Sweep* out);
-// Without the lease token: that is only ever sent to the worker that holds the lease.
+// Every kTrialFields entry that names a v1::Trial field, by that name: so not the lease token,
+// which is only ever sent to the worker that holds the lease.
 void ToProto(const TrialRecord& in, v1::Trial* out);
 void ToProto(const EpochRecord& in, v1::EpochMetrics* out);
 void ToProto(const WorkerInfo& in, v1::Worker* out);

@@ -48,22 +48,10 @@ absl::Status InMemoryStore::Apply(const WriteBatch& b) {
     sweep_trials_[t.sweep_id].push_back(t.id);
   }
   for (const auto& r : b.resolve_trials) {
-    TrialRecord& t = trials_[r.id];
-    t.spec_json = r.spec_json;
-    t.params = r.params;
+    CopyTrialFields(r, TrialField::Write::kResolve, &trials_[r.id]);
   }
   for (const auto& u : b.update_trials) {
-    TrialRecord& t = trials_[u.id];
-    t.status = u.status;
-    t.attempt = u.attempt;
-    t.attempts_used = u.attempts_used;
-    t.lease_token = u.lease_token;
-    t.lease_expiry_ms = u.lease_expiry_ms;
-    t.worker_id = u.worker_id;
-    t.failure_class = u.failure_class;
-    t.reason = u.reason;
-    t.checkpoint_uri = u.checkpoint_uri;
-    t.epochs_reported = u.epochs_reported;
+    CopyTrialFields(u, TrialField::Write::kUpdate, &trials_[u.id]);
   }
   for (const auto& e : b.add_epochs) {
     auto& m = epochs_[e.trial_id];

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace hypersweep {
@@ -75,13 +76,16 @@ struct SweepRecord {
   int64_t trial_count = 0;
 };
 
+using TrialParams = std::vector<std::pair<std::string, std::string>>;
+
+// A trial field: a member of TrialRecord and an entry of kTrialFields below.
 struct TrialRecord {
   // Set once, when the sweep is submitted.
   std::string id;
   std::string sweep_id;
-  int64_t index = 0;                                        // position in the sweep's expansion
-  std::string spec_json;                                    // canonical JSON of core TrialSpec
-  std::vector<std::pair<std::string, std::string>> params;  // swept values, for display
+  int64_t index = 0;      // position in the sweep's expansion
+  std::string spec_json;  // canonical JSON of core TrialSpec
+  TrialParams params;     // swept values, for display
   int64_t batch_size = 0;
   std::string schedule;
   int64_t fold = 0;
@@ -99,6 +103,63 @@ struct TrialRecord {
   std::string checkpoint_uri;
   int64_t epochs_reported = 0;  // distinct epochs stored
 };
+
+// One stored field of a TrialRecord. kTrialFields lists them all; everything that stores, copies or
+// sends trial fields one by one is derived from it: the SQLite store's columns, reads, inserts and
+// updates and the migration that adds a new column (server/store/sqlite_store.cc,
+// sqlite_schema.cc), the in-memory store and MutableFieldsOf (server/store/trial_fields.h), and the
+// v1::Trial conversion, which matches fields by proto name (server/service/convert.cc).
+//
+// Adding a trial field: its member in TrialRecord, its entry at the end of kTrialFields (with the
+// next schema version, which kSchemaVersion must then reach), and, if clients see it, the v1::Trial
+// field of that name (proto/) and a column in client/trial_row.cc.
+struct TrialField {
+  // When the stored row gets this field's value.
+  enum class Write {
+    kInsert,   // only when the trial is created
+    kResolve,  // also when the sweep's `auto` LR is resolved (WriteBatch::resolve_trials)
+    kUpdate,   // also on every state change (WriteBatch::update_trials)
+  };
+  using Member =
+      std::variant<std::string TrialRecord::*, int64_t TrialRecord::*, int32_t TrialRecord::*,
+                   uint64_t TrialRecord::*, std::optional<double> TrialRecord::*,
+                   TrialStatus TrialRecord::*, FailureClass TrialRecord::*,
+                   TrialRole TrialRecord::*, TrialParams TrialRecord::*>;
+  const char* column;  // in the trials table
+  const char* proto;   // the v1::Trial field it is sent as; nullptr: never sent to clients
+  Member member;
+  Write write;
+  int schema_version;  // the version that added the column (1: the original table)
+};
+
+inline constexpr TrialField kTrialFields[] = {
+    {"id", "id", &TrialRecord::id, TrialField::Write::kInsert, 1},
+    {"sweep_id", "sweep_id", &TrialRecord::sweep_id, TrialField::Write::kInsert, 1},
+    {"idx", "index", &TrialRecord::index, TrialField::Write::kInsert, 1},
+    {"spec_json", "spec_json", &TrialRecord::spec_json, TrialField::Write::kResolve, 1},
+    {"params_json", "params", &TrialRecord::params, TrialField::Write::kResolve, 1},
+    {"batch_size", "batch_size", &TrialRecord::batch_size, TrialField::Write::kInsert, 1},
+    {"schedule", "schedule", &TrialRecord::schedule, TrialField::Write::kInsert, 1},
+    {"fold", "fold", &TrialRecord::fold, TrialField::Write::kInsert, 1},
+    {"seed", "seed", &TrialRecord::seed, TrialField::Write::kInsert, 1},
+    {"status", "status", &TrialRecord::status, TrialField::Write::kUpdate, 1},
+    {"attempt", "attempt", &TrialRecord::attempt, TrialField::Write::kUpdate, 1},
+    {"attempts_used", nullptr, &TrialRecord::attempts_used, TrialField::Write::kUpdate, 1},
+    // The lease token is the worker's credential for the trial: never sent to clients.
+    {"lease_token", nullptr, &TrialRecord::lease_token, TrialField::Write::kUpdate, 1},
+    // Sent only while the trial is leased (ToProto clears it otherwise).
+    {"lease_expiry_ms", "lease_expiry_unix_ms", &TrialRecord::lease_expiry_ms,
+     TrialField::Write::kUpdate, 1},
+    {"worker_id", "worker_id", &TrialRecord::worker_id, TrialField::Write::kUpdate, 1},
+    {"failure_class", "failure_class", &TrialRecord::failure_class, TrialField::Write::kUpdate, 1},
+    {"reason", "reason", &TrialRecord::reason, TrialField::Write::kUpdate, 1},
+    {"checkpoint_uri", "checkpoint_uri", &TrialRecord::checkpoint_uri, TrialField::Write::kUpdate,
+     1},
+    {"epochs_reported", "epochs_reported", &TrialRecord::epochs_reported,
+     TrialField::Write::kUpdate, 1},
+    {"role", "role", &TrialRecord::role, TrialField::Write::kInsert, 3},
+};
+inline constexpr int kTrialFieldCount = sizeof(kTrialFields) / sizeof(kTrialFields[0]);
 
 struct EpochRecord {
   int64_t epoch = 0;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/store/records.h"
+#include "server/store/sqlite_trials.h"
 
 namespace hypersweep {
 namespace {
@@ -95,11 +96,10 @@ CREATE TABLE workers (
     {2, R"sql(
 ALTER TABLE workers ADD COLUMN max_failures INTEGER NOT NULL DEFAULT 0;
 )sql"},
-    // The trial's role (TrialRole: 0 train, 1 LR range test). Up to version 2 a range test was
-    // marked only by the parameter ["role", "lr_range_test"] in params_json; existing rows take
-    // their role from it.
+    // The trial's role (TrialRole: 0 train, 1 LR range test; the column is added from
+    // kTrialFields). Up to version 2 a range test was marked only by the parameter
+    // ["role", "lr_range_test"] in params_json; existing rows take their role from it.
     {3, R"sql(
-ALTER TABLE trials ADD COLUMN role INTEGER NOT NULL DEFAULT 0;
 UPDATE trials SET role = 1 WHERE EXISTS (
   SELECT 1 FROM json_each(CASE WHEN json_valid(trials.params_json) THEN trials.params_json
                                 ELSE '[]' END) p
@@ -157,7 +157,8 @@ absl::Status MigrateSchema(sqlite3* db, const std::string& path) {
   }
   for (const Migration& m : kMigrations) {
     if (m.version <= current) continue;
-    absl::Status st = Exec(db, m.sql);
+    // The trials columns this version adds (kTrialFields), then the migration's own statements.
+    absl::Status st = Exec(db, AddTrialColumnsSql(m.version) + m.sql);
     if (st.ok()) {
       st = Exec(db, absl::StrCat("DELETE FROM schema_version; INSERT INTO schema_version VALUES (",
                                  m.version, ")"));

@@ -17,54 +17,10 @@
 #include "server/store/metric_json.h"
 #include "server/store/sqlite_schema.h"
 #include "server/store/sqlite_statement.h"
+#include "server/store/sqlite_trials.h"
 
 namespace hypersweep {
 namespace {
-
-std::string ParamsToJson(const std::vector<std::pair<std::string, std::string>>& params) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& [k, v] : params) j.push_back({k, v});
-  return j.dump();
-}
-
-std::vector<std::pair<std::string, std::string>> ParamsFromJson(const std::string& s) {
-  std::vector<std::pair<std::string, std::string>> out;
-  auto j = nlohmann::json::parse(s, nullptr, false);
-  if (!j.is_array()) return out;
-  for (const auto& p : j) out.emplace_back(p[0].get<std::string>(), p[1].get<std::string>());
-  return out;
-}
-
-constexpr char kTrialColumns[] =
-    "t.id, t.sweep_id, t.idx, t.spec_json, t.params_json, t.batch_size, t.schedule, t.fold, "
-    "t.seed, t.status, t.attempt, t.attempts_used, t.lease_token, t.lease_expiry_ms, t.worker_id, "
-    "t.failure_class, t.reason, t.checkpoint_uri, t.epochs_reported, t.role";
-constexpr int kTrialColumnCount = 20;
-
-TrialRecord ReadTrial(const Stmt& s) {
-  TrialRecord t;
-  t.id = s.Text(0);
-  t.sweep_id = s.Text(1);
-  t.index = s.Int(2);
-  t.spec_json = s.Text(3);
-  t.params = ParamsFromJson(s.Text(4));
-  t.batch_size = s.Int(5);
-  t.schedule = s.Text(6);
-  t.fold = s.Int(7);
-  t.seed = static_cast<uint64_t>(s.Int(8));
-  t.status = static_cast<TrialStatus>(s.Int(9));
-  t.attempt = static_cast<int32_t>(s.Int(10));
-  t.attempts_used = static_cast<int32_t>(s.Int(11));
-  t.lease_token = s.Text(12);
-  t.lease_expiry_ms = s.Int(13);
-  t.worker_id = s.Text(14);
-  t.failure_class = static_cast<FailureClass>(s.Int(15));
-  t.reason = s.Text(16);
-  t.checkpoint_uri = s.Text(17);
-  t.epochs_reported = s.Int(18);
-  t.role = static_cast<TrialRole>(s.Int(19));
-  return t;
-}
 
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path) {
   sqlite3* db = nullptr;
@@ -260,21 +216,9 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     }
   }
   if (!b.insert_trials.empty()) {
-    Stmt s = CachedStmt(
-        db, write_cache_,
-        "INSERT INTO trials (id, sweep_id, idx, spec_json, params_json, batch_size, schedule, "
-        "fold, seed, status, attempt, attempts_used, lease_token, lease_expiry_ms, worker_id, "
-        "failure_class, reason, checkpoint_uri, epochs_reported, role) VALUES (?1, ?2, ?3, ?4, "
-        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)");
+    Stmt s = CachedStmt(db, write_cache_, InsertTrialSql());
     for (const auto& t : b.insert_trials) {
-      s.Bind(1, t.id).Bind(2, t.sweep_id).Bind(3, t.index).Bind(4, t.spec_json);
-      s.Bind(5, ParamsToJson(t.params)).Bind(6, t.batch_size).Bind(7, t.schedule);
-      s.Bind(8, t.fold).Bind(9, static_cast<int64_t>(t.seed));
-      s.Bind(10, static_cast<int64_t>(t.status)).Bind(11, int64_t{t.attempt});
-      s.Bind(12, int64_t{t.attempts_used}).Bind(13, t.lease_token).Bind(14, t.lease_expiry_ms);
-      s.Bind(15, t.worker_id).Bind(16, static_cast<int64_t>(t.failure_class)).Bind(17, t.reason);
-      s.Bind(18, t.checkpoint_uri).Bind(19, t.epochs_reported);
-      s.Bind(20, static_cast<int64_t>(t.role));
+      BindTrial(s, t, TrialField::Write::kInsert);
       if (auto st = s.Run(); !st.ok()) {
         if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
             sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) {
@@ -286,25 +230,17 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     }
   }
   if (!b.resolve_trials.empty()) {
-    Stmt s = CachedStmt(db, write_cache_,
-                        "UPDATE trials SET spec_json = ?2, params_json = ?3 WHERE id = ?1");
+    Stmt s = CachedStmt(db, write_cache_, UpdateTrialSql(TrialField::Write::kResolve));
     for (const auto& t : b.resolve_trials) {
-      s.Bind(1, t.id).Bind(2, t.spec_json).Bind(3, ParamsToJson(t.params));
+      BindTrial(s, t, TrialField::Write::kResolve);
       RETURN_IF_ERROR(s.Run());
       if (sqlite3_changes(db) == 0) return absl::NotFoundError(absl::StrCat("trial ", t.id));
     }
   }
   if (!b.update_trials.empty()) {
-    Stmt s = CachedStmt(
-        db, write_cache_,
-        "UPDATE trials SET status = ?2, attempt = ?3, attempts_used = ?4, lease_token = ?5, "
-        "lease_expiry_ms = ?6, worker_id = ?7, failure_class = ?8, reason = ?9, "
-        "checkpoint_uri = ?10, epochs_reported = ?11 WHERE id = ?1");
+    Stmt s = CachedStmt(db, write_cache_, UpdateTrialSql(TrialField::Write::kUpdate));
     for (const auto& t : b.update_trials) {
-      s.Bind(1, t.id).Bind(2, static_cast<int64_t>(t.status)).Bind(3, int64_t{t.attempt});
-      s.Bind(4, int64_t{t.attempts_used}).Bind(5, t.lease_token).Bind(6, t.lease_expiry_ms);
-      s.Bind(7, t.worker_id).Bind(8, static_cast<int64_t>(t.failure_class)).Bind(9, t.reason);
-      s.Bind(10, t.checkpoint_uri).Bind(11, t.epochs_reported);
+      BindTrial(s, t, TrialField::Write::kUpdate);
       RETURN_IF_ERROR(s.Run());
       if (sqlite3_changes(db) == 0) return absl::NotFoundError(absl::StrCat("trial ", t.id));
       if (IsFinal(t.status)) finals.push_back(&t.id);
@@ -390,7 +326,7 @@ absl::StatusOr<StoreState> SqliteStore::LoadState() {
   }
   {
     Stmt s(db,
-           absl::StrCat("SELECT ", kTrialColumns,
+           absl::StrCat("SELECT ", TrialColumnsSql(),
                         " FROM trials t JOIN sweeps w ON w.id = t.sweep_id ORDER BY w.seq, t.idx"));
     for (;;) {
       auto row = s.Step();
@@ -468,7 +404,7 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
                    "t.id) END");
   std::string sql;
   if (q.sort_metric.empty()) {
-    sql = absl::StrCat("SELECT ", kTrialColumns, ", ", epochs_reported,
+    sql = absl::StrCat("SELECT ", TrialColumnsSql(), ", ", epochs_reported,
                        ", NULL, NULL FROM trials t WHERE ", where,
                        " ORDER BY t.idx LIMIT ?3 OFFSET ?4");
   } else {
@@ -484,8 +420,8 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
         "LIMIT 1) END");
     const char* key = q.sort_by_final ? "v_final" : "v_best";
     const std::string best = q.maximize ? live("m.max_value", "max") : live("m.min_value", "min");
-    sql = absl::StrCat("SELECT * FROM (SELECT ", kTrialColumns, ", ", epochs_reported, ", ", best,
-                       " AS v_best, ", final_value,
+    sql = absl::StrCat("SELECT * FROM (SELECT ", TrialColumnsSql(), ", ", epochs_reported, ", ",
+                       best, " AS v_best, ", final_value,
                        " AS v_final, t.idx AS v_idx FROM trials t LEFT JOIN trial_metrics m ON "
                        "m.trial_id = t.id AND m.name = ?2 WHERE ",
                        where, ") ORDER BY (", key, " IS NULL), ", key,
@@ -499,7 +435,7 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
     if (!*row) break;
     TrialListEntry e;
     e.trial = ReadTrial(s);
-    const int c = kTrialColumnCount;
+    const int c = kTrialFieldCount;
     e.trial.epochs_reported = s.Int(c);
     if (!s.IsNull(c + 1)) e.best_value = s.Double(c + 1);
     if (!s.IsNull(c + 2)) e.final_value = s.Double(c + 2);

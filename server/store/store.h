@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/store/records.h"
+#include "server/store/trial_fields.h"
 
 namespace hypersweep {
 
@@ -28,24 +29,6 @@ struct EpochsWrite {
   std::string sweep_id;
   std::vector<EpochRecord> epochs;  // an epoch already stored for the trial is ignored
 };
-
-// The part of `t` that update_trials writes (id and the mutable fields): what the scheduler queues
-// on every report, without copying the spec and parameters each time.
-inline TrialRecord MutableFieldsOf(const TrialRecord& t) {
-  TrialRecord u;
-  u.id = t.id;
-  u.status = t.status;
-  u.attempt = t.attempt;
-  u.attempts_used = t.attempts_used;
-  u.lease_token = t.lease_token;
-  u.lease_expiry_ms = t.lease_expiry_ms;
-  u.worker_id = t.worker_id;
-  u.failure_class = t.failure_class;
-  u.reason = t.reason;
-  u.checkpoint_uri = t.checkpoint_uri;
-  u.epochs_reported = t.epochs_reported;
-  return u;
-}
 
 struct WriteBatch {
   std::vector<SweepRecord> put_sweeps;     // insert or replace
