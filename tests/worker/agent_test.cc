@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "core/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hypersweep/v1/service_mock.grpc.pb.h"
@@ -93,7 +94,7 @@ class AgentTest : public ::testing::Test {
       for (int e = 1; e <= epochs; ++e) {
         EpochMetrics m;
         m.epoch = e;
-        m.train_loss = 1.0 / e;
+        m.Set(metrics::kTrainLoss, 1.0 / e);
         sink->OnEpoch(m);
         r.epochs.push_back(m);
       }
