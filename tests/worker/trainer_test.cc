@@ -53,6 +53,12 @@ TEST(TrainerTest, LearnsSyntheticMulticlass) {
   EXPECT_TRUE(std::isnan(sink.epochs.back().Get(metrics::kValAuc)));  // not binary
   EXPECT_EQ(sink.epochs.back().Get(metrics::kSteps), 5 * ((1200 + 63) / 64));
   EXPECT_GT(sink.epochs.back().Get(metrics::kSamplesPerSecond), 0);
+  // Every built-in metric each epoch, except the flag of an epoch cut by the budget.
+  for (const auto& e : sink.epochs) {
+    for (const metrics::MetricInfo& info : metrics::MetricRegistry::Builtin().all()) {
+      EXPECT_EQ(e.Has(info.name), info.name != metrics::kPartial) << info.name;
+    }
+  }
 }
 
 TEST(TrainerTest, SameSeedSameMetricsBitForBit) {
@@ -147,6 +153,8 @@ TEST(TrainerTest, BudgetStopsTrainingEarly) {
   EXPECT_GE(sink.epochs.back().Get(metrics::kElapsedSeconds), 0.5);
   // Checked at batch boundaries.
   EXPECT_LT(sink.epochs.back().Get(metrics::kElapsedSeconds), 0.5 + 1.0);
+  for (size_t i = 0; i + 1 < sink.epochs.size(); ++i)
+    EXPECT_FALSE(sink.epochs[i].Has(metrics::kPartial));
 }
 
 TEST(TrainerTest, HiggsLikeCsvWithWeightsReportsAucAndAms) {
