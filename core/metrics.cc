@@ -19,8 +19,8 @@ const MetricRegistry& MetricRegistry::Builtin() {
         {kSeconds, D::kLowerIsBetter, false},
         {kSamplesPerSecond, D::kHigherIsBetter, false},
         {kElapsedSeconds, D::kLowerIsBetter, false},
-        {kSteps, D::kNeither, false},
-        {kPartial, D::kNeither, false},
+        {kSteps, D::kNeither, false, ValueKind::kCount},
+        {kPartial, D::kNeither, false, ValueKind::kFlag},
     };
     return r;
   }();
@@ -52,6 +52,11 @@ bool MetricRegistry::IsObjective(std::string_view name) const {
 Direction MetricRegistry::DirectionOf(std::string_view name) const {
   const MetricInfo* m = Find(name);
   return m == nullptr ? Direction::kNeither : m->direction;
+}
+
+ValueKind MetricRegistry::KindOf(std::string_view name) const {
+  const MetricInfo* m = Find(name);
+  return m == nullptr ? ValueKind::kReal : m->kind;
 }
 
 std::string MetricRegistry::ObjectiveNames() const {

@@ -1,7 +1,9 @@
 // Metric names: the one place that spells them. Per-epoch metrics travel as name -> value maps
-// (proto EpochMetrics, the store's epoch rows, the CLI's columns); every process that writes or
-// reads one of the standard names uses the constants below, and a spec's objective is checked
-// against a MetricRegistry when the spec is parsed.
+// (EpochMetrics below in the worker, proto EpochMetrics, the store's epoch rows, the CLI's
+// columns); every process that writes or reads one of the standard names uses the constants
+// below, and a spec's objective is checked against a MetricRegistry when the spec is parsed.
+// Code that moves or stores metrics loops over the map; only code that computes or interprets a
+// metric names it.
 //
 // Which metrics a trial reports depends on its kind: the built-in trainer reports the standard
 // set (DESIGN.md "Metrics per epoch"); a trial kind that reports its own names (e.g. a user's
@@ -10,6 +12,9 @@
 #ifndef HYPERSWEEP_CORE_METRICS_H_
 #define HYPERSWEEP_CORE_METRICS_H_
 
+#include <cstdint>
+#include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -37,10 +42,15 @@ inline constexpr char kDefaultObjective[] = "val_loss";
 // Which direction is better for a metric when nobody says (sorting a non-objective metric).
 enum class Direction { kLowerIsBetter, kHigherIsBetter, kNeither };
 
+// How a value is written where a format tells numbers apart (the worker's JSON): a real number
+// (non-finite: null), an integer count, or a flag (`true`, written only when the value is not 0).
+enum class ValueKind { kReal, kCount, kFlag };
+
 struct MetricInfo {
   std::string name;
   Direction direction = Direction::kNeither;
   bool objective = false;  // a sensible objective (a loss or a score, not a rate or a counter)
+  ValueKind kind = ValueKind::kReal;
 };
 
 // The names a trial may report and an objective may name.
@@ -56,6 +66,8 @@ class MetricRegistry {
   // Known and usable as an objective.
   bool IsObjective(std::string_view name) const;
   Direction DirectionOf(std::string_view name) const;
+  // kReal for a name the registry does not know.
+  ValueKind KindOf(std::string_view name) const;
   const std::vector<MetricInfo>& all() const { return metrics_; }
   // The objective metrics, comma-separated, for error messages ("train_loss, val_loss, ...").
   std::string ObjectiveNames() const;
@@ -63,6 +75,23 @@ class MetricRegistry {
  private:
   const MetricInfo* Find(std::string_view name) const;
   std::vector<MetricInfo> metrics_;
+};
+
+// One epoch's metrics as the worker produces them: the epoch number and a name -> value map keyed
+// by the names above (or a trial kind's own), the same shape as proto EpochMetrics and the store's
+// epoch rows. A value may be NaN (e.g. val_auc of a multi-class task): the worker's JSON writes it
+// as null, the proto leaves the name out. A flag such as kPartial is 1 when set, else absent.
+struct EpochMetrics {
+  int64_t epoch = 0;  // 0-based
+  std::map<std::string, double> values;
+
+  bool Has(std::string_view name) const { return values.count(std::string(name)) > 0; }
+  double Get(std::string_view name,
+             double fallback = std::numeric_limits<double>::quiet_NaN()) const {
+    auto it = values.find(std::string(name));
+    return it == values.end() ? fallback : it->second;
+  }
+  void Set(std::string_view name, double value) { values[std::string(name)] = value; }
 };
 
 }  // namespace hypersweep::metrics

@@ -17,6 +17,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/metrics.h"
 #include "core/schedule.h"
 #include "core/spec_reader.h"
 #include "core/trial_spec.h"
@@ -51,7 +52,8 @@ class StdoutSink : public MetricsSink {
     std::cout << ToJson(m).dump() << std::endl;
     std::cerr << absl::StrFormat(
         "epoch %d: train_loss %.4f val_loss %.4f val_accuracy %.4f (%.1fs, %.0f samples/s)\n",
-        m.epoch, m.train_loss, m.val_loss, m.val_accuracy, m.seconds, m.samples_per_second);
+        m.epoch, m.Get(metrics::kTrainLoss), m.Get(metrics::kValLoss), m.Get(metrics::kValAccuracy),
+        m.Get(metrics::kSeconds), m.Get(metrics::kSamplesPerSecond));
   }
   void OnLog(const std::string& message) override { std::cerr << message << "\n"; }
 };
@@ -111,8 +113,9 @@ int RunTrain(const std::string& trial_file, const std::string& checkpoint_dir, b
   if (!result->epochs.empty()) {
     double best_acc = 0, best_loss = 1e300;
     for (const auto& e : result->epochs) {
-      best_acc = std::max(best_acc, e.val_accuracy);
-      if (std::isfinite(e.val_loss)) best_loss = std::min(best_loss, e.val_loss);
+      best_acc = std::max(best_acc, e.Get(metrics::kValAccuracy, 0));
+      const double loss = e.Get(metrics::kValLoss);
+      if (std::isfinite(loss)) best_loss = std::min(best_loss, loss);
     }
     summary["best_val_accuracy"] = best_acc;
     summary["best_val_loss"] = best_loss;

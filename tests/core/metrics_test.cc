@@ -1,5 +1,8 @@
 #include "core/metrics.h"
 
+#include <cmath>
+#include <limits>
+
 #include "core/sweep_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -36,6 +39,29 @@ TEST(MetricRegistryTest, ATrialKindRegistersItsOwnMetricsWithoutChangingTheBuilt
   EXPECT_EQ(custom.DirectionOf(kValLoss), Direction::kLowerIsBetter);
   EXPECT_TRUE(custom.IsObjective(kValLoss));
   EXPECT_FALSE(MetricRegistry::Builtin().Contains("val_f1"));
+}
+TEST(MetricRegistryTest, KindSaysHowAValueIsWritten) {
+  const MetricRegistry& r = MetricRegistry::Builtin();
+  EXPECT_EQ(r.KindOf(kValLoss), ValueKind::kReal);
+  EXPECT_EQ(r.KindOf(kSteps), ValueKind::kCount);
+  EXPECT_EQ(r.KindOf(kPartial), ValueKind::kFlag);
+  EXPECT_EQ(r.KindOf("my_metric"), ValueKind::kReal);  // unknown names are real numbers
+}
+
+TEST(EpochMetricsTest, GetSetHasOnAnyName) {
+  EpochMetrics m;
+  m.epoch = 2;
+  EXPECT_FALSE(m.Has(kValLoss));
+  EXPECT_TRUE(std::isnan(m.Get(kValLoss)));
+  EXPECT_EQ(m.Get(kValLoss, -1), -1);
+  m.Set(kValLoss, 0.5);
+  m.Set("my_metric", 7);
+  EXPECT_TRUE(m.Has(kValLoss));
+  EXPECT_EQ(m.Get(kValLoss), 0.5);
+  EXPECT_EQ(m.Get("my_metric"), 7);
+  m.Set(kValAuc, std::numeric_limits<double>::quiet_NaN());  // a NaN value is still present
+  EXPECT_TRUE(m.Has(kValAuc));
+  EXPECT_EQ(m.values.size(), 3u);
 }
 
 constexpr char kBase[] =

@@ -8,11 +8,13 @@
 
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "core/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hypersweep/v1/service_mock.grpc.pb.h"
@@ -93,7 +95,7 @@ class AgentTest : public ::testing::Test {
       for (int e = 1; e <= epochs; ++e) {
         EpochMetrics m;
         m.epoch = e;
-        m.train_loss = 1.0 / e;
+        m.Set(metrics::kTrainLoss, 1.0 / e);
         sink->OnEpoch(m);
         r.epochs.push_back(m);
       }
@@ -149,6 +151,47 @@ TEST_F(AgentTest, TransientUnavailableOnReportEpochsIsRetriedAndEveryEpochArrive
   EXPECT_EQ(agent_->Run(), 0);
   absl::MutexLock lock(&mu);
   EXPECT_EQ(delivered, (std::multiset<int>{1, 2}));
+}
+
+// The agent copies the trainer's map as it is: a metric no agent code names reaches the
+// coordinator, a NaN (not measured) is left out, and the partial flag travels as 1.
+TEST_F(AgentTest, EveryMetricInTheMapReachesTheReportWithoutAgentCode) {
+  options_.train = [](const TrialSpec&, const TrainOptions&,
+                      MetricsSink* sink) -> absl::StatusOr<TrialResult> {
+    TrialResult r;
+    EpochMetrics m;
+    m.epoch = 0;
+    m.Set("my_metric", 42.5);
+    m.Set(metrics::kValLoss, 0.25);
+    m.Set(metrics::kValAuc, std::numeric_limits<double>::quiet_NaN());
+    m.Set(metrics::kPartial, 1);
+    sink->OnEpoch(m);
+    r.epochs.push_back(m);
+    return r;
+  };
+  Start(kTrainSpec);
+  absl::Mutex mu;
+  std::vector<v1::EpochMetrics> delivered;
+  EXPECT_CALL(*stub_, ReportEpochs(_, _, _))
+      .Times(::testing::AtLeast(1))
+      .WillRepeatedly(Invoke(
+          [&](grpc::ClientContext*, const v1::ReportEpochsRequest& req, v1::ReportEpochsResponse*) {
+            absl::MutexLock lock(&mu);
+            delivered.insert(delivered.end(), req.epochs().begin(), req.epochs().end());
+            return grpc::Status::OK;
+          }));
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _)).WillOnce(Invoke([](auto*, const auto&, auto*) {
+    return grpc::Status::OK;
+  }));
+  EXPECT_EQ(agent_->Run(), 0);
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(delivered.size(), 1u);
+  const auto& got = delivered[0].metrics();
+  EXPECT_EQ(got.size(), 3u);
+  EXPECT_EQ(got.at("my_metric"), 42.5);
+  EXPECT_EQ(got.at(metrics::kValLoss), 0.25);
+  EXPECT_EQ(got.at(metrics::kPartial), 1);
+  EXPECT_EQ(got.count(metrics::kValAuc), 0u);
 }
 
 TEST_F(AgentTest, AbortedReportDropsTheTrialWithoutRetrying) {

@@ -31,8 +31,10 @@ validation: {holdout: 0.2}
 std::vector<double> Numbers(const std::vector<EpochMetrics>& es) {
   std::vector<double> out;
   for (const auto& e : es) {
-    for (double v : {e.train_loss, e.val_loss, e.val_accuracy, e.lr, e.momentum}) out.push_back(v);
-    out.push_back(static_cast<double>(e.steps));
+    for (const char* name : {metrics::kTrainLoss, metrics::kValLoss, metrics::kValAccuracy,
+                             metrics::kLr, metrics::kMomentum, metrics::kSteps}) {
+      out.push_back(e.Get(name));
+    }
   }
   return out;
 }
@@ -45,11 +47,18 @@ TEST(TrainerTest, LearnsSyntheticMulticlass) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->outcome, TrialOutcome::kSucceeded);
   ASSERT_EQ(sink.epochs.size(), 5u);
-  EXPECT_LT(sink.epochs.back().train_loss, sink.epochs.front().train_loss);
-  EXPECT_GT(sink.epochs.back().val_accuracy, 0.6);      // 3 classes: chance is ~0.33
-  EXPECT_TRUE(std::isnan(sink.epochs.back().val_auc));  // not binary
-  EXPECT_EQ(sink.epochs.back().steps, 5 * ((1200 + 63) / 64));
-  EXPECT_GT(sink.epochs.back().samples_per_second, 0);
+  EXPECT_LT(sink.epochs.back().Get(metrics::kTrainLoss),
+            sink.epochs.front().Get(metrics::kTrainLoss));
+  EXPECT_GT(sink.epochs.back().Get(metrics::kValAccuracy), 0.6);      // 3 classes: chance is ~0.33
+  EXPECT_TRUE(std::isnan(sink.epochs.back().Get(metrics::kValAuc)));  // not binary
+  EXPECT_EQ(sink.epochs.back().Get(metrics::kSteps), 5 * ((1200 + 63) / 64));
+  EXPECT_GT(sink.epochs.back().Get(metrics::kSamplesPerSecond), 0);
+  // Every built-in metric each epoch, except the flag of an epoch cut by the budget.
+  for (const auto& e : sink.epochs) {
+    for (const metrics::MetricInfo& info : metrics::MetricRegistry::Builtin().all()) {
+      EXPECT_EQ(e.Has(info.name), info.name != metrics::kPartial) << info.name;
+    }
+  }
 }
 
 TEST(TrainerTest, SameSeedSameMetricsBitForBit) {
@@ -141,8 +150,11 @@ TEST(TrainerTest, BudgetStopsTrainingEarly) {
   EXPECT_THAT(r->reason, HasSubstr("budget"));
   ASSERT_FALSE(sink.epochs.empty());
   EXPECT_LT(sink.epochs.size(), 100000u);
-  EXPECT_GE(sink.epochs.back().elapsed_seconds, 0.5);
-  EXPECT_LT(sink.epochs.back().elapsed_seconds, 0.5 + 1.0);  // checked at batch boundaries
+  EXPECT_GE(sink.epochs.back().Get(metrics::kElapsedSeconds), 0.5);
+  // Checked at batch boundaries.
+  EXPECT_LT(sink.epochs.back().Get(metrics::kElapsedSeconds), 0.5 + 1.0);
+  for (size_t i = 0; i + 1 < sink.epochs.size(); ++i)
+    EXPECT_FALSE(sink.epochs[i].Has(metrics::kPartial));
 }
 
 TEST(TrainerTest, HiggsLikeCsvWithWeightsReportsAucAndAms) {
@@ -167,11 +179,11 @@ validation: {folds: 5, fold: 1}
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(sink.epochs.size(), 4u);
   const auto& last = sink.epochs.back();
-  EXPECT_GT(last.val_auc, 0.75);
-  EXPECT_LE(last.val_auc, 1.0);
-  EXPECT_TRUE(std::isfinite(last.val_ams));
-  EXPECT_GT(last.val_ams, 0);
-  EXPECT_TRUE(std::isfinite(last.val_loss));
+  EXPECT_GT(last.Get(metrics::kValAuc), 0.75);
+  EXPECT_LE(last.Get(metrics::kValAuc), 1.0);
+  EXPECT_TRUE(std::isfinite(last.Get(metrics::kValAms)));
+  EXPECT_GT(last.Get(metrics::kValAms), 0);
+  EXPECT_TRUE(std::isfinite(last.Get(metrics::kValLoss)));
 }
 
 TEST(TrainerTest, RangeTestSuggestsAnLr) {

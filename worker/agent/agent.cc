@@ -40,24 +40,14 @@ int64_t MemoryBytes() {
   return static_cast<int64_t>(si.totalram) * si.mem_unit;
 }
 
+// Every metric in the map, by name; a non-finite value (not measured) is left out, as the proto's
+// map cannot carry it.
 void ToProto(const EpochMetrics& m, v1::EpochMetrics* out) {
   out->set_epoch(m.epoch);
   auto& map = *out->mutable_metrics();
-  auto put = [&](const char* k, double v) {
-    if (std::isfinite(v)) map[k] = v;
-  };
-  put("train_loss", m.train_loss);
-  put("val_loss", m.val_loss);
-  put("val_accuracy", m.val_accuracy);
-  put("val_auc", m.val_auc);
-  put("val_ams", m.val_ams);
-  put("lr", m.lr);
-  put("momentum", m.momentum);
-  put("seconds", m.seconds);
-  put("samples_per_second", m.samples_per_second);
-  put("elapsed_seconds", m.elapsed_seconds);
-  put("steps", static_cast<double>(m.steps));
-  if (m.partial) map["partial"] = 1;
+  for (const auto& [name, v] : m.values) {
+    if (std::isfinite(v)) map[name] = v;
+  }
 }
 
 std::string Resolve(const std::string& root, const std::string& path) {

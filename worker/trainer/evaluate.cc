@@ -5,12 +5,13 @@
 #include <limits>
 #include <vector>
 
+#include "core/metrics.h"
 #include "core/stats.h"
 #include "worker/trainer/loss.h"
 
 namespace hypersweep {
 
-ValidationMetrics Evaluate(Net& model, const SplitData& split) {
+void Evaluate(Net& model, const SplitData& split, EpochMetrics* out) {
   torch::NoGradGuard no_grad;
   model->eval();
   const Table& v = split.val;
@@ -38,11 +39,8 @@ ValidationMetrics Evaluate(Net& model, const SplitData& split) {
       correct += (logits.argmax(1) == y).sum().item<int64_t>();
     }
   }
-  ValidationMetrics m;
-  m.loss = loss_num / loss_den;
-  m.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-  m.auc = std::numeric_limits<double>::quiet_NaN();
-  m.ams = std::numeric_limits<double>::quiet_NaN();
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  double auc = kNaN, ams = kNaN;
   if (split.binary) {
     auto sc = torch::cat(scores).contiguous();
     auto yc = v.y.to(torch::kCPU).to(torch::kFloat32).contiguous();
@@ -53,11 +51,14 @@ ValidationMetrics Evaluate(Net& model, const SplitData& split) {
       auto wc = v.w.to(torch::kCPU).contiguous();
       wv.assign(wc.data_ptr<float>(), wc.data_ptr<float>() + n);
     }
-    m.auc = WeightedAuc(sv, yv, wv);
-    if (!wv.empty()) m.ams = BestAms(sv, yv, wv, split.val_weight_scale);
+    auc = WeightedAuc(sv, yv, wv);
+    if (!wv.empty()) ams = BestAms(sv, yv, wv, split.val_weight_scale);
   }
+  out->Set(metrics::kValLoss, loss_num / loss_den);
+  out->Set(metrics::kValAccuracy, static_cast<double>(correct) / static_cast<double>(n));
+  out->Set(metrics::kValAuc, auc);
+  out->Set(metrics::kValAms, ams);
   model->train();
-  return m;
 }
 
 }  // namespace hypersweep

@@ -5,21 +5,18 @@
 
 #include "worker/trainer/data.h"
 #include "worker/trainer/model.h"
+#include "worker/trainer/trainer.h"
 
 namespace hypersweep {
 
-// The validation fields of an EpochMetrics.
-struct ValidationMetrics {
-  double loss = 0;      // Loss() over all validation rows, weighted by split.val_loss_w if defined
-  double accuracy = 0;  // fraction of rows whose predicted class is the label
-  double auc = 0;       // binary tasks: ROC AUC weighted by the raw sample weights; NaN otherwise
-  double ams = 0;       // binary tasks with sample weights: best AMS over thresholds; NaN otherwise
-};
-
 // Evaluates `model` on split.val in chunks (no gradients, eval() mode: dropout off, batch norm
-// with running statistics) and puts the model back in train() mode before returning. Consumes no
-// random numbers. LibTorch errors are thrown.
-ValidationMetrics Evaluate(Net& model, const SplitData& split);
+// with running statistics), sets the validation metrics in `out` and puts the model back in
+// train() mode before returning. Consumes no random numbers. LibTorch errors are thrown. Sets:
+//   val_loss      Loss() over all validation rows, weighted by split.val_loss_w if defined
+//   val_accuracy  fraction of rows whose predicted class is the label
+//   val_auc       binary tasks: ROC AUC weighted by the raw sample weights; NaN otherwise
+//   val_ams       binary tasks with sample weights: best AMS over thresholds; NaN otherwise
+void Evaluate(Net& model, const SplitData& split, EpochMetrics* out);
 
 }  // namespace hypersweep
 

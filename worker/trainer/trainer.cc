@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/metrics.h"
 #include "core/schedule.h"
 #include "core/status_macros.h"
 #include "worker/trainer/checkpoint.h"
@@ -165,21 +166,20 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
           absl::StrFormat("budget of %gs reached after %d epochs", spec.budget_seconds, p.epoch);
       break;
     }
+    // The epoch's metrics: the training ones here, the validation ones in Evaluate().
     EpochMetrics m;
     m.epoch = p.epoch;
-    m.train_loss = p.loss_sum / static_cast<double>(p.samples);
-    m.lr = lr;
-    m.momentum = momentum;
-    m.seconds = p.epoch_seconds;
-    m.samples_per_second = static_cast<double>(p.samples) / std::max(p.epoch_seconds, 1e-9);
-    m.elapsed_seconds = p.elapsed + p.epoch_seconds;
-    m.steps = p.step;
-    m.partial = cut_by_budget;
-    const ValidationMetrics val = Evaluate(s.model, s.split);
-    m.val_loss = val.loss;
-    m.val_accuracy = val.accuracy;
-    m.val_auc = val.auc;
-    m.val_ams = val.ams;
+    const double train_loss = p.loss_sum / static_cast<double>(p.samples);
+    m.Set(metrics::kTrainLoss, train_loss);
+    m.Set(metrics::kLr, lr);
+    m.Set(metrics::kMomentum, momentum);
+    m.Set(metrics::kSeconds, p.epoch_seconds);
+    m.Set(metrics::kSamplesPerSecond,
+          static_cast<double>(p.samples) / std::max(p.epoch_seconds, 1e-9));
+    m.Set(metrics::kElapsedSeconds, p.elapsed + p.epoch_seconds);
+    m.Set(metrics::kSteps, static_cast<double>(p.step));
+    if (cut_by_budget) m.Set(metrics::kPartial, 1);
+    Evaluate(s.model, s.split, &m);
     p.epochs.push_back(m);
     result.epochs.push_back(m);
     // Checkpoint before reporting: an epoch that was reported is never trained again on resume.
@@ -192,14 +192,15 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
     ++next.epoch;
     RETURN_IF_ERROR(ckpt.Save(s.model, *s.optimizer, next));
     sink->OnEpoch(m);
-    const double reference =
-        p.epoch > 0 && p.epochs.front().epoch == 0 ? p.epochs.front().train_loss : p.first_loss;
-    if (!std::isfinite(m.val_loss)) {
+    const double reference = p.epoch > 0 && p.epochs.front().epoch == 0
+                                 ? p.epochs.front().Get(metrics::kTrainLoss)
+                                 : p.first_loss;
+    if (!std::isfinite(m.Get(metrics::kValLoss))) {
       return diverged(absl::StrFormat("non-finite validation loss at epoch %d", p.epoch));
     }
-    if (m.train_loss > 4 * reference) {
+    if (train_loss > 4 * reference) {
       return diverged(absl::StrFormat("training loss %.4g at epoch %d exceeds 4x the %s (%.4g)",
-                                      m.train_loss, p.epoch,
+                                      train_loss, p.epoch,
                                       p.epoch == 0 ? "initial loss" : "first epoch's", reference));
     }
     if (cut_by_budget) {

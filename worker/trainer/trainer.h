@@ -34,26 +34,17 @@
 
 #include "absl/status/statusor.h"
 #include "core/lr_finder.h"
+#include "core/metrics.h"
 #include "core/trial_spec.h"
 #include "nlohmann/json.hpp"
 
 namespace hypersweep {
 
-struct EpochMetrics {
-  int64_t epoch = 0;  // 0-based
-  double train_loss = 0;
-  double val_loss = 0;
-  double val_accuracy = 0;
-  double val_auc = 0;   // binary tasks; NaN otherwise
-  double val_ams = 0;   // binary tasks with sample weights; NaN otherwise
-  double lr = 0;        // lr of the epoch's last step
-  double momentum = 0;  // momentum (beta1 for AdamW) of the epoch's last step
-  double seconds = 0;   // wall-clock seconds of this epoch's training (not evaluation)
-  double samples_per_second = 0;
-  double elapsed_seconds = 0;  // training seconds since the trial started, this epoch included
-  int64_t steps = 0;           // optimizer steps taken so far in the trial
-  bool partial = false;        // cut short by the wall-clock budget
-};
+// One epoch's metrics: a name -> value map keyed by core/metrics.h's names (metrics::kTrainLoss,
+// ...). The built-in trainer sets every name of MetricRegistry::Builtin() each epoch (val_auc and
+// val_ams NaN where they do not apply) except kPartial, which is 1 only for an epoch cut short by
+// the wall-clock budget. Nothing below the trainer names a metric it does not interpret.
+using EpochMetrics = metrics::EpochMetrics;
 
 nlohmann::json ToJson(const EpochMetrics& m);
 
