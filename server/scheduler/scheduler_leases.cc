@@ -221,8 +221,8 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
     // diverged epoch into the best loss of the sweep. The value is stored as missing, as the
     // worker does (a bad report never corrupts a trial; DIVERGED is said by FinishTrial).
     for (auto& e : epochs) {
-      for (auto it = e.metrics.begin(); it != e.metrics.end();) {
-        it = std::isfinite(it->second) ? std::next(it) : e.metrics.erase(it);
+      for (auto it = e.values.begin(); it != e.values.end();) {
+        it = std::isfinite(it->second) ? std::next(it) : e.values.erase(it);
       }
     }
     auto t = error.ok() ? FencedTrial(lease, now, deferred) : absl::StatusOr<TrialEntry*>(error);

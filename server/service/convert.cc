@@ -156,7 +156,7 @@ void ToProto(const TrialRecord& in, v1::Trial* out) {
 
 void ToProto(const EpochRecord& in, v1::EpochMetrics* out) {
   out->set_epoch(in.epoch);
-  for (const auto& [k, v] : in.metrics) (*out->mutable_metrics())[k] = v;
+  for (const auto& [k, v] : in.values) (*out->mutable_metrics())[k] = v;
 }
 
 void ToProto(const WorkerInfo& in, v1::Worker* out) {
@@ -185,7 +185,7 @@ void ToProto(const SweepEvent& in, v1::SweepEvent* out) {
 EpochRecord FromProto(const v1::EpochMetrics& in) {
   EpochRecord e;
   e.epoch = in.epoch();
-  for (const auto& [k, v] : in.metrics()) e.metrics[k] = v;
+  for (const auto& [k, v] : in.metrics()) e.values[k] = v;
   return e;
 }
 

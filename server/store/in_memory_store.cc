@@ -95,8 +95,8 @@ absl::StatusOr<TrialPage> InMemoryStore::ListTrials(const TrialQuery& q) {
     if (!q.sort_metric.empty()) {
       if (ep != epochs_.end()) {
         for (const auto& [n, r] : ep->second) {
-          auto m = r.metrics.find(q.sort_metric);
-          if (m == r.metrics.end()) continue;
+          auto m = r.values.find(q.sort_metric);
+          if (m == r.values.end()) continue;
           const double v = m->second;
           if (!e.best_value || (q.maximize ? v > *e.best_value : v < *e.best_value)) {
             e.best_value = v;
@@ -131,8 +131,8 @@ absl::StatusOr<std::vector<EpochRecord>> InMemoryStore::GetEpochs(
   if (it == epochs_.end()) return out;
   for (const auto& [n, r] : it->second) {
     EpochRecord e{r.epoch, {}};
-    for (const auto& [k, v] : r.metrics) {
-      if (metrics.empty() || metrics.count(k)) e.metrics[k] = v;
+    for (const auto& [k, v] : r.values) {
+      if (metrics.empty() || metrics.count(k)) e.values[k] = v;
     }
     out.push_back(std::move(e));
   }

@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/metrics.h"
+
 namespace hypersweep {
 
 // Values match hypersweep.v1.TrialStatus.
@@ -161,10 +163,8 @@ inline constexpr TrialField kTrialFields[] = {
 };
 inline constexpr int kTrialFieldCount = sizeof(kTrialFields) / sizeof(kTrialFields[0]);
 
-struct EpochRecord {
-  int64_t epoch = 0;
-  std::map<std::string, double> metrics;
-};
+// One epoch of one trial: the name -> value map every process uses (core/metrics.h).
+using EpochRecord = metrics::EpochMetrics;
 
 struct LrPoint {
   int64_t step = 0;

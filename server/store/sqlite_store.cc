@@ -52,7 +52,7 @@ absl::StatusOr<std::vector<EpochRecord>> ReadEpochs(Stmt& s, const std::set<std:
     if (j.is_object()) {
       for (auto it = j.begin(); it != j.end(); ++it) {
         if (it->is_number() && (metrics.empty() || metrics.count(it.key()))) {
-          e.metrics[it.key()] = it->get<double>();
+          e.values[it.key()] = it->get<double>();
         }
       }
     }
@@ -174,7 +174,7 @@ absl::Status SqliteStore::Summarize(const std::string& trial_id) {
   s.Bind(1, trial_id);
   ASSIGN_OR_RETURN(std::vector<EpochRecord> epochs, ReadEpochs(s, {}));
   for (const EpochRecord& e : epochs) {  // in epoch order
-    for (const auto& [name, v] : e.metrics) {
+    for (const auto& [name, v] : e.values) {
       auto [m, fresh] = by_name.try_emplace(name, Summary{v, v, v, e.epoch});
       if (fresh) continue;
       m->second.min = std::min(m->second.min, v);
@@ -253,7 +253,7 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
     for (const auto& e : b.add_epochs) {
       for (const auto& r : e.epochs) {
         nlohmann::json m = nlohmann::json::object();
-        for (const auto& [k, v] : r.metrics) m[k] = v;
+        for (const auto& [k, v] : r.values) m[k] = v;
         ins.Bind(1, e.trial_id).Bind(2, r.epoch).Bind(3, m.dump());
         RETURN_IF_ERROR(ins.Run());  // an epoch already stored is ignored: the first report wins
       }

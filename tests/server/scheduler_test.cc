@@ -241,7 +241,7 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndFencesTheOldAttempt) {
   EXPECT_EQ(rep2->epochs_reported, 3);
   epochs = sched_->GetEpochs(old.trial_id, {});
   ASSERT_EQ(epochs->size(), 3u);
-  EXPECT_DOUBLE_EQ((*epochs)[1].metrics.at("val_loss"), 0.7);  // first report wins
+  EXPECT_DOUBLE_EQ((*epochs)[1].values.at("val_loss"), 0.7);  // first report wins
   auto fin = Finish(Ref(*b), TrialStatus::kSucceeded);
   ASSERT_TRUE(fin.ok());
   EXPECT_EQ(*fin, TrialStatus::kSucceeded);
@@ -348,7 +348,7 @@ TEST_F(SchedulerTest, RepeatedCallsAreIdempotent) {
   EXPECT_EQ(again->epochs_reported, 1);
   auto epochs = sched_->GetEpochs(a->trial.id, {});
   ASSERT_EQ(epochs->size(), 1u);
-  EXPECT_DOUBLE_EQ((*epochs)[0].metrics.at("val_loss"), 0.3);
+  EXPECT_DOUBLE_EQ((*epochs)[0].values.at("val_loss"), 0.3);
   EXPECT_EQ(*Finish(Ref(*a), TrialStatus::kSucceeded), TrialStatus::kSucceeded);
   EXPECT_EQ(*Finish(Ref(*a), TrialStatus::kSucceeded), TrialStatus::kSucceeded);  // retried call
   // But reporting after the finish is refused.

@@ -255,7 +255,7 @@ void ExpectFixture(Store& store, const Fixture& f) {
     ASSERT_EQ(got->size(), want.size()) << id;
     for (size_t i = 0; i < want.size(); ++i) {
       EXPECT_EQ((*got)[i].epoch, want[i].epoch);
-      EXPECT_EQ((*got)[i].metrics, want[i].metrics) << id << " epoch " << want[i].epoch;
+      EXPECT_EQ((*got)[i].values, want[i].values) << id << " epoch " << want[i].epoch;
     }
   }
   for (const auto& [id, want] : f.lr_curves) {

@@ -275,12 +275,12 @@ TEST_P(StoreTest, EpochsAreIdempotentAndFiltered) {
   ASSERT_TRUE(all.ok()) << all.status();
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[1].epoch, 1);
-  EXPECT_DOUBLE_EQ((*all)[1].metrics.at("val_loss"), 0.5);
-  EXPECT_EQ((*all)[1].metrics.size(), 2u);
+  EXPECT_DOUBLE_EQ((*all)[1].values.at("val_loss"), 0.5);
+  EXPECT_EQ((*all)[1].values.size(), 2u);
   auto some = store_->GetEpochs("s-0", {"lr"});
   ASSERT_TRUE(some.ok());
-  EXPECT_EQ((*some)[0].metrics.size(), 1u);
-  EXPECT_DOUBLE_EQ((*some)[0].metrics.at("lr"), 0.1);
+  EXPECT_EQ((*some)[0].values.size(), 1u);
+  EXPECT_DOUBLE_EQ((*some)[0].values.at("lr"), 0.1);
   auto none = store_->GetEpochs("nope", {});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
