@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/plot_figures.h"
 #include "client/points.h"
+#include "core/metrics.h"
 #include "core/schedule.h"
 #include "core/status_macros.h"
 #include "core/trial_spec.h"
@@ -77,7 +78,7 @@ std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metr
   int64_t spe = 0;
   if (auto it = metrics_of.find(t->id()); it != metrics_of.end()) {
     for (const auto& e : it->second->epochs()) {
-      auto st = e.metrics().find("steps");
+      auto st = e.metrics().find(metrics::kSteps);
       if (st != e.metrics().end() && e.epoch() >= 0) {
         spe = static_cast<int64_t>(std::llround(st->second / (e.epoch() + 1)));
         break;
@@ -111,7 +112,8 @@ absl::StatusOr<std::vector<FigureCurve>> PointCurves(SweepClient& client, SweepF
                                                      const std::string& metric, Io& io) {
   std::vector<std::string> ids;
   for (const auto& t : trials) ids.push_back(t.id());
-  ASSIGN_OR_RETURN(auto metrics, client.GetMetrics(ids, {metric, "elapsed_seconds", "steps"}));
+  ASSIGN_OR_RETURN(auto metrics,
+                   client.GetMetrics(ids, {metric, metrics::kElapsedSeconds, metrics::kSteps}));
   MetricsById metrics_of;
   for (const auto& m : metrics) metrics_of[m.trial_id()] = &m;
   std::vector<FigureCurve> curves;

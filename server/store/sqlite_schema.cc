@@ -109,8 +109,8 @@ UPDATE trials SET role = 1 WHERE EXISTS (
 
 static_assert(static_cast<int>(TrialRole::kLrRangeTest) == 1, "migration 3 stores it as 1");
 
-// kMigrations holds versions 1, 2, ..., kSchemaVersion in order: bumping one without the other
-// does not compile.
+// kMigrations holds versions 1, 2, ..., kLastMigrationVersion in order: bumping one without the
+// other does not compile. Versions after it may come from kTrialFields alone.
 constexpr bool MigrationsRunUpTo(int version) {
   int next = 1;
   for (const Migration& m : kMigrations) {
@@ -118,7 +118,16 @@ constexpr bool MigrationsRunUpTo(int version) {
   }
   return next - 1 == version;
 }
-static_assert(MigrationsRunUpTo(kSchemaVersion), "kMigrations must end at kSchemaVersion");
+static_assert(MigrationsRunUpTo(kLastMigrationVersion),
+              "kMigrations must end at kLastMigrationVersion");
+
+// The explicit statements of migration `version` ("" when it only adds trials columns).
+std::string MigrationSql(int version) {
+  for (const Migration& m : kMigrations) {
+    if (m.version == version) return m.sql;
+  }
+  return "";
+}
 
 absl::Status Exec(sqlite3* db, const std::string& sql) {
   char* err = nullptr;
@@ -155,17 +164,16 @@ absl::Status MigrateSchema(sqlite3* db, const std::string& path) {
         "database '", path, "' has schema version ", current, ", newer than this hypersweepd's ",
         kSchemaVersion, "; open it with the hypersweepd that wrote it, or a newer one")));
   }
-  for (const Migration& m : kMigrations) {
-    if (m.version <= current) continue;
+  for (int version = current + 1; version <= kSchemaVersion; ++version) {
     // The trials columns this version adds (kTrialFields), then the migration's own statements.
-    absl::Status st = Exec(db, AddTrialColumnsSql(m.version) + m.sql);
+    absl::Status st = Exec(db, AddTrialColumnsSql(version) + MigrationSql(version));
     if (st.ok()) {
       st = Exec(db, absl::StrCat("DELETE FROM schema_version; INSERT INTO schema_version VALUES (",
-                                 m.version, ")"));
+                                 version, ")"));
     }
     if (!st.ok()) {
       return fail(absl::InternalError(absl::StrCat(
-          "migrating database '", path, "' to schema version ", m.version, ": ", st.message())));
+          "migrating database '", path, "' to schema version ", version, ": ", st.message())));
     }
   }
   if (auto st = Exec(db, "COMMIT"); !st.ok()) return fail(st);

@@ -4,14 +4,29 @@
 #ifndef HYPERSWEEP_SERVER_STORE_SQLITE_SCHEMA_H_
 #define HYPERSWEEP_SERVER_STORE_SQLITE_SCHEMA_H_
 
+#include <algorithm>
 #include <string>
 
 #include "absl/status/status.h"
+#include "server/store/records.h"
 #include "sqlite3.h"
 
 namespace hypersweep {
 
-inline constexpr int kSchemaVersion = 3;
+// The version of the last explicit migration (kMigrations in sqlite_schema.cc): statements other
+// than adding a trials column.
+inline constexpr int kLastMigrationVersion = 3;
+
+// The newest schema version a kTrialFields column was added in.
+constexpr int TrialFieldsSchemaVersion() {
+  int v = 1;
+  for (const TrialField& f : kTrialFields) v = std::max(v, f.schema_version);
+  return v;
+}
+
+// The schema this hypersweepd writes: a new trial field with the next version number raises it,
+// and the migration to that version adds the column.
+inline constexpr int kSchemaVersion = std::max(kLastMigrationVersion, TrialFieldsSchemaVersion());
 
 // Brings `db`, the database file at `path` (named in errors), to kSchemaVersion: an empty file gets
 // the whole schema, an older one the migrations it lacks, all in one transaction, so on any error

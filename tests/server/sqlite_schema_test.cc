@@ -3,11 +3,11 @@
 // by the release whose schema version is N (DISABLED_WriteFixture below, run at that release).
 #include "server/store/sqlite_schema.h"
 
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,18 +15,18 @@
 #include "gtest/gtest.h"
 #include "server/store/store.h"
 #include "sqlite3.h"
+#include "tests/support/files.h"
 
 namespace hypersweep {
 namespace {
 
 using ::testing::ElementsAre;
 
+// A fresh scratch directory for `name`, removed when the test binary exits.
 std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("hs_schema_" + std::to_string(::getpid()) + "_" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
+  static std::vector<std::unique_ptr<test_support::TempDir>> dirs;
+  dirs.push_back(std::make_unique<test_support::TempDir>("hs-schema-" + name));
+  return dirs.back()->path();
 }
 
 std::string FixturePath(int version) {

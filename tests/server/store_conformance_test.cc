@@ -4,26 +4,28 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/group_commit.h"
 #include "server/store/sqlite_schema.h"
 #include "server/store/store.h"
+#include "tests/support/files.h"
 
 namespace hypersweep {
 namespace {
 
 using ::testing::ElementsAre;
 
+// A database path in a fresh scratch directory for `name`, removed when the test binary exits.
 std::string TempPath(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("hs_store_" + std::to_string(::getpid()) + "_" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return (dir / "hs.db").string();
+  static std::vector<std::unique_ptr<test_support::TempDir>> dirs;
+  dirs.push_back(std::make_unique<test_support::TempDir>("hs-store-" + name));
+  return dirs.back()->File("hs.db");
 }
 
 struct Impl {
