@@ -15,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/client/xml_check.h"
 #include "tests/e2e/harness.h"
+#include "tests/support/process.h"
 
 namespace hypersweep::e2e {
 namespace {
@@ -23,47 +24,16 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-  double seconds = 0;
-};
+using CliResult = test_support::ProgramResult;
 
 // Runs build/bin/hypersweep with `args` and a clean environment (HOME = `home`, no HYPERSWEEP_*
 // unless in `env`).
 CliResult RunCli(const std::string& home, std::vector<std::string> args,
                  std::map<std::string, std::string> env = {}) {
-  static int counter = 0;
-  const std::string out_path = home + "/cli." + std::to_string(++counter) + ".out";
-  const std::string err_path = home + "/cli." + std::to_string(counter) + ".err";
   env.emplace("HOME", home);
   if (const char* path = std::getenv("PATH")) env.emplace("PATH", path);
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   args.insert(args.begin(), HYPERSWEEP_CLI_BIN);
-  const auto start = std::chrono::steady_clock::now();
-  pid_t pid = fork();
-  if (pid == 0) {
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, 1);
-    dup2(err, 2);
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CliResult r;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadAll(out_path);
-  r.err = ReadAll(err_path);
-  return r;
+  return test_support::RunProgram(args, env);
 }
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -146,7 +116,7 @@ class CliE2eTest : public ::testing::Test {
     delete sweep_;
   }
   void SetUp() override {
-    ASSERT_EQ(submit_->code, 0) << submit_->out << submit_->err << cluster_->Logs();
+    ASSERT_EQ(submit_->exit_code, 0) << submit_->out << submit_->err << cluster_->Logs();
     ASSERT_NE(sweep_, nullptr);
   }
 
@@ -158,7 +128,7 @@ class CliE2eTest : public ::testing::Test {
     args.push_back("--format");
     args.push_back("json");
     auto r = Cli(args);
-    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.exit_code, 0) << r.err;
     return ParseJson(r);
   }
   std::vector<std::map<std::string, std::string>> CliCsv(std::vector<std::string> args,
@@ -166,7 +136,7 @@ class CliE2eTest : public ::testing::Test {
     args.push_back("--format");
     args.push_back("csv");
     auto r = Cli(args);
-    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.exit_code, 0) << r.err;
     if (header) *header = Lines(r.out).empty() ? "" : Lines(r.out)[0];
     return ParseCsv(r.out);
   }
@@ -194,7 +164,7 @@ TEST_F(CliE2eTest, SubmitWaitPrintsTheSweepAndProgress) {
 
   // Without --format the output is not a terminal: the id alone on stdout.
   auto r = Cli({"submit", WriteSpec("again", Spec("again", 1, kConstant))});
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, ::testing::MatchesRegex("sw-[0-9a-z]+\n"));
 }
 
@@ -247,7 +217,7 @@ TEST_F(CliE2eTest, TrialsFilterSortLimit) {
   EXPECT_EQ(CliCsv({"trials", *sweep_, "--status", "succeeded"}).size(), 8u);
   EXPECT_EQ(CliCsv({"trials", *sweep_, "--status", "failed,queued"}).size(), 0u);
   auto bad = Cli({"trials", *sweep_, "--status", "sleeping"});
-  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.exit_code, 2);
 }
 
 // The mean and standard error over each point's trials, per epoch, from the curves output; the
@@ -299,11 +269,11 @@ TEST_F(CliE2eTest, BestRanksPointsByTheMeanOverSeeds) {
   EXPECT_EQ(best["trials"].size(), 2u);
   EXPECT_EQ(best["goal"], "minimize");
   auto csv = Cli({"best", *sweep_, "--format", "csv"});
-  ASSERT_EQ(csv.code, 0);
+  ASSERT_EQ(csv.exit_code, 0);
   EXPECT_EQ(Lines(csv.out).size(), 2u);  // header and the one best point
   EXPECT_EQ(Lines(csv.out)[0], "point,metric,goal,mean,se,epoch,n,trials");
   auto none = Cli({"best", *sweep_, "--metric", "no_such_metric"});
-  EXPECT_EQ(none.code, 3) << none.err;
+  EXPECT_EQ(none.exit_code, 3) << none.err;
 }
 
 TEST_F(CliE2eTest, BestAggregatesFolds) {
@@ -315,7 +285,7 @@ TEST_F(CliE2eTest, BestAggregatesFolds) {
                      "model: {mlp: {hidden: [16]}}\nepochs: 2\nbatch_size: 64\n"
                      "validation: {folds: 3}\n"
                      "grid: {schedule: [{constant: {lr: 0.05}}, {constant: {lr: 0.2}}]}\n")});
-  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
   const std::string id = json::parse(sub.out)["id"];
   json trials = CliJson({"trials", id});
   ASSERT_EQ(trials.size(), 6u);
@@ -334,7 +304,7 @@ TEST_F(CliE2eTest, StatusTrialsAndExportShowTheAutoLrAndItsSource) {
                   WriteSpec("auto", Spec("auto", 1,
                                          "grid: {batch_size: [32, 64]}\n"
                                          "schedule: {one_cycle: {max_lr: auto}}\n"))});
-  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
   const std::string id = json::parse(sub.out)["id"];
   json status = CliJson({"status", id});
   // One range test per batch size.
@@ -370,7 +340,7 @@ TEST_F(CliE2eTest, BestOfSingleTrialPointsIsTheBestTrial) {
            WriteSpec("single",
                      Spec("single", 2,
                           "grid: {schedule: [{constant: {lr: 0.05}}, {constant: {lr: 0.2}}]}\n"))});
-  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
   const std::string id = json::parse(sub.out)["id"];
   json all = CliJson({"trials", id, "--sort", "val_loss"});
   double lowest = 1e300;
@@ -397,7 +367,7 @@ TEST_F(CliE2eTest, CurvesPerTrialAndEpoch) {
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0]["trial_id"], one);
   EXPECT_EQ(rows[2]["epoch"], "2");
-  EXPECT_EQ(Cli({"curves", *sweep_, "--trial", "sw-nope-1"}).code, 3);
+  EXPECT_EQ(Cli({"curves", *sweep_, "--trial", "sw-nope-1"}).exit_code, 3);
 }
 
 TEST_F(CliE2eTest, ExportHasEveryTrialParamsAndEpoch) {
@@ -429,10 +399,10 @@ TEST_F(CliE2eTest, WatchStreamsARunningSweepUntilItEnds) {
   auto sub =
       Cli({"submit", WriteSpec("watched", Spec("watched", 30,
                                                std::string(kConstant) + "seeds: [0, 1, 2, 3]\n"))});
-  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
   const std::string id = Lines(sub.out).at(0);
   auto r = Cli({"watch", id, "--format", "json"});
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   auto lines = Lines(r.out);
   ASSERT_GE(lines.size(), 5u) << r.out;  // the first state, then changes
   int64_t last_done = -1;
@@ -462,7 +432,7 @@ TEST_F(CliE2eTest, CancelStopsARunningSweep) {
   auto sub = Cli(
       {"submit", WriteSpec("long", Spec("long", 200,
                                         std::string(kConstant) + "seeds: [0, 1, 2, 3, 4, 5]\n"))});
-  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
   const std::string id = Lines(sub.out).at(0);
   json c = CliJson({"cancel", id});
   EXPECT_EQ(c["state"], "CANCELLED");
@@ -481,18 +451,19 @@ TEST_F(CliE2eTest, CancelStopsARunningSweep) {
   EXPECT_EQ(static_cast<int>(rows.size()), s["cancelled"].get<int>());
   auto csv = CliCsv({"cancel", id});  // again: reports the state, or says it is over
   EXPECT_LE(csv.size(), 1u);
-  EXPECT_EQ(Cli({"cancel", "sw-does-not-exist"}).code, 3);
+  EXPECT_EQ(Cli({"cancel", "sw-does-not-exist"}).exit_code, 3);
 }
 
 TEST_F(CliE2eTest, NotFoundExits3) {
   auto r = Cli({"status", "sw-does-not-exist"});
-  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_THAT(r.err, HasSubstr("sw-does-not-exist"));
-  EXPECT_EQ(Cli({"trials", "sw-does-not-exist"}).code, 3);
-  EXPECT_EQ(Cli({"lr-curve", "sw-does-not-exist-0"}).code, 3);
-  EXPECT_EQ(Cli({"watch", "sw-does-not-exist"}).code, 3);
-  EXPECT_EQ(Cli({"export", "sw-does-not-exist"}).code, 3);
-  EXPECT_EQ(Cli({"plot", "sw-does-not-exist", "--kind", "curves", "--out", "/dev/null"}).code, 3);
+  EXPECT_EQ(Cli({"trials", "sw-does-not-exist"}).exit_code, 3);
+  EXPECT_EQ(Cli({"lr-curve", "sw-does-not-exist-0"}).exit_code, 3);
+  EXPECT_EQ(Cli({"watch", "sw-does-not-exist"}).exit_code, 3);
+  EXPECT_EQ(Cli({"export", "sw-does-not-exist"}).exit_code, 3);
+  EXPECT_EQ(Cli({"plot", "sw-does-not-exist", "--kind", "curves", "--out", "/dev/null"}).exit_code,
+            3);
 }
 
 TEST_F(CliE2eTest, ListAndWorkers) {
@@ -533,7 +504,7 @@ TEST_F(CliE2eTest, PlotCurvesTimeAndSchedule) {
   for (const char* kind : {"curves", "time", "schedule"}) {
     const std::string out = cluster_->dir() + "/" + kind + ".svg";
     auto r = Cli({"plot", *sweep_, "--kind", kind, "--out", out});
-    ASSERT_EQ(r.code, 0) << kind << ": " << r.err;
+    ASSERT_EQ(r.exit_code, 0) << kind << ": " << r.err;
     auto root = ReadSvg(out);
     ASSERT_NE(root, nullptr);
     auto paths = testing_xml::SeriesPaths(*root);
@@ -556,9 +527,9 @@ TEST_F(CliE2eTest, PlotCurvesTimeAndSchedule) {
     }
   }
   auto bad = Cli({"plot", *sweep_, "--kind", "pie", "--out", cluster_->dir() + "/x.svg"});
-  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.exit_code, 2);
   auto none = Cli({"plot", *sweep_, "--kind", "lr-finder", "--out", cluster_->dir() + "/x.svg"});
-  EXPECT_EQ(none.code, 3);
+  EXPECT_EQ(none.exit_code, 3);
 }
 
 TEST_F(CliE2eTest, LrFinderPlotAndCurve) {
@@ -568,7 +539,7 @@ TEST_F(CliE2eTest, LrFinderPlotAndCurve) {
     - {lr_range_test: {min_lr: 1e-5, max_lr: 10, steps: 60}}
 )")),
                   "--wait"});
-  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
   const std::string id = Lines(sub.out).at(0);
   json trials = CliJson({"trials", id});
   ASSERT_EQ(trials.size(), 2u);
@@ -584,7 +555,7 @@ TEST_F(CliE2eTest, LrFinderPlotAndCurve) {
   }
   const std::string out = cluster_->dir() + "/lr.svg";
   auto r = Cli({"plot", id, "--kind", "lr-finder", "--out", out});
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   auto root = ReadSvg(out);
   ASSERT_NE(root, nullptr);
   auto paths = testing_xml::SeriesPaths(*root);
@@ -606,17 +577,17 @@ TEST(CliAuthE2eTest, WrongTokenExits4RightTokenWorks) {
                             c.dir() + "/worker.token"});
   auto wrong =
       RunCli(c.dir(), {"--server", c.address(), "--token-file", c.dir() + "/wrong.token", "list"});
-  EXPECT_EQ(wrong.code, 4) << wrong.err;
+  EXPECT_EQ(wrong.exit_code, 4) << wrong.err;
   EXPECT_THAT(wrong.err, HasSubstr("authentication failed at " + c.address()));
   auto none = RunCli(c.dir(), {"--server", c.address(), "list"});
-  EXPECT_EQ(none.code, 4) << none.err;
+  EXPECT_EQ(none.exit_code, 4) << none.err;
   auto worker_token =
       RunCli(c.dir(), {"--server", c.address(), "list"}, {{"HYPERSWEEP_TOKEN", "worker-secret"}});
-  EXPECT_EQ(worker_token.code, 4) << worker_token.err;  // PERMISSION_DENIED
+  EXPECT_EQ(worker_token.exit_code, 4) << worker_token.err;  // PERMISSION_DENIED
 
   auto env = RunCli(c.dir(), {"list", "--format", "json"},
                     {{"HYPERSWEEP_SERVER", c.address()}, {"HYPERSWEEP_TOKEN", "client-secret"}});
-  EXPECT_EQ(env.code, 0) << env.err;
+  EXPECT_EQ(env.exit_code, 0) << env.err;
   EXPECT_EQ(json::parse(env.out), json::array());
 
   // The config file under XDG_CONFIG_HOME, with a token file relative to it.
@@ -626,11 +597,11 @@ TEST(CliAuthE2eTest, WrongTokenExits4RightTokenWorks) {
       << "server: " << c.address() << "\ntoken_file: token\n";
   auto file =
       RunCli(c.dir(), {"workers", "--format", "csv"}, {{"XDG_CONFIG_HOME", c.dir() + "/xdg"}});
-  EXPECT_EQ(file.code, 0) << file.err;
+  EXPECT_EQ(file.exit_code, 0) << file.err;
   // A flag beats the file.
   auto flag = RunCli(c.dir(), {"--token-file", c.dir() + "/wrong.token", "workers"},
                      {{"XDG_CONFIG_HOME", c.dir() + "/xdg"}});
-  EXPECT_EQ(flag.code, 4) << flag.err;
+  EXPECT_EQ(flag.exit_code, 4) << flag.err;
 }
 
 // More trials than one ListTrials page (10,000): the CLI pages through all of them.
@@ -641,10 +612,10 @@ TEST(CliPagingE2eTest, ListsEveryTrialOfALargeSweep) {
   std::ofstream(spec) << "name: large\ndataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n"
                          "random: {trials: 10001, params: {weight_decay: {uniform: [0, 0.01]}}}\n";
   auto sub = RunCli(c.dir(), {"--server", c.address(), "submit", spec});
-  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
   const std::string id = Lines(sub.out).at(0);
   auto all = RunCli(c.dir(), {"--server", c.address(), "trials", id, "--format", "csv"});
-  ASSERT_EQ(all.code, 0) << all.err;
+  ASSERT_EQ(all.exit_code, 0) << all.err;
   auto rows = ParseCsv(all.out);
   ASSERT_EQ(rows.size(), 10001u);
   std::set<std::string> ids;
@@ -654,7 +625,7 @@ TEST(CliPagingE2eTest, ListsEveryTrialOfALargeSweep) {
   EXPECT_LT(all.seconds, 5.0);  // the benchmark's target is 1 s; generous under test load
   auto limited =
       RunCli(c.dir(), {"--server", c.address(), "trials", id, "--limit", "10", "--format", "json"});
-  ASSERT_EQ(limited.code, 0) << limited.err;
+  ASSERT_EQ(limited.exit_code, 0) << limited.err;
   EXPECT_EQ(ParseJson(limited).size(), 10u);
 }
 
@@ -662,13 +633,13 @@ TEST(CliUnreachableE2eTest, DefaultTimeoutIsFiveSecondsNotAHang) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "hs-unreach-XXXXXX").string();
   const std::string dir = mkdtemp(tmpl.data());
   auto r = RunCli(dir, {"--server", "127.0.0.1:1", "status", "sw-x"});
-  EXPECT_EQ(r.code, 4);
+  EXPECT_EQ(r.exit_code, 4);
   EXPECT_GE(r.seconds, 4.5);
   EXPECT_LT(r.seconds, 7.0);
   EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
   EXPECT_THAT(r.err, HasSubstr("cannot reach hypersweepd at 127.0.0.1:1 within 5s"));
   auto fast = RunCli(dir, {"--server", "127.0.0.1:1", "--timeout", "0.5", "list"});
-  EXPECT_EQ(fast.code, 4);
+  EXPECT_EQ(fast.exit_code, 4);
   EXPECT_LT(fast.seconds, 2.0);
   std::filesystem::remove_all(dir);
 }

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,17 @@ struct CommandResult {
 
 // Runs `command` with /bin/sh and collects its output.
 CommandResult RunCommand(const std::string& command);
+
+struct ProgramResult {
+  int exit_code = -1;  // the exit status, or 128 + the signal that ended it
+  std::string out, err;
+  double seconds = 0;  // wall-clock time it ran
+};
+
+// Runs argv[0] (a path) with `argv`, stdin from /dev/null, and collects stdout and stderr apart.
+// `env`: the whole environment, when given; otherwise the test's own.
+ProgramResult RunProgram(const std::vector<std::string>& argv,
+                         const std::optional<std::map<std::string, std::string>>& env = {});
 
 // Polls `cond` every 20 ms until it holds or `timeout` passes; returns cond()'s last value.
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout);

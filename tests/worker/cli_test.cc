@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/process.h"
 #include "tests/worker/test_util.h"
 
 namespace hypersweep {
@@ -18,27 +19,13 @@ using ::hypersweep::testing::TempDir;
 using ::hypersweep::testing::WriteFile;
 using ::testing::HasSubstr;
 
-struct ProcResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using ProcResult = test_support::ProgramResult;
 
-// Runs the worker binary with `args`; stdout and stderr are captured through files.
+// Runs the worker binary with `args`.
 ProcResult RunWorker(const std::vector<std::string>& args) {
-  TempDir dir;
-  std::string cmd = HYPERSWEEP_WORKER_BIN;
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " >" + dir.File("out") + " 2>" + dir.File("err") + " </dev/null";
-  ProcResult r;
-  const int status = std::system(cmd.c_str());
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream o(dir.File("out")), e(dir.File("err"));
-  std::stringstream so, se;
-  so << o.rdbuf();
-  se << e.rdbuf();
-  r.out = so.str();
-  r.err = se.str();
-  return r;
+  std::vector<std::string> argv = {HYPERSWEEP_WORKER_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test_support::RunProgram(argv);
 }
 
 std::vector<nlohmann::json> JsonLines(const std::string& out) {
@@ -169,30 +156,21 @@ batch_size: 32
   ASSERT_EQ(full.exit_code, 0) << full.err;
 
   // Start a run, kill -9 it as soon as it has printed epoch 2, then resume.
-  int out_pipe[2];
-  ASSERT_EQ(pipe(out_pipe), 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out_pipe[1], 1);
-    close(out_pipe[0]);
-    execl(HYPERSWEEP_WORKER_BIN, HYPERSWEEP_WORKER_BIN, "train", "--trial",
-          dir.File("t.yaml").c_str(), "--threads", "1", "--checkpoint-dir",
-          dir.File("ckpt").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  FILE* out = fdopen(out_pipe[0], "r");
+  const std::string marker = "\"epoch\":2,";
   std::string first;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, out) != nullptr) {
-    first += buf;
-    if (std::string(buf).find("\"epoch\":2,") != std::string::npos) break;
+  {
+    test_support::Process run({HYPERSWEEP_WORKER_BIN, "train", "--trial", dir.File("t.yaml"),
+                               "--threads", "1", "--checkpoint-dir", dir.File("ckpt")},
+                              dir.File("run.log"));
+    ASSERT_TRUE(test_support::WaitFor(
+        [&] { return run.log().find(marker) != std::string::npos || !run.running(); },
+        std::chrono::seconds(120)));
+    run.Signal(SIGKILL);
+    const int status = run.Wait();
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+    first = run.log();
+    first.resize(first.find('\n', first.find(marker)) + 1);  // what it had printed up to epoch 2
   }
-  kill(pid, SIGKILL);
-  fclose(out);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
 
   ProcResult resumed = RunWorker({"train", "--trial", dir.File("t.yaml"), "--threads", "1",
                                   "--checkpoint-dir", dir.File("ckpt"), "--resume"});
