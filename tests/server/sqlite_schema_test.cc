@@ -3,7 +3,6 @@
 // by the release whose schema version is N (DISABLED_WriteFixture below, run at that release).
 #include "server/store/sqlite_schema.h"
 
-
 #include <cstdio>
 #include <filesystem>
 #include <map>
