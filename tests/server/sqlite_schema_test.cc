@@ -331,6 +331,15 @@ TEST(SqliteSchemaTest, OpensAVersion2File) {
   ExpectFixture(**store, MakeFixture());
 }
 
+// The release before kTrialFields derived the trials columns wrote version 3 by hand.
+TEST(SqliteSchemaTest, OpensAVersion3File) {
+  StoreOptions o;
+  o.path = CopyOfFixture(3, "v3");
+  auto store = Store::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ExpectFixture(**store, MakeFixture());
+}
+
 int StoredVersion(const std::string& path) {
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
