@@ -323,21 +323,17 @@ TEST(SqliteSchemaTest, TheFixtureWriterWritesTheFixture) {
   ExpectFixture(**store, f);
 }
 
-TEST(SqliteSchemaTest, OpensAVersion2File) {
-  StoreOptions o;
-  o.path = CopyOfFixture(2, "v2");
-  auto store = Store::Open(o);
-  ASSERT_TRUE(store.ok()) << store.status();
-  ExpectFixture(**store, MakeFixture());
-}
-
-// The release before kTrialFields derived the trials columns wrote version 3 by hand.
-TEST(SqliteSchemaTest, OpensAVersion3File) {
-  StoreOptions o;
-  o.path = CopyOfFixture(3, "v3");
-  auto store = Store::Open(o);
-  ASSERT_TRUE(store.ok()) << store.status();
-  ExpectFixture(**store, MakeFixture());
+// Every committed fixture (tests/data/db/README.md): v2 from before the role column, v3 from the
+// release before kTrialFields derived the trials columns.
+TEST(SqliteSchemaTest, OpensEveryReleasedFixture) {
+  for (int version : {2, 3}) {
+    SCOPED_TRACE("fixture v" + std::to_string(version));
+    StoreOptions o;
+    o.path = CopyOfFixture(version, "v" + std::to_string(version));
+    auto store = Store::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ExpectFixture(**store, MakeFixture());
+  }
 }
 
 int StoredVersion(const std::string& path) {
