@@ -4,7 +4,6 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <type_traits>
 #include <variant>
 
 #include "google/protobuf/descriptor.h"
@@ -51,7 +50,7 @@ using google::protobuf::FieldDescriptor;
 
 // The v1::Trial field of each kTrialFields entry (nullptr where it is not sent), looked up once.
 // A name that v1::Trial lacks, or a field whose type cannot hold the member, is a programming
-// error caught by the first conversion (and by convert_test): abort rather than drop a field.
+// error caught by the first conversion (and by trial_fields_test): abort rather than drop a field.
 const std::array<const FieldDescriptor*, kTrialFieldCount>& TrialProtoFields() {
   static const auto fields = [] {
     std::array<const FieldDescriptor*, kTrialFieldCount> out{};
