@@ -4,15 +4,16 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace hypersweep {
 
 absl::StatusOr<SuggestRule> ParseSuggestRule(const std::string& name) {
-  if (name == "steepest") return SuggestRule::kSteepest;
-  if (name == "min_div_10") return SuggestRule::kMinDiv10;
-  if (name == "min") return SuggestRule::kMin;
+  for (SuggestRule r : kAllSuggestRules) {
+    if (name == SuggestRuleName(r)) return r;
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown rule '", name, "'; expected steepest, min_div_10 or min"));
+      absl::StrCat("unknown rule '", name, "'; expected min, min_div_10, steepest or valley"));
 }
 
 const char* SuggestRuleName(SuggestRule rule) {
@@ -23,6 +24,8 @@ const char* SuggestRuleName(SuggestRule rule) {
       return "min_div_10";
     case SuggestRule::kMin:
       return "min";
+    case SuggestRule::kValley:
+      return "valley";
   }
   return "?";
 }
@@ -40,53 +43,172 @@ bool LrRangeTracker::Add(double lr, double loss) {
   return smoothed > kStopFactor * best_;
 }
 
-absl::StatusOr<LrSuggestion> SuggestLr(const std::vector<LrCurvePoint>& curve) {
-  // Only the finite prefix counts.
-  size_t n = 0;
-  while (n < curve.size() && std::isfinite(curve[n].smoothed) && curve[n].lr > 0) ++n;
-  if (n < 5) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("LR range test too short for a suggestion (", n, " usable steps)"));
-  }
-  // The first steps are noise the EMA has not averaged out yet (batch losses vary a lot at tiny
-  // LRs): the minimum and the steepest descent are looked for after them, and the minimum must be
-  // below everything seen during them.
-  const size_t warm = std::max<size_t>(3, n / 10);
-  if (n < warm + 2) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("LR range test too short for a suggestion (", n, " usable steps)"));
-  }
-  double early_max = curve[0].smoothed;
-  for (size_t i = 1; i < warm; ++i) early_max = std::max(early_max, curve[i].smoothed);
-  size_t imin = warm;
-  for (size_t i = warm + 1; i < n; ++i) {
-    if (curve[i].smoothed < curve[imin].smoothed) imin = i;
-  }
-  if (!(curve[imin].smoothed < early_max)) {
-    return absl::FailedPreconditionError(
-        "LR range test loss never fell below its starting level: lower min_lr or raise max_lr");
-  }
-  size_t isteep = imin;
-  double best_slope = 0;
-  // Slopes over a window of +-k steps (a twentieth of the curve): single-step slopes of a noisy
-  // curve would pick noise at tiny LRs.
-  const size_t k = std::max<size_t>(1, n / 20);
-  for (size_t i = warm; i < imin; ++i) {
-    const size_t lo = i >= k ? i - k : 0;
-    const size_t hi = std::min(i + k, imin);
-    const double dx = std::log(curve[hi].lr) - std::log(curve[lo].lr);
-    if (dx <= 0) continue;
-    const double slope = (curve[hi].smoothed - curve[lo].smoothed) / dx;
-    if (slope < best_slope) {
-      best_slope = slope;
-      isteep = i;
+CentredCurve SmoothCentred(const std::vector<LrCurvePoint>& curve) {
+  CentredCurve out;
+  std::vector<double> x, y;
+  for (const auto& p : curve) {
+    if (!std::isfinite(p.loss)) {
+      out.diverged = true;
+      continue;
     }
+    if (!(p.lr > 0)) continue;
+    x.push_back(std::log10(p.lr));
+    y.push_back(p.loss);
   }
-  LrSuggestion s;
-  s.at_min = curve[imin].lr;
-  s.min_div_10 = s.at_min / 10;
-  s.steepest = best_slope < 0 ? curve[isteep].lr : s.min_div_10;
-  return s;
+  const int m = static_cast<int>(x.size());
+  if (m == 0) return out;
+  const double decades = x.back() - x.front();
+  int k = kMinHalfWindow;
+  if (decades > 0) {
+    k = std::max(k, static_cast<int>(std::lround(kHalfWindowDecades * (m - 1) / decades)));
+  }
+  k = std::min(k, std::max(0, (m - 1) / 2));
+  out.full_half_window = k;
+  for (int i = 0; i < m; ++i) {
+    const int h = std::min({k, i, m - 1 - i});
+    // Least squares y = a + b (x - x_i) over the window; a is the value at x_i.
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    const int n = 2 * h + 1;
+    for (int j = i - h; j <= i + h; ++j) {
+      const double dx = x[j] - x[i];
+      sx += dx;
+      sy += y[j];
+      sxx += dx * dx;
+      sxy += dx * y[j];
+    }
+    const double det = n * sxx - sx * sx;
+    double a = sy / n, b = 0;
+    if (h > 0 && det > 0) {
+      b = (n * sxy - sx * sy) / det;
+      a = (sy - b * sx) / n;
+    }
+    out.points.push_back({std::pow(10.0, x[i]), a, b, h});
+  }
+  return out;
+}
+
+absl::StatusOr<double> LrSuggestions::Get(SuggestRule rule) const {
+  auto it = by_rule.find(rule);
+  if (it == by_rule.end()) return absl::FailedPreconditionError("no LR range test curve");
+  return it->second;
+}
+
+bool LrSuggestions::AnyOk() const {
+  for (const auto& [rule, lr] : by_rule) {
+    if (lr.ok()) return true;
+  }
+  return false;
+}
+
+namespace {
+
+LrSuggestions AllFail(const absl::Status& s) {
+  LrSuggestions out;
+  for (SuggestRule r : kAllSuggestRules) out.by_rule.emplace(r, s);
+  return out;
+}
+
+// Whether the EMA stop rule fired: the last finite EMA above kStopFactor x its minimum.
+bool StopRuleFired(const std::vector<LrCurvePoint>& curve) {
+  double best = 0, last = 0;
+  bool any = false;
+  for (const auto& p : curve) {
+    if (!std::isfinite(p.smoothed)) continue;
+    if (!any || p.smoothed < best) best = p.smoothed;
+    last = p.smoothed;
+    any = true;
+  }
+  return any && best > 0 && last > LrRangeTracker::kStopFactor * best;
+}
+
+}  // namespace
+
+LrSuggestions SuggestLr(const std::vector<LrCurvePoint>& curve) {
+  const CentredCurve c = SmoothCentred(curve);
+  const auto& s = c.points;
+  const int m = static_cast<int>(s.size());
+  if (m < kMinUsablePoints) {
+    return AllFail(
+        absl::FailedPreconditionError(absl::StrCat("LR range test too short for a suggestion (", m,
+                                                   " usable steps, need ", kMinUsablePoints, ")")));
+  }
+  if (!(s.back().lr > s.front().lr)) {
+    return AllFail(absl::FailedPreconditionError("the LR range test's lr never increased"));
+  }
+  // Only points with a full window: at the ends the smoothing shrinks to the raw, noisy losses.
+  const int k = c.full_half_window;
+  const int lo = k, hi = m - 1 - k;
+  const double start = s[lo].loss;
+  int imin = lo;
+  for (int i = lo + 1; i <= hi; ++i) {
+    if (s[i].loss < s[imin].loss) imin = i;
+  }
+  const double fall = start - s[imin].loss;
+  if (!(fall >= kMinFall * std::abs(start)) || !(fall > 0)) {
+    return AllFail(absl::FailedPreconditionError(absl::StrFormat(
+        "the smoothed loss never fell clearly below its starting level (%.4g at lr %.3g, lowest "
+        "%.4g; need %g%% lower): lower min_lr or raise max_lr",
+        start, s[lo].lr, s[imin].loss, 100 * kMinFall)));
+  }
+  LrSuggestions out;
+  const double lr_min = s[imin].lr;
+
+  // min: the loss must rise clearly after the minimum.
+  double after = s[imin].loss;
+  for (int i = imin + 1; i <= hi; ++i) after = std::max(after, s[i].loss);
+  double need = s[imin].loss + kRiseFraction * fall;
+  if (s[imin].loss > 0) need = std::min(need, kRiseFactor * s[imin].loss);
+  if (after >= need || c.diverged || StopRuleFired(curve)) {
+    out.by_rule.emplace(SuggestRule::kMin, lr_min);
+  } else {
+    out.by_rule.emplace(
+        SuggestRule::kMin,
+        absl::FailedPreconditionError(absl::StrFormat(
+            "the loss does not clearly rise after its lowest point (%.4g at lr %.3g): it reaches "
+            "only %.4g after it, below %.4g (the lower of the minimum + %g of its fall and %g x "
+            "the minimum), and the test neither diverged nor hit its stop rule; it probably "
+            "ended at its step limit: raise max_lr",
+            s[imin].loss, lr_min, after, need, kRiseFraction, kRiseFactor)));
+  }
+  out.by_rule.emplace(SuggestRule::kMinDiv10, lr_min / 10);
+
+  // steepest: the most negative slope before the minimum.
+  int isteep = -1;
+  for (int i = lo; i < imin; ++i) {
+    if (s[i].slope < 0 && (isteep < 0 || s[i].slope < s[isteep].slope)) isteep = i;
+  }
+  if (isteep < 0) {
+    out.by_rule.emplace(SuggestRule::kSteepest,
+                        absl::FailedPreconditionError(absl::StrFormat(
+                            "the smoothed loss has no descent before its minimum at lr %.3g "
+                            "(the curve starts at its lowest slope): lower min_lr",
+                            lr_min)));
+  } else {
+    out.by_rule.emplace(SuggestRule::kSteepest, s[isteep].lr);
+  }
+
+  // valley: the longest run of consecutive points where the smoothed loss falls (negative local
+  // slope; the tolerance only keeps rounding on an exactly flat curve from counting as a fall).
+  int v0 = lo, v1 = lo - 1;
+  for (int i = lo; i <= hi;) {
+    if (!(s[i].slope < -1e-9 * std::abs(s[i].loss))) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j + 1 <= hi && s[j + 1].slope < -1e-9 * std::abs(s[j + 1].loss)) ++j;
+    if (j - i > v1 - v0) v0 = i, v1 = j;
+    i = j + 1;
+  }
+  if (v1 - v0 < 2) {
+    out.by_rule.emplace(SuggestRule::kValley, absl::FailedPreconditionError(
+                                                  "the smoothed loss has no falling stretch of 3 "
+                                                  "or more points"));
+  } else {
+    const int third = (v1 - v0) / 3;  // fastai's index: a third plus half a third of the way
+    out.by_rule.emplace(SuggestRule::kValley, s[v0 + third + third / 2].lr);
+  }
+  return out;
 }
 
 }  // namespace hypersweep

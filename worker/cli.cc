@@ -17,9 +17,11 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/lr_finder.h"
 #include "core/metrics.h"
 #include "core/schedule.h"
 #include "core/spec_reader.h"
+#include "core/sweep_spec.h"
 #include "core/trial_spec.h"
 #include "rpc/config.h"
 #include "rpc/connection.h"
@@ -140,30 +142,42 @@ class CurveSink : public MetricsSink {
   void OnEpoch(const EpochMetrics&) override {}
 };
 
+// lr-find's output: the curve (each point's loss and EMA, null and "diverged": true where the loss
+// was not finite), every rule's LR (null when it has none, with the reason in "reasons"), and the
+// rule asked for with its LR. CSV: the curve, then "# rule NAME: LR" (or "# rule NAME: none: WHY")
+// for every rule, and "# rule: NAME" for the one asked for.
 int RunLrFind(const std::string& trial_file, const std::string& format,
-              const CommonOptions& common) {
+              const std::string& rule_name, const CommonOptions& common) {
   auto spec = LoadTrialSpecFile(trial_file);
   if (!spec.ok()) return Fail(spec.status());
+  auto rule = ParseSuggestRule(rule_name);
+  if (!rule.ok()) return Fail(rule.status());
   TrainOptions options = LocalOptions(common);
   CurveSink sink;
   auto r = RunLrRangeTest(*spec, options, &sink);
   if (!r.ok()) return Fail(r.status());
+  const absl::StatusOr<double> chosen = r->suggestions.Get(*rule);
   if (format == "json") {
+    auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
     nlohmann::json curve = nlohmann::json::array();
     for (const auto& p : r->curve) {
       curve.push_back({{"lr", p.lr},
-                       {"loss", std::isfinite(p.loss) ? nlohmann::json(p.loss) : nlohmann::json()},
-                       {"smoothed", std::isfinite(p.smoothed) ? nlohmann::json(p.smoothed)
-                                                              : nlohmann::json()}});
+                       {"loss", num(p.loss)},
+                       {"smoothed", num(p.smoothed)},
+                       {"diverged", !std::isfinite(p.loss)}});
     }
-    nlohmann::json out = {{"curve", curve}};
-    if (r->suggestion.ok()) {
-      out["suggestion"] = {{"steepest", r->suggestion->steepest},
-                           {"min_div_10", r->suggestion->min_div_10},
-                           {"at_min", r->suggestion->at_min}};
-    } else {
-      out["suggestion_error"] = std::string(r->suggestion.status().message());
+    nlohmann::json suggestions = nlohmann::json::object(), reasons = nlohmann::json::object();
+    for (SuggestRule k : kAllSuggestRules) {
+      const auto lr = r->suggestions.Get(k);
+      suggestions[SuggestRuleName(k)] = lr.ok() ? nlohmann::json(*lr) : nlohmann::json();
+      if (!lr.ok()) reasons[SuggestRuleName(k)] = std::string(lr.status().message());
     }
+    nlohmann::json out = {{"curve", curve},
+                          {"steps_per_epoch", r->steps_per_epoch},
+                          {"suggestions", suggestions},
+                          {"reasons", reasons},
+                          {"rule", SuggestRuleName(*rule)},
+                          {"lr", chosen.ok() ? nlohmann::json(*chosen) : nlohmann::json()}};
     std::cout << out.dump(1) << std::endl;
   } else {
     std::cout << "step,lr,loss,smoothed_loss\n";
@@ -171,21 +185,22 @@ int RunLrFind(const std::string& trial_file, const std::string& format,
       const auto& p = r->curve[i];
       std::cout << absl::StrFormat("%d,%.9g,%.9g,%.9g\n", i, p.lr, p.loss, p.smoothed);
     }
-    if (r->suggestion.ok()) {
-      std::cout << absl::StrFormat("# suggestion steepest=%.6g min_div_10=%.6g at_min=%.6g\n",
-                                   r->suggestion->steepest, r->suggestion->min_div_10,
-                                   r->suggestion->at_min);
-    } else {
-      std::cout << "# no suggestion: " << r->suggestion.status().message() << "\n";
+    for (SuggestRule k : kAllSuggestRules) {
+      const auto lr = r->suggestions.Get(k);
+      std::cout << "# rule " << SuggestRuleName(k) << ": "
+                << (lr.ok() ? absl::StrFormat("%.6g", *lr)
+                            : absl::StrCat("none: ", lr.status().message()))
+                << "\n";
     }
+    std::cout << "# rule: " << SuggestRuleName(*rule) << "\n";
   }
-  if (r->suggestion.ok()) {
-    std::cerr << absl::StrFormat(
-        "suggested max_lr: %.4g (steepest), %.4g (min/10); loss minimum at lr %.4g\n",
-        r->suggestion->steepest, r->suggestion->min_div_10, r->suggestion->at_min);
+  if (chosen.ok()) {
+    std::cerr << absl::StrFormat("suggested max_lr (rule %s): %.4g\n", SuggestRuleName(*rule),
+                                 *chosen);
     return kExitOk;
   }
-  std::cerr << "no suggestion: " << r->suggestion.status().message() << "\n";
+  std::cerr << "no suggestion from rule " << SuggestRuleName(*rule) << ": "
+            << chosen.status().message() << "\n";
   return kExitFailure;
 }
 
@@ -332,12 +347,20 @@ int RunWorkerCli(int argc, char** argv) {
   train->add_flag("--resume", resume, "continue from the trial's checkpoint in --checkpoint-dir");
   AddCommon(train, &train_common);
 
-  std::string find_file, find_format = "csv";
+  std::string find_file, find_format = "csv", find_rule = SuggestRuleName(AutoLrOptions{}.rule);
   auto* find =
       app.add_subcommand("lr-find", "Run an LR range test; prints the curve and suggested max LRs");
   find->add_option("--trial", find_file, "trial file (YAML or JSON)")->required();
-  find->add_option("--format", find_format, "csv or json")
+  find->add_option("--format", find_format,
+                   "csv or json. json: {curve: [{lr, loss, smoothed, diverged}], suggestions: "
+                   "{rule: lr or null}, reasons: {rule: why it has no lr}, rule, lr}; csv: the "
+                   "curve, then '# rule NAME: LR' lines")
       ->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
+  find->add_option("--rule", find_rule,
+                   "the rule whose LR is 'the' suggestion (exit 1 when it has none): min, "
+                   "min_div_10, steepest or valley")
+      ->check(CLI::IsMember({"min", "min_div_10", "steepest", "valley"}))
       ->capture_default_str();
   AddCommon(find, &find_common);
 
@@ -364,7 +387,7 @@ int RunWorkerCli(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitBadInput;
   }
   if (*train) return RunTrain(trial_file, checkpoint_dir, resume, train_common);
-  if (*find) return RunLrFind(find_file, find_format, find_common);
+  if (*find) return RunLrFind(find_file, find_format, find_rule, find_common);
   if (*sched) return RunSchedule(schedule_arg, steps, steps_per_epoch, momentum);
   return RunDaemon(daemon);
 }

@@ -96,19 +96,23 @@ absl::StatusOr<double> AutoLrPlanner::PickLr(const TrialRecord& range, const LrC
     return absl::FailedPreconditionError(
         absl::StrCat("LR range test ", range.id, " reported no curve"));
   }
+  auto lr = RuleLr(*curve, options.rule);
+  if (!lr.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("LR range test ", range.id, " gave no usable suggestion under rule ",
+                     SuggestRuleName(options.rule), ": ", lr.status().message()));
+  }
+  return *lr * options.scale;
+}
+
+absl::StatusOr<double> AutoLrPlanner::RuleLr(const LrCurveRecord& curve, SuggestRule rule) {
   std::vector<LrCurvePoint> points;
   constexpr double kInf = std::numeric_limits<double>::infinity();
-  for (const auto& p : curve->points) {
-    // A diverged step ends the usable curve, as it does for the worker's own suggestion.
+  for (const auto& p : curve.points) {
     points.push_back(p.diverged ? LrCurvePoint{p.lr, kInf, kInf}
                                 : LrCurvePoint{p.lr, p.loss, p.smoothed_loss});
   }
-  auto suggestion = SuggestLr(points);
-  if (!suggestion.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "LR range test ", range.id, " gave no usable suggestion: ", suggestion.status().message()));
-  }
-  return suggestion->Get(options.rule) * options.scale;
+  return SuggestLr(points).Get(rule);
 }
 
 absl::Status AutoLrPlanner::Resolve(TrialRecord& held, const absl::StatusOr<double>& lr,

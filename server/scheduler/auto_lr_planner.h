@@ -3,7 +3,9 @@
 // ahead of the others, and the group's trials are held (QUEUED but not leasable) until that range
 // test ends. Then the sweep's auto rule picks the LR from the range test's curve and the held
 // trials get it written into their spec (params "max_lr" and "lr_from" say what and where from);
-// if the range test failed or its curve has no usable suggestion, they fail with the reason.
+// if the range test failed or the sweep's rule has no LR on its curve (each rule can fail on its
+// own, e.g. `min` when the loss does not rise after its minimum), they fail with the reason, which
+// names the rule. The rule's LR is also stored as the curve's suggested_lr when the curve arrives.
 //
 // The planner decides and remembers who waits for whom; the Scheduler applies the transitions
 // (trial_state.h), queues released trials and persists the changes.
@@ -37,8 +39,13 @@ class AutoLrPlanner {
   static std::map<std::string, std::string> HeldAfterRestart(
       const std::vector<TrialRecord>& trials);
 
+  // The LR that `rule` reads from `curve` (before auto.scale), or FAILED_PRECONDITION saying why
+  // that rule has none (core/lr_finder.h). Diverged points are left out of the smoothing.
+  static absl::StatusOr<double> RuleLr(const LrCurveRecord& curve, SuggestRule rule);
+
   // The LR that the range test `range` (ended) gives its dependents under `options`, or
-  // FAILED_PRECONDITION saying why there is none. `curve` may be null (none reported).
+  // FAILED_PRECONDITION saying why there is none, naming the rule. `curve` may be null (none
+  // reported).
   static absl::StatusOr<double> PickLr(const TrialRecord& range, const LrCurveRecord* curve,
                                        const AutoLrOptions& options);
 

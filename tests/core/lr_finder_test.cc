@@ -1,7 +1,11 @@
 #include "core/lr_finder.h"
 
 #include <cmath>
+#include <random>
+#include <utility>
+#include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace hypersweep {
@@ -45,38 +49,197 @@ TEST(LrFinderTest, SmoothingIsBiasCorrectedEma) {
   EXPECT_NEAR(t.curve()[1].smoothed, avg / (1 - 0.98 * 0.98), 1e-12);
 }
 
-TEST(LrFinderTest, SuggestionsBracketTheDescent) {
+// The curve with its EMA, as the trainer records it (the stop rule may end it early).
+std::vector<LrCurvePoint> Track(const std::vector<std::pair<double, double>>& lr_loss,
+                                bool stop = true) {
   LrRangeTracker t;
-  for (int i = 0; i < 400; ++i) {
-    const double lr = 1e-5 * std::pow(10.0, i / 50.0);
-    if (t.Add(lr, CurveLoss(lr))) break;
+  for (const auto& [lr, loss] : lr_loss) {
+    if (t.Add(lr, loss) && stop) break;
   }
-  auto s = SuggestLr(t.curve());
-  ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_GT(s->steepest, 1e-3);
-  EXPECT_LT(s->steepest, 1e-1);
-  EXPECT_GT(s->at_min, 1e-2);
-  EXPECT_LT(s->at_min, 3.0);
-  EXPECT_DOUBLE_EQ(s->min_div_10, s->at_min / 10);
-  EXPECT_LT(s->steepest, s->at_min);
+  return t.curve();
 }
 
-TEST(LrFinderTest, RisingCurveHasNoSuggestion) {
-  LrRangeTracker t;
-  for (int i = 0; i < 50; ++i) t.Add(1e-4 * (i + 1), 1.0 + i);
-  auto s = SuggestLr(t.curve());
-  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+// `n` points from 1e-5 over `decades` decades (exponential, as the default range test).
+std::vector<std::pair<double, double>> Sample(int n, double decades, double (*f)(double)) {
+  std::vector<std::pair<double, double>> out;
+  for (int i = 0; i < n; ++i) {
+    const double lr = 1e-5 * std::pow(10.0, decades * i / (n - 1));
+    out.emplace_back(lr, f(lr));
+  }
+  return out;
+}
+
+absl::StatusCode CodeOf(const absl::StatusOr<double>& s) { return s.status().code(); }
+
+TEST(LrFinderTest, CleanUShapedCurveGivesEveryRule) {
+  auto s = SuggestLr(Track(Sample(400, 8, CurveLoss)));
+  for (SuggestRule r : kAllSuggestRules)
+    ASSERT_TRUE(s.Get(r).ok()) << SuggestRuleName(r) << " " << s.Get(r).status();
+  // The true minimum is at lr 1 (x = 0, where the sigmoid's tail meets the parabola).
+  EXPECT_GT(*s.Get(SuggestRule::kMin), 0.3);
+  EXPECT_LT(*s.Get(SuggestRule::kMin), 1.5);
+  EXPECT_DOUBLE_EQ(*s.Get(SuggestRule::kMinDiv10), *s.Get(SuggestRule::kMin) / 10);
+  // The steepest descent is at lr 1e-2 (the sigmoid's centre).
+  EXPECT_GT(*s.Get(SuggestRule::kSteepest), 0.5e-2);
+  EXPECT_LT(*s.Get(SuggestRule::kSteepest), 2e-2);
+  // The valley is the descent from the flat start to the minimum; its middle lies between them.
+  EXPECT_GT(*s.Get(SuggestRule::kValley), 1e-4);
+  EXPECT_LT(*s.Get(SuggestRule::kValley), *s.Get(SuggestRule::kMin));
+}
+
+double StillFalling(double lr) { return 2.0 - 1.0 / (1 + std::exp(-2 * (std::log10(lr) + 3))); }
+
+TEST(LrFinderTest, CurveEndingAtStepLimitStillFallingHasNoMin) {
+  // 1e-5 .. 1e-1: the loss falls all the way to the end; no rise, no divergence.
+  auto s = SuggestLr(Track(Sample(200, 4, StillFalling)));
+  EXPECT_EQ(CodeOf(s.Get(SuggestRule::kMin)), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.Get(SuggestRule::kMin).status().message()),
+              testing::HasSubstr("does not clearly rise"));
+  // min_div_10 needs only the clear fall: the last full-window lr / 10.
+  ASSERT_TRUE(s.Get(SuggestRule::kMinDiv10).ok());
+  EXPECT_GT(*s.Get(SuggestRule::kMinDiv10), 1e-3);
+  EXPECT_TRUE(s.Get(SuggestRule::kSteepest).ok());
+}
+
+TEST(LrFinderTest, DivergenceAfterTheMinimumIsARise) {
+  auto pts = Sample(150, 3, StillFalling);
+  pts.emplace_back(0.2, std::nan(""));
+  auto s = SuggestLr(Track(pts));
+  EXPECT_TRUE(s.Get(SuggestRule::kMin).ok()) << s.Get(SuggestRule::kMin).status();
+}
+
+TEST(LrFinderTest, RisingCurveHasNoSuggestionAndNoFallback) {
+  std::vector<std::pair<double, double>> pts;
+  for (int i = 0; i < 50; ++i) pts.emplace_back(1e-4 * (i + 1), 1.0 + i);
+  auto s = SuggestLr(Track(pts, /*stop=*/false));
+  for (SuggestRule r : kAllSuggestRules) {
+    EXPECT_EQ(CodeOf(s.Get(r)), absl::StatusCode::kFailedPrecondition) << SuggestRuleName(r);
+  }
+  EXPECT_FALSE(s.AnyOk());
+  EXPECT_THAT(std::string(s.Get(SuggestRule::kSteepest).status().message()),
+              testing::HasSubstr("never fell"));
+}
+
+TEST(LrFinderTest, FlatNoisyCurveHasNoSuggestion) {
+  std::mt19937 gen(7);
+  std::normal_distribution<double> noise(0, 0.05);
+  std::vector<std::pair<double, double>> pts;
+  for (int i = 0; i < 300; ++i) pts.emplace_back(1e-5 * std::pow(10.0, i / 50.0), 2 + noise(gen));
+  auto s = SuggestLr(Track(pts, false));
+  for (SuggestRule r : kAllSuggestRules) {
+    EXPECT_EQ(CodeOf(s.Get(r)), absl::StatusCode::kFailedPrecondition) << SuggestRuleName(r);
+  }
+}
+
+TEST(LrFinderTest, TooShortCurveFailsEveryRule) {
+  auto s = SuggestLr(Track(Sample(7, 8, CurveLoss)));
+  for (SuggestRule r : kAllSuggestRules) {
+    EXPECT_THAT(std::string(s.Get(r).status().message()), testing::HasSubstr("too short"));
+  }
+}
+
+// A smooth U in log lr with its minimum at lr 1e-2: loss = 1 + 0.3 (log10 lr + 2)^2.
+double Bowl(double lr) { return 1 + 0.3 * std::pow(std::log10(lr) + 2, 2); }
+
+// Noisy samples of Bowl, n points over 1e-6 .. 1e2 (8 decades).
+std::vector<std::pair<double, double>> NoisyBowl(int n, double sd, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> noise(0, sd);
+  std::vector<std::pair<double, double>> out;
+  for (int i = 0; i < n; ++i) {
+    const double lr = 1e-6 * std::pow(10.0, 8.0 * i / (n - 1));
+    out.emplace_back(lr, Bowl(lr) + noise(gen));
+  }
+  return out;
+}
+
+double EmaArgminLr(const std::vector<LrCurvePoint>& c) {
+  size_t best = 0;
+  for (size_t i = 1; i < c.size(); ++i) {
+    if (c[i].smoothed < c[best].smoothed) best = i;
+  }
+  return c[best].lr;
+}
+
+TEST(LrFinderTest, CentredMinimumIsNotLaggedOnFewSteps) {
+  // Batch-1024-like: 80 steps over 8 decades. The EMA's 49-step lag is ~5 decades.
+  for (unsigned seed = 1; seed <= 5; ++seed) {
+    auto c = Track(NoisyBowl(80, 0.05, seed), /*stop=*/false);
+    auto s = SuggestLr(c);
+    ASSERT_TRUE(s.Get(SuggestRule::kMin).ok()) << s.Get(SuggestRule::kMin).status();
+    EXPECT_GT(*s.Get(SuggestRule::kMin), 1e-2 / 2) << seed;
+    EXPECT_LT(*s.Get(SuggestRule::kMin), 1e-2 * 2) << seed;
+    EXPECT_GT(EmaArgminLr(c), 1e-2 * 10) << "the EMA's minimum should lag (seed " << seed << ")";
+  }
+}
+
+TEST(LrFinderTest, CentredMinimumIsStableOnManyNoisySteps) {
+  // Batch-32-like: 1500 noisy steps; one spike must not move the minimum.
+  for (unsigned seed = 1; seed <= 5; ++seed) {
+    auto pts = NoisyBowl(1500, 0.3, seed);
+    pts[700].second = -5;  // one absurdly low batch near lr 1e-2.4
+    auto s = SuggestLr(Track(pts, false));
+    ASSERT_TRUE(s.Get(SuggestRule::kMin).ok()) << s.Get(SuggestRule::kMin).status();
+    EXPECT_GT(*s.Get(SuggestRule::kMin), 1e-2 / 3) << seed;
+    EXPECT_LT(*s.Get(SuggestRule::kMin), 1e-2 * 3) << seed;
+  }
+}
+
+TEST(LrFinderTest, ValleyOnAKnownShape) {
+  // Flat to 1e-4, a straight fall (in log lr) to 1e-1, then a sharp rise: the valley is the
+  // fall, and its middle is lr ~3e-3.
+  auto f = [](double lr) {
+    const double x = std::log10(lr);
+    if (x < -4) return 2.0;
+    if (x < -1) return 2.0 - (x + 4) / 3;
+    return 1.0 + 5 * (x + 1);
+  };
+  std::vector<std::pair<double, double>> pts;
+  for (int i = 0; i < 300; ++i) {
+    const double lr = 1e-6 * std::pow(10.0, 6.0 * i / 299);
+    pts.emplace_back(lr, f(lr));
+  }
+  auto s = SuggestLr(Track(pts, false));
+  ASSERT_TRUE(s.Get(SuggestRule::kValley).ok()) << s.Get(SuggestRule::kValley).status();
+  EXPECT_GT(*s.Get(SuggestRule::kValley), 1e-3);
+  EXPECT_LT(*s.Get(SuggestRule::kValley), 1e-2);
+}
+
+TEST(LrFinderTest, DivergedPointsAreSkipped) {
+  auto pts = Sample(400, 8, CurveLoss);
+  auto clean = SuggestLr(Track(pts, false));
+  std::vector<LrCurvePoint> c = Track(pts, false);
+  c.insert(c.begin() + 100, LrCurvePoint{c[100].lr, std::nan(""), std::nan("")});
+  c.insert(c.begin() + 50, LrCurvePoint{c[50].lr, INFINITY, INFINITY});
+  auto with = SuggestLr(c);
+  for (SuggestRule r : kAllSuggestRules) {
+    ASSERT_TRUE(with.Get(r).ok()) << SuggestRuleName(r) << " " << with.Get(r).status();
+    EXPECT_DOUBLE_EQ(*with.Get(r), *clean.Get(r)) << SuggestRuleName(r);
+  }
+  const CentredCurve cc = SmoothCentred(c);
+  EXPECT_EQ(cc.points.size(), 400u);
+  EXPECT_TRUE(cc.diverged);
+}
+
+TEST(LrFinderTest, CentredSmoothingHasNoLagOnALine) {
+  // A line in log lr is reproduced exactly, ends included (symmetric windows).
+  std::vector<LrCurvePoint> c;
+  for (int i = 0; i < 50; ++i) c.push_back({std::pow(10.0, -5 + i / 10.0), 3 - 0.1 * i, 0});
+  const CentredCurve cc = SmoothCentred(c);
+  ASSERT_EQ(cc.points.size(), 50u);
+  EXPECT_EQ(cc.full_half_window, 2);
+  for (int i = 0; i < 50; ++i) EXPECT_NEAR(cc.points[i].loss, 3 - 0.1 * i, 1e-9) << i;
+  EXPECT_EQ(cc.points[0].half_window, 0);
+  EXPECT_NEAR(cc.points[25].slope, -1.0, 1e-9);  // per decade
 }
 
 TEST(LrFinderTest, RuleNames) {
-  EXPECT_EQ(*ParseSuggestRule("steepest"), SuggestRule::kSteepest);
+  for (SuggestRule r : kAllSuggestRules) EXPECT_EQ(*ParseSuggestRule(SuggestRuleName(r)), r);
+  EXPECT_EQ(*ParseSuggestRule("valley"), SuggestRule::kValley);
   EXPECT_EQ(*ParseSuggestRule("min_div_10"), SuggestRule::kMinDiv10);
-  EXPECT_EQ(*ParseSuggestRule("min"), SuggestRule::kMin);
-  LrSuggestion s{0.01, 0.05, 0.5};
-  EXPECT_EQ(s.Get(SuggestRule::kSteepest), 0.01);
-  EXPECT_EQ(s.Get(SuggestRule::kMinDiv10), 0.05);
-  EXPECT_EQ(s.Get(SuggestRule::kMin), 0.5);
   EXPECT_FALSE(ParseSuggestRule("median").ok());
+  EXPECT_THAT(std::string(ParseSuggestRule("median").status().message()),
+              testing::HasSubstr("min, min_div_10, steepest or valley"));
 }
 
 }  // namespace

@@ -23,8 +23,10 @@ namespace hypersweep {
 namespace {
 
 using ::testing::_;
+using ::testing::HasSubstr;
 using ::testing::Invoke;
 using ::testing::NiceMock;
+using ::testing::Return;
 namespace fs = std::filesystem;
 
 constexpr char kTrainSpec[] =
@@ -115,7 +117,10 @@ class AgentTest : public ::testing::Test {
                                 MetricsSink*) -> absl::StatusOr<LrRangeResult> {
       LrRangeResult r;
       for (double lr : {1e-3, 1e-2, 1e-1}) r.curve.push_back({lr, 1.0, 1.0});
-      r.suggestion = LrSuggestion{0.01, 0.005, 0.05};
+      r.suggestions.by_rule = {{SuggestRule::kSteepest, 0.01},
+                               {SuggestRule::kMinDiv10, 0.005},
+                               {SuggestRule::kMin, 0.05},
+                               {SuggestRule::kValley, 0.02}};
       return r;
     };
   }
@@ -227,12 +232,33 @@ TEST_F(AgentTest, TransientUnavailableOnReportLrCurveIsRetried) {
       .WillOnce(Invoke([](auto*, const auto&, auto*) { return Unavailable(); }))
       .WillOnce(Invoke([](auto*, const v1::ReportLrCurveRequest& req, auto*) {
         EXPECT_EQ(req.points_size(), 3);
-        EXPECT_DOUBLE_EQ(req.suggested_lr(), 0.01);
+        // The coordinator applies the sweep's rule: the worker suggests nothing.
+        EXPECT_FALSE(req.has_suggested_lr());
         return grpc::Status::OK;
       }));
   EXPECT_CALL(*stub_, FinishTrial(_, _, _))
       .WillOnce(Invoke([](auto*, const v1::FinishTrialRequest& req, auto*) {
         EXPECT_EQ(req.status(), v1::SUCCEEDED);
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(agent_->Run(), 0);
+}
+
+TEST_F(AgentTest, RangeTestWithNoRuleFailsWithTheReasonAfterReportingTheCurve) {
+  options_.lr_range_test = [](const TrialSpec&, const TrainOptions&,
+                              MetricsSink*) -> absl::StatusOr<LrRangeResult> {
+    LrRangeResult r;
+    for (double lr : {1e-3, 1e-2, 1e-1}) r.curve.push_back({lr, 1.0, 1.0});
+    r.suggestions = SuggestLr(r.curve);  // 3 points: too short for any rule
+    return r;
+  };
+  Start(kRangeTestSpec);
+  EXPECT_CALL(*stub_, ReportLrCurve(_, _, _)).WillOnce(Return(grpc::Status::OK));
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _))
+      .WillOnce(Invoke([](auto*, const v1::FinishTrialRequest& req, auto*) {
+        EXPECT_EQ(req.status(), v1::FAILED);
+        EXPECT_EQ(req.failure_class(), v1::USER_ERROR);
+        EXPECT_THAT(req.reason(), HasSubstr("too short"));
         return grpc::Status::OK;
       }));
   EXPECT_EQ(agent_->Run(), 0);

@@ -215,13 +215,34 @@ TEST(WorkerCliTest, LrFindPrintsCurveAndSuggestion) {
   ProcResult r = RunWorker({"lr-find", "--trial", dir.File("r.yaml"), "--threads", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("step,lr,loss,smoothed_loss\n0,1e-05,"));
-  EXPECT_THAT(r.out, HasSubstr("# suggestion steepest="));
+  EXPECT_THAT(r.out, HasSubstr("# rule steepest: "));
+  EXPECT_THAT(r.out, HasSubstr("# rule valley: "));
+  EXPECT_THAT(r.out, HasSubstr("# rule: steepest\n"));
   ProcResult j =
       RunWorker({"lr-find", "--trial", dir.File("r.yaml"), "--threads", "1", "--format", "json"});
-  ASSERT_EQ(j.exit_code, 0);
+  ASSERT_EQ(j.exit_code, 0) << j.err;
   auto doc = nlohmann::json::parse(j.out);
   EXPECT_GT(doc["curve"].size(), 10u);
-  EXPECT_GT(doc["suggestion"]["steepest"].get<double>(), 0);
+  for (const auto& p : doc["curve"]) {
+    ASSERT_TRUE(p["diverged"].is_boolean());
+    EXPECT_EQ(p["diverged"].get<bool>(), p["loss"].is_null());
+  }
+  // Every rule: an lr, or null with a reason.
+  for (const char* rule : {"min", "min_div_10", "steepest", "valley"}) {
+    ASSERT_TRUE(doc["suggestions"].contains(rule)) << rule;
+    EXPECT_TRUE(doc["suggestions"][rule].is_number() || doc["reasons"].contains(rule)) << rule;
+  }
+  EXPECT_EQ(doc["rule"], "steepest");  // the default rule
+  EXPECT_EQ(doc["lr"], doc["suggestions"]["steepest"]);
+  EXPECT_GT(doc["lr"].get<double>(), 0);
+  // --rule picks which one is "the" suggestion.
+  ProcResult v = RunWorker({"lr-find", "--trial", dir.File("r.yaml"), "--threads", "1", "--format",
+                            "json", "--rule", "min_div_10"});
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  auto vdoc = nlohmann::json::parse(v.out);
+  EXPECT_EQ(vdoc["rule"], "min_div_10");
+  EXPECT_EQ(vdoc["lr"], vdoc["suggestions"]["min_div_10"]);
+  EXPECT_THAT(v.err, HasSubstr("rule min_div_10"));
 }
 
 }  // namespace

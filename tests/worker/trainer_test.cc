@@ -195,10 +195,42 @@ TEST(TrainerTest, RangeTestSuggestsAnLr) {
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_GT(r->curve.size(), 5u);
   EXPECT_EQ(sink.points.size(), r->curve.size());
-  ASSERT_TRUE(r->suggestion.ok()) << r->suggestion.status();
-  EXPECT_GT(r->suggestion->steepest, 1e-7);
-  EXPECT_LT(r->suggestion->steepest, 10);
+  ASSERT_TRUE(r->suggestions.AnyOk());
+  const auto steepest = r->suggestions.Get(SuggestRule::kSteepest);
+  ASSERT_TRUE(steepest.ok()) << steepest.status();
+  EXPECT_GT(*steepest, 1e-7);
+  EXPECT_LT(*steepest, 10);
   EXPECT_GT(r->curve.back().lr, r->curve.front().lr);
+}
+
+TEST(TrainerTest, RangeTestTrainsFullBatchesOnly) {
+  // 1200 training rows in batches of 7: 171 full batches and a partial one of 3 rows, which the
+  // range test leaves out, so its default length (one epoch) is 171 steps, not 172.
+  auto spec = Synthetic();
+  spec.batch_size = 7;
+  LrRangeTestSchedule range;
+  range.min_lr = 1e-5;
+  range.max_lr = 1e-2;
+  spec.schedule = ScheduleSpec{range, {}};
+  RecordingSink sink;
+  TrainOptions o;
+  o.threads = 1;
+  auto r = RunLrRangeTest(spec, o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->steps_per_epoch, 1200 / 7);
+  EXPECT_EQ(r->curve.size(), 1200u / 7);
+  EXPECT_EQ(sink.points.size(), 1200u / 7);
+  // Longer than an epoch: every epoch of the test is 171 steps.
+  range.steps.steps = 400;
+  spec.schedule = ScheduleSpec{range, {}};
+  r = RunLrRangeTest(spec, o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->curve.size(), 400u);
+  // Fewer rows than one batch: no full batch to train.
+  spec.batch_size = 2000;
+  r = RunLrRangeTest(spec, o, &sink);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("fewer than one batch"));
 }
 
 TEST(TrainerTest, CsvWithNonNumericFeatureIsAUserError) {

@@ -481,7 +481,8 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
         p->set_diverged(true);
       }
     }
-    if (r->suggestion.ok()) req.set_suggested_lr(r->suggestion->steepest);
+    // No suggested_lr: the coordinator applies the sweep's rule to the curve (the worker does not
+    // know it).
     v1::ReportLrCurveResponse resp;
     absl::Status s = Call(&v1::WorkerService::StubInterface::ReportLrCurve, req, &resp, trial_retry,
                           kRpcTimeout);
@@ -490,8 +491,10 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
     if (!s.ok())
       return failed(absl::UnavailableError(absl::StrCat("reporting the LR curve: ", s.message())));
     consecutive_failures_ = 0;
-    if (!r->suggestion.ok())
-      return finish(v1::FAILED, v1::USER_ERROR, std::string(r->suggestion.status().message()));
+    if (!r->suggestions.AnyOk()) {  // no rule has an LR (e.g. the loss never fell): say why
+      return finish(v1::FAILED, v1::USER_ERROR,
+                    std::string(r->suggestions.Get(SuggestRule::kMinDiv10).status().message()));
+    }
     return finish(v1::SUCCEEDED, v1::FAILURE_CLASS_UNSPECIFIED, "");
   }
 

@@ -223,16 +223,22 @@ absl::StatusOr<LrRangeResult> RangeTestImpl(const TrialSpec& spec, const TrainOp
   } else {
     range.kind = LrRangeTestSchedule{};
   }
-  ASSIGN_OR_RETURN(Schedule sched, Schedule::Create(range, {s.steps_per_epoch, 1, spec.momentum}));
+  const int64_t n = s.split.train.rows();
+  const int64_t full_batches = n / spec.batch_size;  // the partial last batch is not trained
+  if (full_batches == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("LR range test: the training split has %d rows, fewer than one batch (%d)",
+                        n, spec.batch_size));
+  }
+  ASSIGN_OR_RETURN(Schedule sched, Schedule::Create(range, {full_batches, 1, spec.momentum}));
   LrRangeTracker tracker;
   s.model->train();
-  const int64_t n = s.split.train.rows();
   int64_t step = 0;
   for (int64_t epoch = 0; step < sched.total_steps(); ++epoch) {
     SeedEpoch(spec.seed, epoch);
     const torch::Tensor order = EpochOrder(spec.seed, epoch, n, s.device);
     bool stop = false;
-    for (int64_t b = 0; b < s.steps_per_epoch && step < sched.total_steps() && !stop; ++b, ++step) {
+    for (int64_t b = 0; b < full_batches && step < sched.total_steps() && !stop; ++b, ++step) {
       if (options.should_stop && options.should_stop())
         return absl::CancelledError("range test stopped");
       const double lr = sched.Lr(step);
@@ -246,7 +252,8 @@ absl::StatusOr<LrRangeResult> RangeTestImpl(const TrialSpec& spec, const TrainOp
   }
   LrRangeResult r;
   r.curve = tracker.curve();
-  r.suggestion = SuggestLr(r.curve);
+  r.suggestions = SuggestLr(r.curve);
+  r.steps_per_epoch = full_batches;
   return r;
 }
 

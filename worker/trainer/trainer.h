@@ -93,12 +93,16 @@ absl::StatusOr<TrialResult> TrainTrial(const TrialSpec& spec, const TrainOptions
                                        MetricsSink* sink);
 
 struct LrRangeResult {
-  std::vector<LrCurvePoint> curve;
-  absl::StatusOr<LrSuggestion> suggestion = absl::UnknownError("not run");
+  std::vector<LrCurvePoint> curve;  // a diverged step has a non-finite loss (and is the last)
+  LrSuggestions suggestions;        // every rule's LR or why it has none (core/lr_finder.h)
+  int64_t steps_per_epoch = 0;      // full batches per epoch: the range test trains no partial one
 };
 
 // Runs an LR range test on the trial's data and model: spec.schedule when it is an lr_range_test,
-// else the default range test (1e-7 .. 10, exponential, one epoch).
+// else the default range test (1e-7 .. 10, exponential, one epoch). Every step trains a full batch
+// (an epoch's partial last batch is left out: its loss is noisier and its gradient scaled
+// differently), so an epoch of the test is floor(rows / batch_size) steps; INVALID_ARGUMENT when
+// the training split has fewer rows than one batch.
 absl::StatusOr<LrRangeResult> RunLrRangeTest(const TrialSpec& spec, const TrainOptions& options,
                                              MetricsSink* sink);
 
