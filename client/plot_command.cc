@@ -148,6 +148,7 @@ absl::StatusOr<std::vector<LrRangeCurve>> LrRangeCurves(SweepClient& client,
         c.smoothed_loss.push_back(q.smoothed_loss());
       }
       if (curve.has_suggested_lr()) c.suggested_lr = curve.suggested_lr();
+      c.rule = curve.rule();
       curves.push_back(std::move(c));
     }
   }

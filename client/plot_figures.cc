@@ -76,8 +76,9 @@ std::string RenderLrFinderFigure(const std::string& sweep_name,
     }
     if (c.suggested_lr) {
       const std::string lr = CellText(*c.suggested_lr);
-      markers.push_back({*c.suggested_lr, absl::StrCat("suggested ", lr)});
-      s.label += absl::StrCat(" (suggests ", lr, ")");
+      const std::string by = c.rule.empty() ? "" : absl::StrCat(" (rule ", c.rule, ")");
+      markers.push_back({*c.suggested_lr, absl::StrCat("suggested ", lr, by)});
+      s.label += absl::StrCat(" (", c.rule.empty() ? "suggests" : c.rule, " ", lr, ")");
     }
     series.push_back(std::move(s));
   }

@@ -29,6 +29,7 @@ struct LrRangeCurve {
   std::vector<double> lr;  // diverged steps already left out
   std::vector<double> smoothed_loss;
   std::optional<double> suggested_lr;  // marked, and named in the legend
+  std::string rule;  // the rule that suggested it (the sweep's auto rule), if known
 };
 
 enum class SweepFigure {

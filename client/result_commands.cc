@@ -324,17 +324,28 @@ absl::Status RunLrCurve(SweepClient& client, const std::string& trial_id,
     table.AddRow({p.step(), p.lr(), has_loss ? json(p.loss()) : json(),
                   has_loss && std::isfinite(p.smoothed_loss()) ? json(p.smoothed_loss()) : json()});
   }
+  // An auto-LR range test names the sweep's rule; suggested_lr is that rule's LR (before
+  // auto.scale), the one the sweep used.
+  const bool has_rule = !curve.rule().empty();
   if (format == Format::kJson) {
-    WriteJson({{"trial_id", trial_id},
-               {"suggested_lr", curve.has_suggested_lr() ? json(curve.suggested_lr()) : json()},
-               {"points", table.ToJson()}},
-              *io.out);
+    json out = {{"trial_id", trial_id},
+                {"suggested_lr", curve.has_suggested_lr() ? json(curve.suggested_lr()) : json()},
+                {"points", table.ToJson()}};
+    if (has_rule) out["rule"] = curve.rule();
+    if (!curve.rule_error().empty()) out["rule_error"] = curve.rule_error();
+    WriteJson(out, *io.out);
     return absl::OkStatus();
   }
   WriteTable(table, format, *io.out);
-  const std::string suggestion =
-      curve.has_suggested_lr() ? CellText(curve.suggested_lr()) : std::string("none");
-  (format == Format::kTable ? *io.out : *io.err) << "suggested lr: " << suggestion << "\n";
+  std::string line =
+      has_rule ? absl::StrCat("rule ", curve.rule(), ": ") : std::string("suggested lr: ");
+  if (curve.has_suggested_lr()) {
+    absl::StrAppend(&line, CellText(curve.suggested_lr()));
+  } else {
+    absl::StrAppend(&line, "none",
+                    curve.rule_error().empty() ? "" : absl::StrCat(" (", curve.rule_error(), ")"));
+  }
+  (format == Format::kTable ? *io.out : *io.err) << line << "\n";
   return absl::OkStatus();
 }
 

@@ -265,13 +265,20 @@ absl::StatusOr<std::vector<EpochRecord>> Scheduler::GetEpochs(
   return store_->GetEpochs(trial_id, metrics);
 }
 
-absl::StatusOr<LrCurveRecord> Scheduler::GetLrCurve(const std::string& trial_id) {
+absl::StatusOr<Scheduler::LrCurveView> Scheduler::GetLrCurve(const std::string& trial_id) {
+  LrCurveView view;
   {
     absl::MutexLock lock(&mu_);
-    if (!trials_.count(trial_id))
-      return absl::NotFoundError(absl::StrCat("unknown trial ", trial_id));
+    auto t = trials_.find(trial_id);
+    if (t == trials_.end()) return absl::NotFoundError(absl::StrCat("unknown trial ", trial_id));
+    auto s = sweeps_.find(t->second.rec.sweep_id);
+    if (s != sweeps_.end()) view.rule = s->second.auto_lr.rule;
   }
-  return store_->GetLrCurve(trial_id);
+  ASSIGN_OR_RETURN(view.curve, store_->GetLrCurve(trial_id));
+  if (view.rule && !view.curve.suggested_lr) {
+    view.rule_error = std::string(AutoLrPlanner::RuleLr(view.curve, *view.rule).status().message());
+  }
+  return view;
 }
 
 std::vector<WorkerInfo> Scheduler::ListWorkers() {

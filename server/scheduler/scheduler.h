@@ -47,6 +47,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -112,7 +113,14 @@ class Scheduler {
   absl::StatusOr<TrialPage> ListTrials(const TrialQuery& query);
   absl::StatusOr<std::vector<EpochRecord>> GetEpochs(const std::string& trial_id,
                                                      const std::set<std::string>& metrics);
-  absl::StatusOr<LrCurveRecord> GetLrCurve(const std::string& trial_id);
+  // A curve and the sweep's auto rule (the default rule when the sweep has no auto section): the
+  // stored suggested_lr is that rule's LR (before auto.scale); rule_error says why it has none.
+  struct LrCurveView {
+    LrCurveRecord curve;
+    std::optional<SuggestRule> rule;
+    std::string rule_error;
+  };
+  absl::StatusOr<LrCurveView> GetLrCurve(const std::string& trial_id);
   std::vector<WorkerInfo> ListWorkers();
 
   // ---- Workers ----

@@ -279,6 +279,13 @@ void Scheduler::ReportLrCurve(const LeaseRef& lease, LrCurveRecord curve, Callba
       error = t.status();
     } else {
       WriteBatch batch;
+      {
+        // The coordinator decides with the sweep's auto rule (the default one when the sweep has
+        // no auto section); what a worker suggested is not kept.
+        const SuggestRule rule = sweeps_[(*t)->rec.sweep_id].auto_lr.rule;
+        auto lr = AutoLrPlanner::RuleLr(curve, rule);
+        curve.suggested_lr = lr.ok() ? std::optional<double>(*lr) : std::nullopt;
+      }
       auto_lr_.KeepCurve((*t)->rec.id, curve);
       batch.put_lr_curves.emplace_back((*t)->rec.id, std::move(curve));
       Commit(std::move(batch), {}, [done](absl::Status st) { st.ok() ? done(true) : done(st); });

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/lr_finder.h"
 #include "server/service/convert.h"
 #include "server/service/services.h"
 
@@ -223,8 +224,11 @@ grpc::ServerUnaryReactor* SweepServiceImpl::GetLrCurve(grpc::CallbackServerConte
                                                        const v1::GetLrCurveRequest* req,
                                                        v1::GetLrCurveResponse* resp) {
   if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
-  auto curve = sched_->GetLrCurve(req->trial_id());
-  if (!curve.ok()) return Done(ctx, ToGrpc(curve.status()));
+  auto view = sched_->GetLrCurve(req->trial_id());
+  if (!view.ok()) return Done(ctx, ToGrpc(view.status()));
+  const LrCurveRecord* curve = &view->curve;
+  if (view->rule) resp->set_rule(SuggestRuleName(*view->rule));
+  resp->set_rule_error(view->rule_error);
   for (const auto& p : curve->points) {
     v1::LrCurvePoint* o = resp->add_points();
     o->set_step(p.step);

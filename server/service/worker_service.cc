@@ -156,7 +156,7 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ReportLrCurve(grpc::CallbackServerC
     curve.points.push_back(LrPoint{p.step(), p.lr(), diverged ? 0 : p.loss(),
                                    diverged ? 0 : p.smoothed_loss(), diverged});
   }
-  if (req->has_suggested_lr()) curve.suggested_lr = req->suggested_lr();
+  // req->suggested_lr() is not read: the scheduler stores the LR of the sweep's rule instead.
   auto* reactor = ctx->DefaultReactor();
   sched_->ReportLrCurve(FromProto(req->lease()), std::move(curve),
                         [reactor](absl::StatusOr<bool> r) { reactor->Finish(ToGrpc(r.status())); });

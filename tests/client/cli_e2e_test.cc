@@ -552,6 +552,11 @@ TEST_F(CliE2eTest, LrFinderPlotAndCurve) {
     usable["batch_size=" + t["params"]["batch_size"].get<std::string>()] = n;
     auto rows = CliCsv({"lr-curve", t["id"]});
     EXPECT_EQ(rows.size(), 60u);
+    // The sweep's rule (here the default, steepest) and its LR, or why it has none.
+    EXPECT_EQ(curve["rule"], "steepest");
+    EXPECT_TRUE(curve["suggested_lr"].is_number() || curve.contains("rule_error")) << curve;
+    auto text = Cli({"lr-curve", t["id"]});
+    EXPECT_THAT(text.out + text.err, HasSubstr("rule steepest: "));
   }
   const std::string out = cluster_->dir() + "/lr.svg";
   auto r = Cli({"plot", id, "--kind", "lr-finder", "--out", out});

@@ -231,6 +231,10 @@ grid:
     auto spec = ParseTrialSpec(t.spec_json());
     ASSERT_TRUE(spec.ok()) << spec.status();
     EXPECT_DOUBLE_EQ(std::get<OneCycleSchedule>(spec->schedule.kind).max_lr, *want) << t.id();
+    // The coordinator stores the sweep's rule's LR with the curve and names the rule.
+    EXPECT_EQ(curve.rule(), "steepest");
+    ASSERT_TRUE(curve.has_suggested_lr()) << curve.rule_error();
+    EXPECT_DOUBLE_EQ(curve.suggested_lr(), *want);
     EXPECT_THAT(t.params().at("lr_from"), HasSubstr(range));
   }
 }

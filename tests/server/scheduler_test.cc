@@ -734,6 +734,55 @@ schedule: {one_cycle: {max_lr: auto}}
     EXPECT_THAT(Param(t, "lr_from"), HasSubstr("(min x 0.6)"));
   }
   EXPECT_EQ(resolved, 1);
+  // The curve names the sweep's rule and stores its LR (before the scale).
+  auto view = sched_->GetLrCurve(range->trial.id);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->rule, SuggestRule::kMin);
+  ASSERT_TRUE(view->curve.suggested_lr.has_value()) << view->rule_error;
+  EXPECT_DOUBLE_EQ(*view->curve.suggested_lr, std::pow(10.0, -3 + 27 / 10.0));
+  EXPECT_EQ(view->rule_error, "");
+}
+
+// Each rule can fail on its own: `min` needs the loss to rise after its minimum. A range test that
+// ended at its step limit with the loss still falling fails the dependents, with a reason that
+// names the rule and says why; the curve's view says the same.
+TEST_F(AutoLrTest, AFailingRuleFailsTheDependentsWithItsReason) {
+  auto r = Submit(R"(
+name: minrule
+dataset: {synthetic: {}}
+epochs: 3
+batch_size: 32
+auto: {rule: min}
+schedule: {one_cycle: {max_lr: auto}}
+)");
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string w = Register();
+  auto range = AcquireNow(w);
+  ASSERT_TRUE(range.ok() && range->acquired);
+  LrCurveRecord falling;
+  for (int i = 0; i <= 40; ++i) {
+    const double x = -5 + i / 10.0;
+    const double loss = 2.0 - 1.0 / (1 + std::exp(-2 * (x + 3)));
+    falling.points.push_back({i, std::pow(10.0, x), loss, loss});
+  }
+  ASSERT_TRUE(ReportCurve(Ref(*range), falling).ok());
+  ASSERT_TRUE(Finish(Ref(*range), TrialStatus::kSucceeded).ok());
+  int failed = 0;
+  for (const auto& t : All(r->sweep.record.id)) {
+    if (Param(t, "role") == "lr_range_test") continue;
+    ++failed;
+    EXPECT_EQ(t.status, TrialStatus::kFailed);
+    EXPECT_EQ(t.failure_class, FailureClass::kUserError);
+    EXPECT_THAT(t.reason, HasSubstr(range->trial.id));
+    EXPECT_THAT(t.reason, HasSubstr("under rule min"));
+    EXPECT_THAT(t.reason, HasSubstr("does not clearly rise"));
+  }
+  EXPECT_EQ(failed, 1);
+  auto view = sched_->GetLrCurve(range->trial.id);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->rule, SuggestRule::kMin);
+  EXPECT_FALSE(view->curve.suggested_lr.has_value());
+  EXPECT_THAT(view->rule_error, HasSubstr("does not clearly rise"));
 }
 
 TEST_F(AutoLrTest, OneRangeTestPerGroupThenResolvedDependents) {
