@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -154,6 +155,21 @@ auto: {rule: min_div_10, div: 4}
   auto t = ExpandSweep(*s);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ((*t)[0].spec.schedule.auto_fields.size(), 2u);
+}
+
+TEST(SweepSpecTest, EveryRuleIsAcceptedAndABadOneNamesTheField) {
+  for (const char* rule : {"min", "min_div_10", "steepest", "valley"}) {
+    auto s = ParseSweepSpec(absl::StrCat(
+        "dataset: {synthetic: {}}\nschedule: {one_cycle: {max_lr: auto}}\nauto: {rule: ", rule,
+        "}\n"));
+    ASSERT_TRUE(s.ok()) << rule << ": " << s.status();
+    EXPECT_STREQ(SuggestRuleName(s->auto_lr.rule), rule);
+  }
+  auto bad = ParseSweepSpec(
+      "dataset: {synthetic: {}}\nschedule: {one_cycle: {max_lr: auto}}\nauto: {rule: vally}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("auto.rule"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("valley"));
 }
 
 TEST(SweepSpecTest, TooManyTrialsRejected) {
