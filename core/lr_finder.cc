@@ -151,16 +151,37 @@ LrSuggestions SuggestLr(const std::vector<LrCurvePoint>& curve) {
         start, s[lo].lr, s[imin].loss, 100 * kMinFall)));
   }
   LrSuggestions out;
-  const double lr_min = s[imin].lr;
+  const double lowest = s[imin].loss;
 
-  // min: the loss must rise clearly after the minimum.
-  double after = s[imin].loss;
-  for (int i = imin + 1; i <= hi; ++i) after = std::max(after, s[i].loss);
-  double need = s[imin].loss + kRiseFraction * fall;
-  if (s[imin].loss > 0) need = std::min(need, kRiseFactor * s[imin].loss);
-  if (after >= need || c.diverged || StopRuleFired(curve)) {
+  // Whether the loss rises clearly after the minimum, and where: the first point at the rise
+  // level (hi + 1 when none).
+  double need = lowest + kRiseFraction * fall;
+  if (lowest > 0) need = std::min(need, kRiseFactor * lowest);
+  int rise = hi + 1;
+  for (int i = imin + 1; i <= hi && rise > hi; ++i) {
+    if (s[i].loss >= need) rise = i;
+  }
+  // The bottom: from the first point within kBottomFraction of the fall above the lowest loss to
+  // the last such point before the rise. Its middle (in log lr) is the minimum's LR: on a flat,
+  // noisy bottom the lowest point itself wanders over the whole bottom from seed to seed, while
+  // the bottom's edges (where the fall ends, where the rise starts) stay put.
+  const double floor_level = lowest + kBottomFraction * fall;
+  int left = imin, right = imin;
+  for (int i = lo; i <= imin; ++i) {
+    if (s[i].loss <= floor_level) {
+      left = i;
+      break;
+    }
+  }
+  for (int i = imin; i < rise; ++i) {
+    if (s[i].loss <= floor_level) right = i;
+  }
+  const double lr_min = std::sqrt(s[left].lr * s[right].lr);
+  if (rise <= hi || c.diverged || StopRuleFired(curve)) {
     out.by_rule.emplace(SuggestRule::kMin, lr_min);
   } else {
+    double after = lowest;
+    for (int i = imin + 1; i <= hi; ++i) after = std::max(after, s[i].loss);
     out.by_rule.emplace(
         SuggestRule::kMin,
         absl::FailedPreconditionError(absl::StrFormat(
@@ -168,7 +189,7 @@ LrSuggestions SuggestLr(const std::vector<LrCurvePoint>& curve) {
             "only %.4g after it, below %.4g (the lower of the minimum + %g of its fall and %g x "
             "the minimum), and the test neither diverged nor hit its stop rule; it probably "
             "ended at its step limit: raise max_lr",
-            s[imin].loss, lr_min, after, need, kRiseFraction, kRiseFactor)));
+            lowest, s[imin].lr, after, need, kRiseFraction, kRiseFactor)));
   }
   out.by_rule.emplace(SuggestRule::kMinDiv10, lr_min / 10);
 

@@ -23,12 +23,13 @@ struct LrCurvePoint {
 // checking that the loss falls clearly (the minimum is at least kMinFall of the starting level
 // below it); a rule that has no answer fails with FAILED_PRECONDITION saying why, never with
 // another rule's value.
-//   min:        the minimum's lr: the largest LR at which the loss was still falling (Smith's max
-//               LR for 1cycle and cyclical schedules). Needs the loss to rise clearly after the
-//               minimum (see kRiseFraction): a test that ended at its step limit still falling
-//               has no minimum, only an end.
-//   min_div_10: the minimum's lr / 10, a safe constant LR. Needs only the clear fall: when the test
-//               ended still falling, it is the last LR / 10, still an LR at which the loss fell.
+//   min:        the minimum's lr (Smith's max LR for 1cycle and cyclical schedules), taken as the
+//               middle, in log lr, of the curve's bottom (kBottomFraction): the lowest point of a
+//               flat, noisy bottom moves by up to a decade between seeds, the bottom's edges do
+//               not. Needs the loss to rise clearly after the minimum (see kRiseFraction): a test
+//               that ended at its step limit still falling has no minimum, only an end.
+//   min_div_10: min's lr / 10, a safe constant LR. Needs only the clear fall: when the test ended
+//               still falling, the bottom ends at the last point, an LR at which the loss fell.
 //   steepest:   the lr of the most negative slope of the smoothed loss against log lr before the
 //               minimum. Fails when there is no descent before the minimum.
 //   valley:     after fastai's rule: the longest stretch over which the smoothed loss keeps
@@ -91,6 +92,9 @@ inline constexpr double kMinFall = 0.02;    // the minimum must be 2% of the sta
 // step limit wiggles far less than either.
 inline constexpr double kRiseFraction = 0.25;
 inline constexpr double kRiseFactor = 1.5;
+// The bottom of the curve: the points within kBottomFraction x (start - min) of the lowest
+// smoothed loss, from where the fall ends to where the rise starts; `min` is its middle in log lr.
+inline constexpr double kBottomFraction = 0.1;
 
 // Each rule's LR, or why it has none.
 struct LrSuggestions {

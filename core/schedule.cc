@@ -167,6 +167,14 @@ absl::Status ValidateSchedule(const ScheduleSpec& spec, const std::string& base)
               return Invalid(path, "max_lr", "must be > min_lr", s.max_lr);
             }
             RETURN_IF_ERROR(CheckStepCount(path, "steps", s.steps, false));
+            if (s.steps_per_decade < 0 || s.steps_per_decade > 100000) {
+              return Invalid(path, "steps_per_decade", "must be in [1, 100000]",
+                             static_cast<double>(s.steps_per_decade));
+            }
+            if (s.steps_per_decade > 0 && s.steps.set()) {
+              return absl::InvalidArgumentError(
+                  path + ".steps_per_decade: give either steps or steps_per_decade, not both");
+            }
             return absl::OkStatus();
           },
       },
@@ -212,10 +220,10 @@ absl::StatusOr<Schedule> Schedule::Create(const ScheduleSpec& spec, const RunGeo
             return absl::OkStatus();
           },
           [&](const LrRangeTestSchedule& r) -> absl::Status {
-            // Default: one epoch, but at least 100 steps so small datasets still give a usable
-            // curve.
-            double steps =
-                std::round(ResolveSteps(r.steps, g, std::max<double>(g.steps_per_epoch, 100)));
+            const int64_t per_decade =
+                r.steps_per_decade > 0 ? r.steps_per_decade : kDefaultRangeStepsPerDecade;
+            const double by_decade = std::ceil(per_decade * std::log10(r.max_lr / r.min_lr));
+            double steps = std::round(ResolveSteps(r.steps, g, by_decade));
             if (steps < 2) return absl::InvalidArgumentError(path + ".steps: must be >= 2");
             s.range_steps_ = static_cast<int64_t>(steps);
             s.total_steps_ = s.range_steps_;

@@ -70,9 +70,15 @@ enum class RangeTestMode { kExp, kLinear };
 struct LrRangeTestSchedule {
   double min_lr = 1e-7;
   double max_lr = 10;
-  StepCount steps;  // default: one epoch, at least 100 steps
+  // The test's length: `steps` (or `steps_epochs`), else steps_per_decade x log10(max_lr /
+  // min_lr). Steps per decade, not epochs, so that the curve's resolution in LR (and with it the
+  // suggestion) does not depend on the batch size; the default is chosen by measurement
+  // (bench/lr_find_stability.py, docs/PERFORMANCE.md).
+  StepCount steps;
+  int64_t steps_per_decade = 0;  // 0: kDefaultRangeStepsPerDecade
   RangeTestMode mode = RangeTestMode::kExp;
 };
+inline constexpr int64_t kDefaultRangeStepsPerDecade = 100;
 
 using ScheduleKind = std::variant<ConstantSchedule, OneCycleSchedule, CyclicSchedule,
                                   CosineRestartsSchedule, LrRangeTestSchedule>;

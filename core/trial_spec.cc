@@ -289,6 +289,7 @@ absl::StatusOr<ScheduleSpec> ParseSchedule(const YAML::Node& node, const std::st
     r.Double("min_lr", &s.min_lr);
     r.Double("max_lr", &s.max_lr);
     ReadStepCount(r, "steps", &s.steps);
+    r.Int("steps_per_decade", &s.steps_per_decade);
     ReadEnum(r, "mode", kRangeModes, &s.mode);
     spec.kind = s;
   }
@@ -468,6 +469,7 @@ nlohmann::json ToJson(const ScheduleSpec& spec) {
           body["min_lr"] = s.min_lr;
           body["max_lr"] = s.max_lr;
           steps("steps", s.steps);
+          if (s.steps_per_decade > 0) body["steps_per_decade"] = s.steps_per_decade;
           body["mode"] = NameOf(kRangeModes, s.mode);
         }
       },

@@ -98,7 +98,7 @@ def main():
         else:
             f = lambda i: (lo + (hi - lo) * min(i, n - 1) / (n - 1)) / lo
         cases.append(case("lr_range_test_" + mode,
-                          {"lr_range_test": {"min_lr": lo, "max_lr": hi, "mode": mode}}, n, 1, 0.9,
+                          {"lr_range_test": {"min_lr": lo, "max_lr": hi, "mode": mode, "steps": n}}, n, 1, 0.9,
                           lambda o, f=f: S.LambdaLR(o, f), lr0=lo))
     print(json.dumps({"generator": "tools/gen_schedule_fixtures.py", "torch": torch.__version__,
                       "cases": cases}, indent=1))

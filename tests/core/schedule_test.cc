@@ -5,11 +5,14 @@
 #include <fstream>
 
 #include "core/trial_spec.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
 namespace hypersweep {
 namespace {
+
+using ::testing::HasSubstr;
 
 nlohmann::json LoadFixtures() {
   std::ifstream in(std::string(HYPERSWEEP_SOURCE_DIR) + "/tests/data/schedule_fixtures.json");
@@ -98,16 +101,33 @@ TEST(ScheduleTest, EpochFieldsConvertWithStepsPerEpoch) {
   EXPECT_LT(s->Lr(13), 0.02);
 }
 
-TEST(ScheduleTest, RangeTestDefaultsToOneEpoch) {
+TEST(ScheduleTest, RangeTestLengthIsStepsPerDecadeWhateverTheEpoch) {
+  // 1e-7 .. 10 is 8 decades: 800 steps by default, however many steps an epoch has, so that the
+  // curve's resolution in LR does not depend on the batch size.
   LrRangeTestSchedule r;
+  for (int64_t steps_per_epoch : {20, 150, 5000}) {
+    auto s = Schedule::Create(ScheduleSpec{r, {}}, {steps_per_epoch, 3, 0.9});
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->total_steps(), 8 * kDefaultRangeStepsPerDecade);
+    EXPECT_NEAR(s->Lr(0), 1e-7, 1e-20);
+    EXPECT_NEAR(s->Lr(s->total_steps() - 1), 10, 1e-9);
+  }
+  r.steps_per_decade = 25;
+  r.min_lr = 1e-4;
+  r.max_lr = 1;
   auto s = Schedule::Create(ScheduleSpec{r, {}}, {150, 3, 0.9});
-  ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->total_steps(), 150);
-  EXPECT_NEAR(s->Lr(0), 1e-7, 1e-20);
-  EXPECT_NEAR(s->Lr(149), 10, 1e-9);
-  auto small = Schedule::Create(ScheduleSpec{r, {}}, {20, 3, 0.9});
-  ASSERT_TRUE(small.ok());
-  EXPECT_EQ(small->total_steps(), 100);  // at least 100 steps on small datasets
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->total_steps(), 100);
+  // An explicit length still wins, and the two together are an error naming the field.
+  r.steps_per_decade = 0;
+  r.steps.epochs = 2;
+  s = Schedule::Create(ScheduleSpec{r, {}}, {150, 3, 0.9});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->total_steps(), 300);
+  r.steps_per_decade = 10;
+  s = Schedule::Create(ScheduleSpec{r, {}}, {150, 3, 0.9});
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("steps_per_decade"));
 }
 
 }  // namespace
