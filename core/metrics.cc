@@ -21,10 +21,18 @@ const MetricRegistry& MetricRegistry::Builtin() {
         {kElapsedSeconds, D::kLowerIsBetter, false},
         {kSteps, D::kNeither, false, ValueKind::kCount},
         {kPartial, D::kNeither, false, ValueKind::kFlag},
+        {kTestLoss, D::kLowerIsBetter, false},
+        {kTestAccuracy, D::kHigherIsBetter, false},
+        {kTestAuc, D::kHigherIsBetter, false},
+        {kTestAms, D::kHigherIsBetter, false},
     };
     return r;
   }();
   return *kBuiltin;
+}
+
+bool IsTestMetric(std::string_view name) {
+  return name == kTestLoss || name == kTestAccuracy || name == kTestAuc || name == kTestAms;
 }
 
 MetricRegistry MetricRegistry::With(const std::vector<MetricInfo>& extra) const {

@@ -36,6 +36,16 @@ inline constexpr char kElapsedSeconds[] = "elapsed_seconds";  // training second
 inline constexpr char kSteps[] = "steps";                     // optimizer steps so far
 inline constexpr char kPartial[] = "partial";  // 1 when the epoch was cut by the time budget
 
+// Reported once, with the last epoch, when the dataset has a test split that is not the
+// validation set: the final model on the test rows. Never an objective, so never used for
+// `best`, sorting or the auto LR (selection reads validation metrics only).
+inline constexpr char kTestLoss[] = "test_loss";
+inline constexpr char kTestAccuracy[] = "test_accuracy";
+inline constexpr char kTestAuc[] = "test_auc";
+inline constexpr char kTestAms[] = "test_ams";
+// Whether `name` is one of the test-split metrics above (selection must not read them).
+bool IsTestMetric(std::string_view name);
+
 // The objective when a spec names none.
 inline constexpr char kDefaultObjective[] = "val_loss";
 

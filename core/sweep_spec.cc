@@ -282,6 +282,11 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
     o.String("goal", &goal);
     const metrics::MetricRegistry& known = metrics::MetricRegistry::Builtin();
     if (o.ok() && s.objective.metric.empty()) o.Fail("metric", "must not be empty");
+    if (o.ok() && metrics::IsTestMetric(s.objective.metric)) {
+      o.Fail("metric", absl::StrCat(s.objective.metric,
+                                    " is the final model's test-split score, reported but never "
+                                    "selected on; choose a validation metric (val_*)"));
+    }
     if (o.ok() && !known.IsObjective(s.objective.metric)) {
       o.Fail("metric", absl::StrCat("unknown metric '", s.objective.metric,
                                     "'; expected one of: ", known.ObjectiveNames()));

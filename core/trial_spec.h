@@ -77,7 +77,7 @@ struct OptimizerSpec {
 
 struct ValidationSpec {
   enum class Kind { kDefault, kTestSplit, kHoldout, kKFold };
-  Kind kind = Kind::kDefault;  // default: the dataset's test split, else holdout 0.2
+  Kind kind = Kind::kDefault;  // default: holdout 0.2 of the training rows (never the test split)
   double holdout = 0.2;
   int64_t folds = 5;
   int64_t fold = 0;

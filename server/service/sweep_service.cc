@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/lr_finder.h"
+#include "core/metrics.h"
 #include "server/service/convert.h"
 #include "server/service/services.h"
 
@@ -180,6 +181,15 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListTrials(grpc::CallbackServerConte
     q.statuses.insert(FromProto(static_cast<v1::TrialStatus>(s)));
   }
   q.sort_metric = req->sort_metric();
+  if (metrics::IsTestMetric(q.sort_metric)) {
+    // The test split is for reporting the final models; ranking on it is model selection on the
+    // test set.
+    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  absl::StrCat("sort_metric: ", q.sort_metric,
+                                               " is the final model's test-split score, reported "
+                                               "but never used to rank trials; sort by a "
+                                               "validation metric (val_*)")));
+  }
   q.sort_by_final = req->sort_by() == v1::ListTrialsRequest::FINAL;
   if (req->goal() == v1::GOAL_UNSPECIFIED) {
     q.maximize = q.sort_metric == sweep->record.objective_metric && sweep->record.maximize;

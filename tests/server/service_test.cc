@@ -185,6 +185,11 @@ TEST_F(ServiceTest, SubmitAcquireReportFinishQuery) {
   ASSERT_TRUE(sweeps_->ListTrials(Ctx().get(), lt2, &ltr2).ok());
   ASSERT_EQ(ltr2.trials_size(), 3);
   EXPECT_NEAR(ltr2.trials(0).final_value(), 0.8, 1e-12);
+  // Ranking on a test-split metric is selection on the test set: refused, naming the field.
+  lt2.set_sort_metric("test_accuracy");
+  grpc::Status refused = sweeps_->ListTrials(Ctx().get(), lt2, &ltr2);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("sort_metric: test_accuracy"));
 
   v1::GetTrialMetricsRequest gm;
   for (const auto& id : ids) gm.add_trial_ids(id);

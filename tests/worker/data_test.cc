@@ -145,6 +145,52 @@ TEST(DataTest, StandardisesOnTrainingRowsOnly) {
   EXPECT_NEAR(s->val_weight_scale, 600.0 / 150.0, 1e-12);
 }
 
+TEST(DataTest, DefaultValidatesOnTrainingRowsAndKeepsTheTestSplitApart) {
+  TempDir dir;
+  WriteIdx(dir.path(), "train", 100, false);
+  WriteIdx(dir.path(), "t10k", 30, false);
+  TrialSpec t;
+  t.dataset = Mnist(dir.path());
+  auto d = LoadData(t.dataset);
+  ASSERT_TRUE(d.ok()) << d.status();
+  // Default: a stratified holdout of 0.2 of the 100 training rows; the 30 test rows are the test
+  // split, standardised with the training rows' statistics like the validation rows.
+  auto s = MakeSplit(**d, t);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->train.rows(), 80);
+  EXPECT_EQ(s->val.rows(), 20);
+  ASSERT_TRUE(s->has_test());
+  EXPECT_EQ(s->test.rows(), 30);
+  // Same pixel-to-label mapping in both files: a test row and a training row of one label are
+  // the same after standardisation only if both were standardised with the same statistics.
+  auto first_of = [](const Table& tb, int64_t label) {
+    auto idx = (tb.y == label).nonzero().flatten();
+    return tb.x.index_select(0, idx.narrow(0, 0, 1));
+  };
+  EXPECT_TRUE(torch::allclose(first_of(s->test, 3), first_of(s->train, 3)));
+  // Explicit test_split: the test split is the validation set and there is no separate test.
+  t.validation.kind = ValidationSpec::Kind::kTestSplit;
+  s = MakeSplit(**d, t);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->train.rows(), 100);
+  EXPECT_EQ(s->val.rows(), 30);
+  EXPECT_FALSE(s->has_test());
+}
+
+TEST(DataTest, AmsScaleCountsTheWholeSampleNotTheLimit) {
+  // 600 rows, of which dataset.limit keeps 200; the validation rows (50) stand for the 600.
+  TrialSpec t = SyntheticTrial(600);
+  t.dataset.limit = 200;
+  t.validation.kind = ValidationSpec::Kind::kHoldout;
+  t.validation.holdout = 0.25;
+  auto d = LoadData(t.dataset);
+  ASSERT_TRUE(d.ok());
+  auto s = MakeSplit(**d, t);
+  ASSERT_TRUE(s.ok());
+  EXPECT_NEAR(static_cast<double>(s->val.rows()), 50, 2);  // stratified rounding per class
+  EXPECT_NEAR(s->val_weight_scale, 600.0 / static_cast<double>(s->val.rows()), 1e-12);
+}
+
 TEST(DataTest, CsvMissingValuesAndClassNormalisedWeights) {
   TempDir dir;
   const std::string csv = dir.File("h.csv");

@@ -56,7 +56,10 @@ TEST(TrainerTest, LearnsSyntheticMulticlass) {
   // Every built-in metric each epoch, except the flag of an epoch cut by the budget.
   for (const auto& e : sink.epochs) {
     for (const metrics::MetricInfo& info : metrics::MetricRegistry::Builtin().all()) {
-      EXPECT_EQ(e.Has(info.name), info.name != metrics::kPartial) << info.name;
+      // No test split in the synthetic data: no test_* metrics.
+      EXPECT_EQ(e.Has(info.name),
+                info.name != metrics::kPartial && !metrics::IsTestMetric(info.name))
+          << info.name;
     }
   }
 }
@@ -186,6 +189,52 @@ validation: {folds: 5, fold: 1}
   EXPECT_TRUE(std::isfinite(last.Get(metrics::kValLoss)));
 }
 
+TEST(TrainerTest, TestSplitScoresTheFinalModelOnceAndNeverValidates) {
+  // A CSV with a separate test file: validation is a holdout of the training file by default,
+  // and the test file is evaluated once, on the final model, reported with the last epoch only.
+  TempDir dir;
+  const std::string train = dir.File("train.csv"), test = dir.File("test.csv");
+  hypersweep::testing::WriteHiggsLikeCsv(train, 1500, 1);
+  hypersweep::testing::WriteHiggsLikeCsv(test, 500, 2);
+  auto spec = ParseTrialSpec(R"(
+dataset: {csv: {path: )" + train +
+                             ", test_path: " + test +
+                             R"(, label: Label, positive: s, weight: KaggleWeight,
+                drop: [EventId, Weight, KaggleSet], missing: -999}}
+model: {mlp: {hidden: [16]}}
+schedule: {constant: {lr: 0.05}}
+epochs: 3
+batch_size: 128
+)");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  RecordingSink sink;
+  TrainOptions o;
+  o.threads = 1;
+  ASSERT_TRUE(TrainTrial(*spec, o, &sink).ok());
+  ASSERT_EQ(sink.epochs.size(), 3u);
+  for (size_t i = 0; i + 1 < sink.epochs.size(); ++i) {
+    for (const char* m :
+         {metrics::kTestLoss, metrics::kTestAccuracy, metrics::kTestAuc, metrics::kTestAms}) {
+      EXPECT_FALSE(sink.epochs[i].Has(m)) << m << " at epoch " << i;
+    }
+  }
+  const auto& last = sink.epochs.back();
+  EXPECT_GT(last.Get(metrics::kTestAccuracy), 0.5);
+  EXPECT_GT(last.Get(metrics::kTestAuc), 0.6);
+  EXPECT_TRUE(std::isfinite(last.Get(metrics::kTestLoss)));
+  EXPECT_TRUE(std::isfinite(last.Get(metrics::kTestAms)));
+  // Validation came from the training file: its score differs from the test file's.
+  EXPECT_NE(last.Get(metrics::kValLoss), last.Get(metrics::kTestLoss));
+
+  // validation: {test_split: true} validates on the test file and reports no separate test.
+  auto on_test = *spec;
+  on_test.validation.kind = ValidationSpec::Kind::kTestSplit;
+  RecordingSink sink2;
+  ASSERT_TRUE(TrainTrial(on_test, o, &sink2).ok());
+  ASSERT_EQ(sink2.epochs.size(), 3u);
+  for (const auto& e : sink2.epochs) EXPECT_FALSE(e.Has(metrics::kTestLoss));
+}
+
 TEST(TrainerTest, RangeTestSuggestsAnLr) {
   auto spec = Synthetic();
   RecordingSink sink;
@@ -205,7 +254,8 @@ TEST(TrainerTest, RangeTestSuggestsAnLr) {
 
 TEST(TrainerTest, RangeTestTrainsFullBatchesOnly) {
   // 1200 training rows in batches of 7: 171 full batches and a partial one of 3 rows, which the
-  // range test leaves out, so its default length (one epoch) is 171 steps, not 172.
+  // range test leaves out: its epochs are 171 steps, not 172. Its default length is 100 steps per
+  // decade of LR (300 here), whatever the batch size.
   auto spec = Synthetic();
   spec.batch_size = 7;
   LrRangeTestSchedule range;
@@ -218,8 +268,14 @@ TEST(TrainerTest, RangeTestTrainsFullBatchesOnly) {
   auto r = RunLrRangeTest(spec, o, &sink);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->steps_per_epoch, 1200 / 7);
-  EXPECT_EQ(r->curve.size(), 1200u / 7);
-  EXPECT_EQ(sink.points.size(), 1200u / 7);
+  EXPECT_EQ(r->curve.size(), 300u);
+  EXPECT_EQ(sink.points.size(), 300u);
+  spec.batch_size = 70;  // 17 full batches of 70, and 10 rows left out
+  r = RunLrRangeTest(spec, o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->steps_per_epoch, 17);
+  EXPECT_EQ(r->curve.size(), 300u);
+  spec.batch_size = 7;
   // Longer than an epoch: every epoch of the test is 171 steps.
   range.steps.steps = 400;
   spec.schedule = ScheduleSpec{range, {}};

@@ -384,8 +384,9 @@ void Standardize(SplitData& s, bool is_image) {
   if (is_image) {
     const auto mean = s.train.x.mean();
     const auto std = s.train.x.std().clamp_min(1e-6);
-    s.train.x.sub_(mean).div_(std);
-    s.val.x.sub_(mean).div_(std);
+    for (Table* t : {&s.train, &s.val, &s.test}) {
+      if (t->x.defined()) t->x.sub_(mean).div_(std);
+    }
     return;
   }
   // Per feature, over the non-missing training values; missing values become 0 (the mean).
@@ -397,7 +398,8 @@ void Standardize(SplitData& s, bool is_image) {
   auto var = ((s.train.x - mean).pow(2) * present).sum(0) / (count - 1).clamp_min(1);
   auto std = var.sqrt();
   std = torch::where(std > 1e-12, std, torch::ones_like(std));
-  for (Table* t : {&s.train, &s.val}) {
+  for (Table* t : {&s.train, &s.val, &s.test}) {
+    if (!t->x.defined()) continue;
     t->x.sub_(mean).div_(std);
     if (t->missing.defined()) t->x.masked_fill_(t->missing, 0.0f);
   }
@@ -458,9 +460,9 @@ absl::StatusOr<SplitData> MakeSplit(const LoadedData& data, const TrialSpec& spe
   s.binary = data.num_classes == 2;
   const Table train_all = Head(data.train, spec.dataset.limit);
   ValidationSpec::Kind kind = spec.validation.kind;
-  if (kind == ValidationSpec::Kind::kDefault) {
-    kind = data.has_test() ? ValidationSpec::Kind::kTestSplit : ValidationSpec::Kind::kHoldout;
-  }
+  // The default validates on training rows, never on the test split (selection on the test set
+  // would make its numbers optimistic).
+  if (kind == ValidationSpec::Kind::kDefault) kind = ValidationSpec::Kind::kHoldout;
   if (kind == ValidationSpec::Kind::kTestSplit) {
     if (!data.has_test()) {
       return absl::InvalidArgumentError("validation.test_split: this dataset has no test split");
@@ -495,7 +497,10 @@ absl::StatusOr<SplitData> MakeSplit(const LoadedData& data, const TrialSpec& spe
     }
     s.train = Rows(train_all, torch::tensor(tr, torch::kInt64));
     s.val = Rows(train_all, torch::tensor(va, torch::kInt64));
-    s.val_weight_scale = static_cast<double>(train_all.rows()) / static_cast<double>(va.size());
+    // AMS counts events in the whole sample: scale by the full training rows, not the rows left
+    // by dataset.limit.
+    s.val_weight_scale = static_cast<double>(data.train.rows()) / static_cast<double>(va.size());
+    if (data.has_test()) s.test = Rows(data.test, torch::arange(data.test.rows(), torch::kInt64));
   }
   if (s.train.y.max().item<int64_t>() >= data.num_classes) {
     return absl::InvalidArgumentError("labels exceed the number of classes");
@@ -505,6 +510,7 @@ absl::StatusOr<SplitData> MakeSplit(const LoadedData& data, const TrialSpec& spe
       spec.dataset.kind == DatasetSpec::Kind::kCsv && spec.dataset.csv.normalize_weights;
   s.train_loss_w = LossWeights(s.train, normalize, data.num_classes);
   s.val_loss_w = LossWeights(s.val, normalize, data.num_classes);
+  if (s.has_test()) s.test_loss_w = LossWeights(s.test, normalize, data.num_classes);
   return s;
 }
 

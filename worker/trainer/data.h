@@ -37,13 +37,19 @@ struct LoadedData {
 };
 
 // What a trial trains and validates on, standardised with the training part's statistics.
+// `test` holds the dataset's test split when it is not the validation set (undefined tensors
+// otherwise): the final model is evaluated on it once, and nothing selects on it.
 struct SplitData {
-  Table train, val;
+  Table train, val, test;
   int64_t num_classes = 0;
-  bool binary = false;            // two classes: one logit and weighted BCE
-  double val_weight_scale = 1.0;  // multiplies val weights for AMS (1 / validation fraction)
-  torch::Tensor train_loss_w;     // per-row loss weights (maybe class-normalised) or undefined
+  bool binary = false;  // two classes: one logit and weighted BCE
+  // Multiplies the validation rows' weights for AMS so that they stand for the whole dataset (the
+  // full training file, before dataset.limit): its rows / the validation rows.
+  double val_weight_scale = 1.0;
+  torch::Tensor train_loss_w;  // per-row loss weights (maybe class-normalised) or undefined
   torch::Tensor val_loss_w;
+  torch::Tensor test_loss_w;
+  bool has_test() const { return test.x.defined(); }
 };
 
 absl::StatusOr<std::shared_ptr<const LoadedData>> LoadData(const DatasetSpec& spec);
@@ -59,7 +65,10 @@ class DatasetCache {
 };
 
 // Splits by the trial's validation spec (folds are stratified with a fixed seed so fold i is the
-// same rows for every trial) and standardises on the training rows.
+// same rows for every trial) and standardises on the training rows. The default is a stratified
+// holdout of the training rows, also for a dataset with a test split, which then becomes
+// SplitData::test; `validation: {test_split: true}` validates on the test split instead (and then
+// there is no separate test).
 absl::StatusOr<SplitData> MakeSplit(const LoadedData& data, const TrialSpec& spec);
 
 }  // namespace hypersweep

@@ -18,6 +18,11 @@ namespace hypersweep {
 //   val_ams       binary tasks with sample weights: best AMS over thresholds; NaN otherwise
 void Evaluate(Net& model, const SplitData& split, EpochMetrics* out);
 
+// The same on split.test (the dataset's test split when it is not the validation set), setting
+// test_loss, test_accuracy, test_auc and test_ams; nothing when there is no such split. The
+// trainer calls it once, on the final model.
+void EvaluateTest(Net& model, const SplitData& split, EpochMetrics* out);
+
 }  // namespace hypersweep
 
 #endif  // HYPERSWEEP_WORKER_TRAINER_EVALUATE_H_

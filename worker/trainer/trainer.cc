@@ -82,12 +82,14 @@ absl::StatusOr<Session> Prepare(const TrialSpec& spec, const TrainOptions& optio
                    BuildModel(spec.model, shape, s.split.binary ? 1 : s.split.num_classes));
   s.model->to(s.device);
   // Only x and y move: the raw sample weights (Table::w) stay on the CPU for AUC and AMS.
-  for (Table* t : {&s.split.train, &s.split.val}) {
+  for (Table* t : {&s.split.train, &s.split.val, &s.split.test}) {
+    if (!t->x.defined()) continue;
     t->x = t->x.to(s.device);
     t->y = t->y.to(s.device);
   }
   if (s.split.train_loss_w.defined()) s.split.train_loss_w = s.split.train_loss_w.to(s.device);
   if (s.split.val_loss_w.defined()) s.split.val_loss_w = s.split.val_loss_w.to(s.device);
+  if (s.split.test_loss_w.defined()) s.split.test_loss_w = s.split.test_loss_w.to(s.device);
   s.optimizer = std::make_unique<Optimizer>(spec.optimizer, s.model->parameters(), spec.momentum,
                                             spec.weight_decay);
   return s;
@@ -180,6 +182,9 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
     m.Set(metrics::kSteps, static_cast<double>(p.step));
     if (cut_by_budget) m.Set(metrics::kPartial, 1);
     Evaluate(s.model, s.split, &m);
+    // The final model, and only it, meets the test split: with the run's last epoch (or the one
+    // the budget cut short).
+    if (cut_by_budget || p.epoch + 1 == spec.epochs) EvaluateTest(s.model, s.split, &m);
     p.epochs.push_back(m);
     result.epochs.push_back(m);
     // Checkpoint before reporting: an epoch that was reported is never trained again on resume.
