@@ -56,6 +56,10 @@ constexpr ColumnDef kColumns[] = {
      }},
     {TrialColumn::kWorker, "worker",
      [](const v1::Trial& t, const std::string&) { return NullIfEmpty(t.worker_id()); }},
+    {TrialColumn::kLrSpread, "lr_spread",
+     [](const v1::Trial& t, const std::string&) {
+       return OptionalValue(t.has_lr_spread(), t.lr_spread());
+     }},
     {TrialColumn::kReason, "reason",
      [](const v1::Trial& t, const std::string&) { return NullIfEmpty(t.reason()); }},
 };

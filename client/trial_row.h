@@ -33,6 +33,7 @@ enum class TrialColumn {
   kBest,       // "best": the trial's best value of that metric
   kFinal,      // "final": its value at the last epoch
   kWorker,     // "worker": the worker that ran (or runs) it
+  kLrSpread,   // "lr_spread": auto LR: max/min of its range tests' LRs; null without auto LR
   kReason,     // "reason": why it failed, diverged or was cancelled
 };
 
@@ -41,17 +42,17 @@ inline constexpr TrialColumn kTrialListColumns[] = {
     TrialColumn::kId,        TrialColumn::kIndex,    TrialColumn::kStatus, TrialColumn::kAttempt,
     TrialColumn::kBatchSize, TrialColumn::kSchedule, TrialColumn::kFold,   TrialColumn::kSeed,
     TrialColumn::kEpochs,    TrialColumn::kMetric,   TrialColumn::kBest,   TrialColumn::kFinal,
-    TrialColumn::kWorker,    TrialColumn::kReason};
+    TrialColumn::kWorker,    TrialColumn::kLrSpread, TrialColumn::kReason};
 // `export` CSV (after its "sweep_id" column): one row per epoch, so no per-trial summary values.
 inline constexpr TrialColumn kTrialExportColumns[] = {
     TrialColumn::kTrialId,   TrialColumn::kIndex,    TrialColumn::kStatus, TrialColumn::kAttempt,
     TrialColumn::kBatchSize, TrialColumn::kSchedule, TrialColumn::kFold,   TrialColumn::kSeed,
-    TrialColumn::kWorker,    TrialColumn::kReason};
+    TrialColumn::kWorker,    TrialColumn::kLrSpread, TrialColumn::kReason};
 // `export` JSON: one object per trial (with its epochs), keyed "id".
 inline constexpr TrialColumn kTrialExportJsonColumns[] = {
     TrialColumn::kId,        TrialColumn::kIndex,    TrialColumn::kStatus, TrialColumn::kAttempt,
     TrialColumn::kBatchSize, TrialColumn::kSchedule, TrialColumn::kFold,   TrialColumn::kSeed,
-    TrialColumn::kWorker,    TrialColumn::kReason};
+    TrialColumn::kWorker,    TrialColumn::kLrSpread, TrialColumn::kReason};
 
 // The column names, in order.
 std::vector<std::string> TrialColumnNames(absl::Span<const TrialColumn> columns);

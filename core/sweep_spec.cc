@@ -365,6 +365,10 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
       parsed.ok() ? void(s.auto_lr.rule = *parsed)
                   : a.Fail("rule", std::string(parsed.status().message()));
     }
+    a.Int("range_tests", &s.auto_lr.range_tests);
+    if (a.ok() && !(s.auto_lr.range_tests >= 1 && s.auto_lr.range_tests <= 10)) {
+      a.Fail("range_tests", "must be in [1, 10]");
+    }
     a.Double("div", &s.auto_lr.div);
     if (a.ok() && !(s.auto_lr.div >= 1)) a.Fail("div", "must be >= 1");
     a.Double("scale", &s.auto_lr.scale);

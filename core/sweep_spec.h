@@ -44,6 +44,8 @@ struct RandomSearch {
 
 struct AutoLrOptions {
   SuggestRule rule = SuggestRule::kSteepest;
+  // Range tests per group (different seeds); their LRs are combined by geometric mean.
+  int64_t range_tests = 3;
   double div = 10;   // base_lr = max_lr / div where base_lr is auto
   double scale = 1;  // max_lr = the rule's suggestion x scale, in (0, 1]
 };

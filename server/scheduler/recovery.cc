@@ -19,7 +19,8 @@ RecoveredState Recover(StoreState state, int64_t now_ms, int64_t lease_ttl_ms) {
     sweep_at[s.rec.id] = out.sweeps.size();
     out.sweeps.push_back(std::move(s));
   }
-  std::map<std::string, std::string> held = AutoLrPlanner::HeldAfterRestart(state.trials);
+  std::map<std::string, std::vector<std::string>> held =
+      AutoLrPlanner::HeldAfterRestart(state.trials);
   for (auto& rec : state.trials) {
     auto sit = sweep_at.find(rec.sweep_id);
     if (sit == sweep_at.end()) continue;

@@ -17,8 +17,8 @@ namespace hypersweep {
 struct RecoveredState {
   std::vector<SweepEntry> sweeps;  // in creation order, seq 1, 2, ...; with counts and trial ids
   std::vector<TrialEntry> trials;  // of those sweeps, in store order (trials of others dropped)
-  // QUEUED auto-LR trials still waiting for their range test: trial id -> range-test id.
-  std::map<std::string, std::string> held;
+  // QUEUED auto-LR trials still waiting for their range tests: trial id -> range-test ids.
+  std::map<std::string, std::vector<std::string>> held;
   std::vector<WorkerRecord> workers;
 };
 

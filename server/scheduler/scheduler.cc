@@ -56,15 +56,15 @@ absl::Status Scheduler::Load() {
     }
   }
   for (auto& w : rs.workers) workers_.Restore(std::move(w));
-  // A range test that ended before a crash, with its dependents still held: release them now.
+  // Range tests with dependents still held: their stored curves come back (a running one may have
+  // reported its curve already), and a group whose range tests have all ended releases its trials.
   WriteBatch batch;
   std::vector<SweepEvent> events;
-  for (const auto& range_id : auto_lr_.RangeTests()) {
-    TrialEntry& range = trials_[range_id];
-    if (!IsFinal(range.rec.status)) continue;
-    auto curve = store_->GetLrCurve(range_id);
-    ReleaseDependents(range, curve.ok() ? &*curve : nullptr, batch, events);
+  const std::vector<std::string> range_tests = auto_lr_.RangeTests();
+  for (const auto& range_id : range_tests) {  // also those still running that reported one
+    if (auto curve = store_->GetLrCurve(range_id); curve.ok()) auto_lr_.KeepCurve(range_id, *curve);
   }
+  for (const auto& range_id : range_tests) ReleaseDependents(range_id, batch, events);
   if (!batch.empty()) RETURN_IF_ERROR(store_->Write(std::move(batch)));
   return absl::OkStatus();
 }
@@ -120,13 +120,10 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   rec.maximize = spec->objective.goal == Goal::kMaximize;
   rec.created_ms = clock_->NowMs();
   rec.max_attempts = max_attempts > 0 ? max_attempts : options_.default_max_attempts;
-  // Auto LR: one range test per group, ahead of the trials that wait for it.
-  const std::vector<int64_t> waits_for = AutoLrPlanner::AddRangeTests(*expanded);
-  // The range tests stand at the front, one per group, and every one has a dependent.
-  const size_t range_tests =
-      waits_for.empty()
-          ? 0
-          : static_cast<size_t>(*std::max_element(waits_for.begin(), waits_for.end()) + 1);
+  // Auto LR: auto.range_tests range tests per group, ahead of the trials that wait for them.
+  const AutoLrPlanner::RangeTestPlan plan =
+      AutoLrPlanner::AddRangeTests(*expanded, spec->auto_lr.range_tests);
+  const size_t range_tests = plan.range_tests;
   result.trials.reserve(expanded->size());
   for (size_t i = 0; i < expanded->size(); ++i) {
     const ExpandedTrial& e = (*expanded)[i];
@@ -171,8 +168,10 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
       e.rec = t;
       e.sweep_seq = s.seq;
       s.trial_ids.push_back(t.id);
-      if (const int64_t r = waits_for[static_cast<size_t>(t.index)]; r >= 0) {
-        auto_lr_.Hold(result.trials[static_cast<size_t>(r)].id, t.id);
+      if (const auto& waits = plan.waits_for[static_cast<size_t>(t.index)]; !waits.empty()) {
+        std::vector<std::string> range_ids;
+        for (int64_t r : waits) range_ids.push_back(result.trials[static_cast<size_t>(r)].id);
+        auto_lr_.Hold(range_ids, t.id);
       } else {
         queue_.Push(e.position(), t.id);
       }

@@ -188,9 +188,10 @@ class Scheduler {
   void ReleaseLease(TrialEntry& t, ReleaseContext ctx, const std::string& reason, WriteBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireLeases(int64_t now, Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // When `range` (an LR range-test trial) has ended: resolves or fails the trials waiting for it,
-  // adding their changes to `batch` and `events`. `curve` is its stored curve, if any.
-  void ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve, WriteBatch& batch,
+  // When the LR range test `range_id` has ended: if every range test of its group has ended,
+  // resolves (or fails) the trials waiting for the group from the kept curves, adding their
+  // changes to `batch` and `events`; otherwise the group keeps waiting.
+  void ReleaseDependents(const std::string& range_id, WriteBatch& batch,
                          std::vector<SweepEvent>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Leases queued trials to waiting long-polls.
   void ServeWaiters(int64_t now, Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -48,23 +48,31 @@ void Scheduler::ReleaseLease(TrialEntry& t, ReleaseContext ctx, const std::strin
   }
   WriteTrial(t, batch);
   if (IsFinal(t.rec.status) && auto_lr_.HasDependents(t.rec.id)) {
-    // A range test that gave up (or was cancelled): its dependents fail. Their events are not
+    // A range test that gave up (or was cancelled): it gives no LR. Its group's events are not
     // streamed from here; ListTrials shows them.
     std::vector<SweepEvent> unused;
-    ReleaseDependents(t, nullptr, batch, unused);
+    ReleaseDependents(t.rec.id, batch, unused);
   }
 }
 
-void Scheduler::ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve, WriteBatch& batch,
+void Scheduler::ReleaseDependents(const std::string& range_id, WriteBatch& batch,
                                   std::vector<SweepEvent>& events) {
-  const std::vector<std::string> deps = auto_lr_.TakeDependents(range.rec.id);
-  if (deps.empty()) return;
-  const SweepEntry& sweep = sweeps_[range.rec.sweep_id];
-  const absl::StatusOr<double> lr = AutoLrPlanner::PickLr(range.rec, curve, sweep.auto_lr);
+  const std::vector<std::string> group = auto_lr_.GroupOf(range_id);
+  if (group.empty()) return;
+  std::vector<AutoLrPlanner::EndedRangeTest> ended;
+  for (const auto& id : group) {
+    const TrialEntry& r = trials_[id];
+    if (!IsFinal(r.rec.status)) return;  // the group still waits for this one
+    ended.push_back({&r.rec, auto_lr_.CurveOf(id)});
+  }
+  const SweepEntry& sweep = sweeps_[trials_[range_id].rec.sweep_id];
+  const absl::StatusOr<AutoLrPlanner::CombinedLr> lr = AutoLrPlanner::Combine(ended, sweep.auto_lr);
+  const std::vector<std::string> deps = auto_lr_.TakeDependents(range_id);
+  for (const auto& id : group) auto_lr_.ForgetCurve(id);
   for (const auto& id : deps) {
     TrialEntry& t = trials_[id];
     if (t.rec.status != TrialStatus::kQueued) continue;  // e.g. cancelled meanwhile
-    if (absl::Status s = AutoLrPlanner::Resolve(t.rec, lr, range.rec.id, sweep.auto_lr); !s.ok()) {
+    if (absl::Status s = AutoLrPlanner::Resolve(t.rec, lr, sweep.auto_lr); !s.ok()) {
       FailHeld(t.rec, CountsOf(t), std::string(s.message()));
       WriteTrial(t, batch);
       events.push_back(EventFor(t));
@@ -74,7 +82,6 @@ void Scheduler::ReleaseDependents(TrialEntry& range, const LrCurveRecord* curve,
     queue_.Push(t.position(), t.rec.id);
     events.push_back(EventFor(t));
   }
-  auto_lr_.ForgetCurve(range.rec.id);  // last: `curve` may point into it
 }
 
 void Scheduler::Lease(TrialEntry& t, const std::string& worker_id, int64_t now,
@@ -350,7 +357,7 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
       const TrialStatus after = tr.rec.status;
       std::vector<SweepEvent> events = {EventFor(tr)};
       if (IsFinal(after) && auto_lr_.HasDependents(tr.rec.id)) {
-        ReleaseDependents(tr, auto_lr_.CurveOf(tr.rec.id), batch, events);
+        ReleaseDependents(tr.rec.id, batch, events);
       }
       Commit(std::move(batch), std::move(events),
              [after, done](absl::Status st) { st.ok() ? done(after) : done(st); });

@@ -104,6 +104,9 @@ struct TrialRecord {
   std::string reason;
   std::string checkpoint_uri;
   int64_t epochs_reported = 0;  // distinct epochs stored
+  // Auto LR: the max/min ratio of the LRs of the range tests that gave this trial its LR (set when
+  // it is resolved; none for trials without an auto LR).
+  std::optional<double> lr_spread;
 };
 
 // One stored field of a TrialRecord. kTrialFields lists them all; everything that stores, copies or
@@ -160,6 +163,7 @@ inline constexpr TrialField kTrialFields[] = {
     {"epochs_reported", "epochs_reported", &TrialRecord::epochs_reported,
      TrialField::Write::kUpdate, 1},
     {"role", "role", &TrialRecord::role, TrialField::Write::kInsert, 3},
+    {"lr_spread", "lr_spread", &TrialRecord::lr_spread, TrialField::Write::kResolve, 4},
 };
 inline constexpr int kTrialFieldCount = sizeof(kTrialFields) / sizeof(kTrialFields[0]);
 

@@ -31,14 +31,14 @@ TEST(TrialRowTest, ListColumnsAreTheDocumentedHeader) {
   }
   EXPECT_EQ(header,
             "id,index,status,attempt,batch_size,schedule,fold,seed,epochs,metric,best,final,"
-            "worker,reason");
+            "worker,lr_spread,reason");
   EXPECT_EQ(TrialColumnNames(kTrialExportColumns).front(), "trial_id");
   EXPECT_EQ(TrialColumnNames(kTrialExportJsonColumns).front(), "id");
 }
 
 TEST(TrialRowTest, CellsAreTypedAndNullWhereTheTrialHasNoValue) {
   const auto cells = TrialCells(MakeTrial(), kTrialListColumns, "val_loss");
-  ASSERT_EQ(cells.size(), 14u);
+  ASSERT_EQ(cells.size(), 15u);
   EXPECT_EQ(cells[0], "t-1");
   EXPECT_EQ(cells[1], 3);
   EXPECT_EQ(cells[2], "SUCCEEDED");
@@ -47,7 +47,8 @@ TEST(TrialRowTest, CellsAreTypedAndNullWhereTheTrialHasNoValue) {
   EXPECT_EQ(cells[10], 0.25);
   EXPECT_TRUE(cells[11].is_null());  // no final value
   EXPECT_TRUE(cells[12].is_null());  // no worker
-  EXPECT_TRUE(cells[13].is_null());  // no reason
+  EXPECT_TRUE(cells[13].is_null());  // no auto LR
+  EXPECT_TRUE(cells[14].is_null());  // no reason
   EXPECT_TRUE(TrialCells(MakeTrial(), kTrialListColumns, "")[9].is_null());
 }
 
@@ -57,11 +58,11 @@ TEST(TrialRowTest, TableAddsParamColumnsAndJsonAParamsObject) {
   other.mutable_params()->clear();
   (*other.mutable_params())["dropout"] = "0.5";
   const Table table = TrialTable({MakeTrial(), other}, kTrialListColumns, "");
-  ASSERT_EQ(table.columns.size(), 16u);
-  EXPECT_EQ(table.columns[14], "param.dropout");
-  EXPECT_EQ(table.columns[15], "param.weight_decay");
-  EXPECT_TRUE(table.rows[0][14].is_null());
-  EXPECT_EQ(table.rows[0][15], "0.001");
+  ASSERT_EQ(table.columns.size(), 17u);
+  EXPECT_EQ(table.columns[15], "param.dropout");
+  EXPECT_EQ(table.columns[16], "param.weight_decay");
+  EXPECT_TRUE(table.rows[0][15].is_null());
+  EXPECT_EQ(table.rows[0][16], "0.001");
 
   const json o = TrialJson(MakeTrial(), kTrialListColumns, "val_loss");
   EXPECT_EQ(o["id"], "t-1");

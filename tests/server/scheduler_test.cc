@@ -654,12 +654,12 @@ TEST(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
 namespace hypersweep {
 namespace {
 
-// Three batch sizes x two schedules with auto LR: three range tests, six dependents.
+// Three batch sizes x two schedules with auto LR: one range test per batch size, six dependents.
 constexpr char kAutoSpec[] = R"(
 name: auto
 dataset: {synthetic: {}}
 epochs: 3
-auto: {rule: min_div_10, div: 4}
+auto: {rule: min_div_10, div: 4, range_tests: 1}
 grid:
   batch_size: [32, 64, 128]
   schedule:
@@ -667,16 +667,18 @@ grid:
     - {cyclic: {base_lr: auto, max_lr: auto, step_size_up: 10}}
 )";
 
-// A curve whose smoothed loss bottoms out at lr = 0.5 (steps 0..40, lr 10^(-3 + i/10)).
-LrCurveRecord CurveWithMinimumAt05() {
+// A curve whose smoothed loss bottoms out at `lowest` (steps 0..40, lr 10^(-3 + i/10)); its
+// bottom (core/lr_finder.h) is symmetric about it, so `min` reads the step nearest to it.
+LrCurveRecord CurveWithMinimumAt(double lowest) {
   LrCurveRecord c;
   for (int i = 0; i <= 40; ++i) {
     const double lr = std::pow(10.0, -3 + i / 10.0);
-    const double loss = 1.0 + std::pow(std::log10(lr) - std::log10(0.5), 2);
+    const double loss = 1.0 + std::pow(std::log10(lr) - std::log10(lowest), 2);
     c.points.push_back({i, lr, loss, loss});
   }
   return c;
 }
+LrCurveRecord CurveWithMinimumAt05() { return CurveWithMinimumAt(0.5); }
 
 class AutoLrTest : public SchedulerTest {
  protected:
@@ -710,7 +712,7 @@ name: scaled
 dataset: {synthetic: {}}
 epochs: 3
 batch_size: 32
-auto: {rule: min, scale: 0.6}
+auto: {rule: min, scale: 0.6, range_tests: 1}
 schedule: {one_cycle: {max_lr: auto}}
 )");
   ASSERT_TRUE(r.ok()) << r.status();
@@ -731,7 +733,7 @@ schedule: {one_cycle: {max_lr: auto}}
     EXPECT_DOUBLE_EQ(std::get<OneCycleSchedule>(spec->schedule.kind).max_lr,
                      std::pow(10.0, -3 + 27 / 10.0) * 0.6);
     EXPECT_EQ(Param(t, "max_lr"), "0.300712");
-    EXPECT_THAT(Param(t, "lr_from"), HasSubstr("(min x 0.6)"));
+    EXPECT_THAT(Param(t, "lr_from"), HasSubstr("(min, x 0.6)"));
   }
   EXPECT_EQ(resolved, 1);
   // The curve names the sweep's rule and stores its LR (before the scale).
@@ -752,7 +754,7 @@ name: minrule
 dataset: {synthetic: {}}
 epochs: 3
 batch_size: 32
-auto: {rule: min}
+auto: {rule: min, range_tests: 1}
 schedule: {one_cycle: {max_lr: auto}}
 )");
   ASSERT_TRUE(r.ok()) << r.status();
@@ -880,6 +882,96 @@ TEST_F(AutoLrTest, HeldTrialsSurviveARestartAndAreReleasedAfter) {
   }();
   EXPECT_EQ(c->trial.batch_size, a->trial.batch_size);
   EXPECT_NE(c->trial.schedule, "lr_range_test");
+}
+
+// The default auto.range_tests is 3, with seeds seed, seed + 1, seed + 2. The dependents wait for
+// all three, across a restart (the first one's curve comes back from the store); a range test that
+// failed is left out with its reason, and the others' LRs are combined by geometric mean, with
+// their spread stored on the dependent.
+TEST_F(AutoLrTest, RangeTestsOfAGroupCombineByGeometricMeanAcrossARestart) {
+  auto r = Submit(R"(
+name: repeated
+dataset: {synthetic: {}}
+epochs: 3
+batch_size: 32
+seeds: [7]
+auto: {rule: min_div_10}
+schedule: {one_cycle: {max_lr: auto}}
+)");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->trials.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r->trials[i].role, TrialRole::kLrRangeTest);
+    EXPECT_EQ(r->trials[i].seed, 7u + static_cast<uint64_t>(i));
+  }
+  const std::string w = Register();
+  std::vector<AcquireResult> ranges;
+  for (int i = 0; i < 3; ++i) {
+    auto a = AcquireNow(w);
+    ASSERT_TRUE(a.ok() && a->acquired);
+    ranges.push_back(*a);
+  }
+  ASSERT_TRUE(ReportCurve(Ref(ranges[0]), CurveWithMinimumAt(0.5)).ok());
+  ASSERT_TRUE(Finish(Ref(ranges[0]), TrialStatus::kSucceeded).ok());
+  ASSERT_TRUE(ReportCurve(Ref(ranges[1]), CurveWithMinimumAt(0.25)).ok());
+  Restart();
+  // Two range tests still run: the dependent is held.
+  auto none = AcquireNow(w);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->acquired);
+  ASSERT_TRUE(Finish(Ref(ranges[1]), TrialStatus::kSucceeded).ok());
+  EXPECT_EQ(All(r->sweep.record.id).back().status, TrialStatus::kQueued);
+  auto held = AcquireNow(w);
+  ASSERT_TRUE(held.ok());
+  EXPECT_FALSE(held->acquired) << "released before its last range test ended";
+  ASSERT_TRUE(
+      Finish(Ref(ranges[2]), TrialStatus::kFailed, FailureClass::kUserError, "bad data").ok());
+
+  const TrialRecord t = All(r->sweep.record.id).back();
+  ASSERT_EQ(t.role, TrialRole::kTrain);
+  EXPECT_EQ(t.status, TrialStatus::kQueued);
+  // min reads 10^-0.3 and 10^-0.6; min_div_10 / 10; geometric mean 10^-1.45.
+  auto spec = ParseTrialSpec(t.spec_json, {true});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_NEAR(std::get<OneCycleSchedule>(spec->schedule.kind).max_lr, std::pow(10.0, -1.45), 1e-12);
+  ASSERT_TRUE(t.lr_spread.has_value());
+  EXPECT_NEAR(*t.lr_spread, std::pow(10.0, 0.3), 1e-9);
+  EXPECT_THAT(Param(t, "lr_from"), HasSubstr(ranges[0].trial.id + ", " + ranges[1].trial.id));
+  EXPECT_THAT(Param(t, "lr_from"), HasSubstr("geometric mean of 2"));
+  EXPECT_THAT(Param(t, "lr_from"), HasSubstr("left out"));
+  EXPECT_THAT(Param(t, "lr_from"), HasSubstr("bad data"));
+  EXPECT_EQ(Param(t, "lr_warning"), "");  // within kMaxLrSpread
+  auto a = AcquireNow(w);
+  ASSERT_TRUE(a.ok() && a->acquired);
+  EXPECT_EQ(a->trial.id, t.id);
+}
+
+// Range tests that disagree by more than kMaxLrSpread: the LR is still given, with a warning.
+TEST_F(AutoLrTest, RangeTestsThatDisagreeAreFlagged) {
+  auto r = Submit(R"(
+name: spread
+dataset: {synthetic: {}}
+epochs: 3
+batch_size: 32
+auto: {rule: min_div_10, range_tests: 2}
+schedule: {one_cycle: {max_lr: auto}}
+)");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->trials.size(), 3u);
+  const std::string w = Register();
+  int k = 0;
+  for (double lowest : {0.5, 0.1}) {
+    auto a = AcquireNow(w);
+    ASSERT_TRUE(a.ok() && a->acquired) << k;
+    ASSERT_TRUE(ReportCurve(Ref(*a), CurveWithMinimumAt(lowest)).ok());
+    ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kSucceeded).ok());
+    ++k;
+  }
+  const TrialRecord t = All(r->sweep.record.id).back();
+  EXPECT_EQ(t.status, TrialStatus::kQueued);
+  ASSERT_TRUE(t.lr_spread.has_value());
+  EXPECT_NEAR(*t.lr_spread, std::pow(10.0, 0.7), 1e-9);
+  EXPECT_THAT(Param(t, "lr_warning"), HasSubstr("spread 5.01x (more than 2x)"));
 }
 
 }  // namespace

@@ -45,6 +45,7 @@ TrialRecord FullTrial() {
   t.reason = "was preempted";
   t.checkpoint_uri = "file:///ckpt/tr-1";
   t.epochs_reported = 5;
+  t.lr_spread = 1.37;
   return t;
 }
 

@@ -27,7 +27,8 @@ TEST(TrialRoleTest, RangeTestsTheSchedulerAddsHaveTheirRole) {
                           [p](absl::StatusOr<SubmitResult> r) { p->set_value(std::move(r)); });
     return f.get();
   };
-  // Two auto groups (batch sizes): two range tests, then the four points.
+  // Two auto groups (batch sizes), three range tests each (the default auto.range_tests), then the
+  // four points.
   auto autolr = submit(R"(
 name: auto
 dataset: {synthetic: {}}
@@ -49,9 +50,9 @@ schedule: {lr_range_test: {min_lr: 1e-5, max_lr: 10, steps: 20}}
 )");
   ASSERT_TRUE(user.ok()) << user.status();
 
-  ASSERT_EQ(autolr->trials.size(), 6u);
+  ASSERT_EQ(autolr->trials.size(), 10u);
   for (const TrialRecord& t : autolr->trials) {
-    EXPECT_EQ(t.role, t.index < 2 ? TrialRole::kLrRangeTest : TrialRole::kTrain) << t.index;
+    EXPECT_EQ(t.role, t.index < 6 ? TrialRole::kLrRangeTest : TrialRole::kTrain) << t.index;
     EXPECT_EQ(t.role == TrialRole::kLrRangeTest, t.schedule == "lr_range_test") << t.index;
   }
   ASSERT_EQ(user->trials.size(), 1u);
@@ -59,9 +60,9 @@ schedule: {lr_range_test: {min_lr: 1e-5, max_lr: 10, steps: 20}}
 
   auto st = (*store)->LoadState();
   ASSERT_TRUE(st.ok()) << st.status();
-  ASSERT_EQ(st->trials.size(), 7u);
+  ASSERT_EQ(st->trials.size(), 11u);
   for (const TrialRecord& t : st->trials) {
-    const bool range = t.sweep_id == autolr->sweep.record.id && t.index < 2;
+    const bool range = t.sweep_id == autolr->sweep.record.id && t.index < 6;
     EXPECT_EQ(t.role, range ? TrialRole::kLrRangeTest : TrialRole::kTrain) << t.id;
   }
 }
