@@ -42,6 +42,10 @@ enum class SuggestRule { kSteepest, kMinDiv10, kMin, kValley };
 inline constexpr SuggestRule kAllSuggestRules[] = {SuggestRule::kMin, SuggestRule::kMinDiv10,
                                                    SuggestRule::kSteepest, SuggestRule::kValley};
 
+// The rule `max_lr: auto` and lr-find use unless told otherwise: the one whose LR trained best in
+// bench/rule_comparison.py (1cycle on Fashion-MNIST, batch 64..1024, 3 seeds; docs/PERFORMANCE.md).
+inline constexpr SuggestRule kDefaultSuggestRule = SuggestRule::kMin;
+
 // Parses "min", "min_div_10", "steepest" or "valley".
 absl::StatusOr<SuggestRule> ParseSuggestRule(const std::string& name);
 const char* SuggestRuleName(SuggestRule rule);

@@ -43,7 +43,7 @@ struct RandomSearch {
 };
 
 struct AutoLrOptions {
-  SuggestRule rule = SuggestRule::kSteepest;
+  SuggestRule rule = kDefaultSuggestRule;
   // Range tests per group (different seeds); their LRs are combined by geometric mean.
   int64_t range_tests = 3;
   double div = 10;   // base_lr = max_lr / div where base_lr is auto

@@ -43,16 +43,27 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
+// One CSV line's cells; a quoted cell may hold commas and doubled quotes (RFC 4180).
 std::vector<std::string> Split(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  std::istringstream in(line);
-  while (std::getline(in, cell, ',')) cells.push_back(cell);
-  if (!line.empty() && line.back() == ',') cells.push_back("");
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
+    if (quoted && ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      cells.back() += '"';
+      ++i;
+    } else if (ch == '"') {
+      quoted = !quoted;
+    } else if (ch == ',' && !quoted) {
+      cells.emplace_back();
+    } else {
+      cells.back() += ch;
+    }
+  }
   return cells;
 }
 
-// CSV (no quoted commas in these outputs) as rows of column -> value.
+// CSV (one line per row: no cell in these outputs holds a newline) as rows of column -> value.
 std::vector<std::map<std::string, std::string>> ParseCsv(const std::string& text) {
   auto lines = Lines(text);
   std::vector<std::map<std::string, std::string>> rows;
@@ -207,7 +218,8 @@ TEST_F(CliE2eTest, TrialsFilterSortLimit) {
   std::string header;
   auto sorted = CliCsv({"trials", *sweep_, "--sort", "val_loss", "--limit", "3"}, &header);
   EXPECT_THAT(header, ::testing::StartsWith("id,index,status,attempt,batch_size,schedule,fold,"
-                                            "seed,epochs,metric,best,final,worker,reason"));
+                                            "seed,epochs,metric,best,final,worker,lr_spread,"
+                                            "reason"));
   EXPECT_THAT(header, HasSubstr("param.weight_decay"));
   ASSERT_EQ(sorted.size(), 3u);
   EXPECT_LE(std::stod(sorted[0]["best"]), std::stod(sorted[1]["best"]));
@@ -307,7 +319,7 @@ TEST_F(CliE2eTest, StatusTrialsAndExportShowTheAutoLrAndItsSource) {
   ASSERT_EQ(sub.exit_code, 0) << sub.err;
   const std::string id = json::parse(sub.out)["id"];
   json status = CliJson({"status", id});
-  // One range test per batch size.
+  // One LR per batch size, from its three range tests.
   ASSERT_EQ(status["auto_lr"].size(), 2u) << Cli({"trials", id, "--format", "csv"}).out;
   std::map<std::string, double> lr_of_source;
   for (const auto& a : status["auto_lr"]) {
@@ -321,6 +333,8 @@ TEST_F(CliE2eTest, StatusTrialsAndExportShowTheAutoLrAndItsSource) {
     if (row.at("schedule") != "one_cycle") continue;
     ASSERT_TRUE(lr_of_source.count(row.at("param.lr_from"))) << row.at("param.lr_from");
     EXPECT_DOUBLE_EQ(std::stod(row.at("param.max_lr")), lr_of_source[row.at("param.lr_from")]);
+    EXPECT_THAT(row.at("param.lr_from"), HasSubstr("geometric mean of 3"));
+    EXPECT_GE(std::stod(row.at("lr_spread")), 1.0);  // max / min of the three range tests' LRs
   }
   json exported = CliJson({"export", id});
   int resolved = 0;
@@ -552,11 +566,11 @@ TEST_F(CliE2eTest, LrFinderPlotAndCurve) {
     usable["batch_size=" + t["params"]["batch_size"].get<std::string>()] = n;
     auto rows = CliCsv({"lr-curve", t["id"]});
     EXPECT_EQ(rows.size(), 60u);
-    // The sweep's rule (here the default, steepest) and its LR, or why it has none.
-    EXPECT_EQ(curve["rule"], "steepest");
+    // The sweep's rule (here the default, min) and its LR, or why it has none.
+    EXPECT_EQ(curve["rule"], "min");
     EXPECT_TRUE(curve["suggested_lr"].is_number() || curve.contains("rule_error")) << curve;
     auto text = Cli({"lr-curve", t["id"]});
-    EXPECT_THAT(text.out + text.err, HasSubstr("rule steepest: "));
+    EXPECT_THAT(text.out + text.err, HasSubstr("rule min: "));
   }
   const std::string out = cluster_->dir() + "/lr.svg";
   auto r = Cli({"plot", id, "--kind", "lr-finder", "--out", out});

@@ -206,10 +206,10 @@ TEST_F(ServiceTest, SubmitAcquireReportFinishQuery) {
   v1::GetLrCurveResponse glr;
   ASSERT_TRUE(sweeps_->GetLrCurve(Ctx().get(), gl, &glr).ok());
   EXPECT_EQ(glr.points_size(), 4);
-  // The worker's suggestion is not kept: the sweep's rule (the default, steepest) decides, and 4
+  // The worker's suggestion is not kept: the sweep's rule (the default, min) decides, and 4
   // points are too few for it.
   EXPECT_FALSE(glr.has_suggested_lr());
-  EXPECT_EQ(glr.rule(), "steepest");
+  EXPECT_EQ(glr.rule(), "min");
   EXPECT_THAT(glr.rule_error(), HasSubstr("too short"));
 
   v1::ListWorkersResponse lwr;

@@ -217,7 +217,7 @@ TEST(WorkerCliTest, LrFindPrintsCurveAndSuggestion) {
   EXPECT_THAT(r.out, HasSubstr("step,lr,loss,smoothed_loss\n0,1e-05,"));
   EXPECT_THAT(r.out, HasSubstr("# rule steepest: "));
   EXPECT_THAT(r.out, HasSubstr("# rule valley: "));
-  EXPECT_THAT(r.out, HasSubstr("# rule: steepest\n"));
+  EXPECT_THAT(r.out, HasSubstr("# rule: min\n"));
   ProcResult j =
       RunWorker({"lr-find", "--trial", dir.File("r.yaml"), "--threads", "1", "--format", "json"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
@@ -232,8 +232,8 @@ TEST(WorkerCliTest, LrFindPrintsCurveAndSuggestion) {
     ASSERT_TRUE(doc["suggestions"].contains(rule)) << rule;
     EXPECT_TRUE(doc["suggestions"][rule].is_number() || doc["reasons"].contains(rule)) << rule;
   }
-  EXPECT_EQ(doc["rule"], "steepest");  // the default rule
-  EXPECT_EQ(doc["lr"], doc["suggestions"]["steepest"]);
+  EXPECT_EQ(doc["rule"], "min");  // the default rule
+  EXPECT_EQ(doc["lr"], doc["suggestions"]["min"]);
   EXPECT_GT(doc["lr"].get<double>(), 0);
   // --rule picks which one is "the" suggestion.
   ProcResult v = RunWorker({"lr-find", "--trial", dir.File("r.yaml"), "--threads", "1", "--format",
