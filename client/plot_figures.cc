@@ -20,8 +20,9 @@ PlotSeries Series(const FigureCurve& c) {
   if (c.trials > 1 && c.se.size() == c.y.size()) {
     s.label += absl::StrCat(" (mean of ", c.trials, " ± SE)");
     for (size_t i = 0; i < c.y.size(); ++i) {
-      s.lower.push_back(c.y[i] - c.se[i]);
-      s.upper.push_back(c.y[i] + c.se[i]);
+      const double se = std::isfinite(c.se[i]) ? c.se[i] : 0;  // one run at this epoch: no band
+      s.lower.push_back(c.y[i] - se);
+      s.upper.push_back(c.y[i] + se);
     }
   }
   return s;

@@ -19,6 +19,9 @@ using nlohmann::json;
 
 namespace {
 
+// A standard error as a cell: null (empty in tables and CSV) when undefined, i.e. for one run.
+json SeCell(double se) { return std::isfinite(se) ? json(se) : json(); }
+
 v1::Goal GoalFor(const v1::Sweep& sweep, const std::string& metric) {
   return metric == sweep.objective().metric() && sweep.objective().goal() == v1::MAXIMIZE
              ? v1::MAXIMIZE
@@ -120,7 +123,7 @@ absl::Status BestPoint(SweepClient& client, const v1::Sweep& sweep, const std::s
                {"metric", metric},
                {"goal", goal},
                {"mean", best_mean},
-               {"se", best_se},
+               {"se", SeCell(best_se)},
                {"epoch", best_epoch},
                {"n", best_n},
                {"trials", tid}},
@@ -129,8 +132,8 @@ absl::Status BestPoint(SweepClient& client, const v1::Sweep& sweep, const std::s
   }
   Table table;
   table.columns = {"point", "metric", "goal", "mean", "se", "epoch", "n", "trials"};
-  table.AddRow(
-      {best->label, metric, goal, best_mean, best_se, best_epoch, best_n, absl::StrJoin(tid, " ")});
+  table.AddRow({best->label, metric, goal, best_mean, SeCell(best_se), best_epoch, best_n,
+                absl::StrJoin(tid, " ")});
   WriteTable(table, format, *io.out);
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace hypersweep {
@@ -69,7 +70,7 @@ double Mean(const std::vector<double>& xs) {
 }
 
 double StandardError(const std::vector<double>& xs) {
-  if (xs.size() < 2) return 0.0;
+  if (xs.size() < 2) return std::numeric_limits<double>::quiet_NaN();
   const double m = Mean(xs);
   double ss = 0;
   for (double x : xs) ss += (x - m) * (x - m);

@@ -22,7 +22,8 @@ double BestAms(const std::vector<float>& scores, const std::vector<float>& label
                const std::vector<float>& weights, double scale = 1.0, double b_reg = 10.0);
 
 double Mean(const std::vector<double>& xs);
-// Standard error of the mean: sample standard deviation / sqrt(n); 0 for n < 2.
+// Standard error of the mean: sample standard deviation / sqrt(n); NaN for n < 2 (one run says
+// nothing about its spread: callers show no SE, never 0).
 double StandardError(const std::vector<double>& xs);
 
 }  // namespace hypersweep

@@ -79,6 +79,11 @@ TEST(PointsTest, AggregateMeanAndStandardErrorPerEpoch) {
   EXPECT_NEAR(s.se[1], 0.1, 1e-12);  // sd 0.1414, n 2
   EXPECT_EQ(s.n[1], 2);
   EXPECT_TRUE(AggregateMetric({&tms[0]}, "val_accuracy").epoch.empty());
+  // One run: its standard error is undefined (NaN, shown empty), not 0.
+  auto one = AggregateMetric({&tms[0]}, "val_loss");
+  ASSERT_EQ(one.se.size(), 2u);
+  EXPECT_TRUE(std::isnan(one.se[0]));
+  EXPECT_EQ(one.n[0], 1);
 }
 
 }  // namespace
