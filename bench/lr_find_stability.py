@@ -6,7 +6,7 @@ with the batch size as issue 13 asks: LR(1024) >= 3 x LR(32), no step to a large
 it by more than 25%, and every spread within 2x.
 
   /usr/bin/python3 bench/lr_find_stability.py --worker build/bin/hypersweep-worker \
-      [--batches 32,128,512,1024] [--seeds 0,1,2] [--steps-per-decade 100]
+      [--batches 32,128,512,1024] [--seeds 0,1,2] [--steps-per-decade N] [--min-lr LR]
 
 Exit status 0 when the default rule (or --rule) meets every bound, 1 when it does not. Only the
 standard library is used.
@@ -22,8 +22,11 @@ import tempfile
 RULES = ["min", "min_div_10", "steepest", "valley"]
 
 
-def trial(batch, seed, steps_per_decade, limit):
-    rt = {"min_lr": 1e-6, "max_lr": 10}
+def trial(batch, seed, steps_per_decade, limit, min_lr=None):
+    # Without an lr_range_test schedule, lr-find runs the worker's default range test.
+    rt = {}
+    if min_lr:
+        rt["min_lr"] = min_lr
     if steps_per_decade:
         rt["steps_per_decade"] = steps_per_decade
     ds = {"fashion_mnist": {"limit": limit}} if limit else {"fashion_mnist": {}}
@@ -32,7 +35,7 @@ def trial(batch, seed, steps_per_decade, limit):
         "dataset": ds,
         "model": {"mlp": {"hidden": [128, 128, 128, 128], "activation": "relu", "init": "he"}},
         "optimizer": "sgd",
-        "schedule": {"lr_range_test": rt},
+        "schedule": {"lr_range_test": rt} if rt else {"one_cycle": {"max_lr": 0.1}},
         "momentum": 0.9,
         "weight_decay": 0,
         "epochs": 1,
@@ -70,6 +73,7 @@ def main():
     ap.add_argument("--steps-per-decade", type=int, default=0,
                     help="0: the worker's default")
     ap.add_argument("--limit", type=int, default=0, help="training rows (0: all 60,000)")
+    ap.add_argument("--min-lr", type=float, default=0, help="range test start (0: the default)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--rule", default="", help="the rule the exit status checks (default: lr-find's)")
     args = ap.parse_args()
@@ -81,7 +85,8 @@ def main():
     steps = {}
     for b in batches:
         for s in seeds:
-            out = run(args.worker, trial(b, s, args.steps_per_decade, args.limit), args.threads)
+            out = run(args.worker, trial(b, s, args.steps_per_decade, args.limit, args.min_lr),
+                      args.threads)
             default_rule = out["rule"]
             steps[b] = len(out["curve"])
             for r in RULES:

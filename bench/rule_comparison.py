@@ -7,7 +7,7 @@ seeds, per rule and batch size, and each rule's mean over all (batch, seed) runs
 difference to the best rule (and its SE). The test split is not used.
 
   /usr/bin/python3 bench/rule_comparison.py --worker build/bin/hypersweep-worker \
-      [--batches 64,128,256,512,1024] [--seeds 0,1,2] [--epochs 5]
+      [--batches 64,128,256,512,1024] [--seeds 0,1,2] [--epochs 5] [--min-lr LR]
 
 Only the standard library is used; it takes about 10 minutes on 2 cores.
 """
@@ -24,7 +24,7 @@ from lr_find_stability import RULES, run as lr_find, trial as range_trial  # noq
 
 
 def train(worker, batch, seed, lr, epochs, threads):
-    spec = range_trial(batch, seed, 0, 0)
+    spec = range_trial(batch, seed, 0, 0, None)
     spec["name"] = f"rule-b{batch}-s{seed}"
     spec["schedule"] = {"one_cycle": {"max_lr": lr}}
     spec["epochs"] = epochs
@@ -72,6 +72,7 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--min-lr", type=float, default=0, help="range test start (0: the default)")
     args = ap.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -81,7 +82,7 @@ def main():
     failed = {r: 0 for r in RULES}
     for b in batches:
         for s in seeds:
-            out = lr_find(args.worker, range_trial(b, s, 0, 0), args.threads)
+            out = lr_find(args.worker, range_trial(b, s, 0, 0, args.min_lr), args.threads)
             for r in RULES:
                 lr = out["suggestions"].get(r)
                 if lr is None:
