@@ -696,6 +696,14 @@ class AutoLrTest : public SchedulerTest {
     for (const auto& e : page->trials) out.push_back(e.trial);
     return out;
   }
+  // A one-point sweep (batch 32, 1cycle at max_lr: auto, 3 epochs) with this `auto` section and
+  // `extra` lines.
+  absl::StatusOr<SubmitResult> SubmitOnePoint(const std::string& name, const std::string& auto_lr,
+                                              const std::string& extra = "") {
+    return Submit(absl::StrCat("name: ", name,
+                               "\ndataset: {synthetic: {}}\nepochs: 3\nbatch_size: 32\n", extra,
+                               "auto: ", auto_lr, "\nschedule: {one_cycle: {max_lr: auto}}\n"));
+  }
   static std::string Param(const TrialRecord& t, const std::string& k) {
     for (const auto& [key, v] : t.params) {
       if (key == k) return v;
@@ -707,14 +715,7 @@ class AutoLrTest : public SchedulerTest {
 // auto.scale takes a fraction of the rule's suggestion (Smith: a max LR where the loss still falls,
 // a little below its minimum) and says so in lr_from.
 TEST_F(AutoLrTest, ScaleMultipliesTheSuggestionAndIsRecorded) {
-  auto r = Submit(R"(
-name: scaled
-dataset: {synthetic: {}}
-epochs: 3
-batch_size: 32
-auto: {rule: min, scale: 0.6, range_tests: 1}
-schedule: {one_cycle: {max_lr: auto}}
-)");
+  auto r = SubmitOnePoint("scaled", "{rule: min, scale: 0.6, range_tests: 1}");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->trials.size(), 2u);
   const std::string w = Register();
@@ -749,14 +750,7 @@ schedule: {one_cycle: {max_lr: auto}}
 // ended at its step limit with the loss still falling fails the dependents, with a reason that
 // names the rule and says why; the curve's view says the same.
 TEST_F(AutoLrTest, AFailingRuleFailsTheDependentsWithItsReason) {
-  auto r = Submit(R"(
-name: minrule
-dataset: {synthetic: {}}
-epochs: 3
-batch_size: 32
-auto: {rule: min, range_tests: 1}
-schedule: {one_cycle: {max_lr: auto}}
-)");
+  auto r = SubmitOnePoint("minrule", "{rule: min, range_tests: 1}");
   ASSERT_TRUE(r.ok()) << r.status();
   const std::string w = Register();
   auto range = AcquireNow(w);
@@ -889,15 +883,7 @@ TEST_F(AutoLrTest, HeldTrialsSurviveARestartAndAreReleasedAfter) {
 // failed is left out with its reason, and the others' LRs are combined by geometric mean, with
 // their spread stored on the dependent.
 TEST_F(AutoLrTest, RangeTestsOfAGroupCombineByGeometricMeanAcrossARestart) {
-  auto r = Submit(R"(
-name: repeated
-dataset: {synthetic: {}}
-epochs: 3
-batch_size: 32
-seeds: [7]
-auto: {rule: min_div_10}
-schedule: {one_cycle: {max_lr: auto}}
-)");
+  auto r = SubmitOnePoint("repeated", "{rule: min_div_10}", "seeds: [7]\n");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->trials.size(), 4u);
   for (int i = 0; i < 3; ++i) {
@@ -948,14 +934,7 @@ schedule: {one_cycle: {max_lr: auto}}
 
 // Range tests that disagree by more than kMaxLrSpread: the LR is still given, with a warning.
 TEST_F(AutoLrTest, RangeTestsThatDisagreeAreFlagged) {
-  auto r = Submit(R"(
-name: spread
-dataset: {synthetic: {}}
-epochs: 3
-batch_size: 32
-auto: {rule: min_div_10, range_tests: 2}
-schedule: {one_cycle: {max_lr: auto}}
-)");
+  auto r = SubmitOnePoint("spread", "{rule: min_div_10, range_tests: 2}");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->trials.size(), 3u);
   const std::string w = Register();

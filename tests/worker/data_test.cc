@@ -130,14 +130,20 @@ TEST(DataTest, FoldsPartitionTheRowsAndAreStratified) {
   EXPECT_GT(dist.min().item<float>(), 0);
 }
 
-TEST(DataTest, StandardisesOnTrainingRowsOnly) {
+// 600 synthetic rows (the first `limit` of them, if set) with a 0.25 holdout.
+absl::StatusOr<SplitData> QuarterHoldout(int64_t limit = 0) {
   TrialSpec t = SyntheticTrial(600);
+  t.dataset.limit = limit;
   t.validation.kind = ValidationSpec::Kind::kHoldout;
   t.validation.holdout = 0.25;
   auto d = LoadData(t.dataset);
-  ASSERT_TRUE(d.ok());
-  auto s = MakeSplit(**d, t);
-  ASSERT_TRUE(s.ok());
+  if (!d.ok()) return d.status();
+  return MakeSplit(**d, t);
+}
+
+TEST(DataTest, StandardisesOnTrainingRowsOnly) {
+  auto s = QuarterHoldout();
+  ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->val.rows(), 150);
   EXPECT_TRUE(torch::allclose(s->train.x.mean(0), torch::zeros({5}), 0, 1e-5));
   EXPECT_TRUE(torch::allclose(s->train.x.std(0), torch::ones({5}), 0, 1e-4));
@@ -179,14 +185,8 @@ TEST(DataTest, DefaultValidatesOnTrainingRowsAndKeepsTheTestSplitApart) {
 
 TEST(DataTest, AmsScaleCountsTheWholeSampleNotTheLimit) {
   // 600 rows, of which dataset.limit keeps 200; the validation rows (50) stand for the 600.
-  TrialSpec t = SyntheticTrial(600);
-  t.dataset.limit = 200;
-  t.validation.kind = ValidationSpec::Kind::kHoldout;
-  t.validation.holdout = 0.25;
-  auto d = LoadData(t.dataset);
-  ASSERT_TRUE(d.ok());
-  auto s = MakeSplit(**d, t);
-  ASSERT_TRUE(s.ok());
+  auto s = QuarterHoldout(200);
+  ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_NEAR(static_cast<double>(s->val.rows()), 50, 2);  // stratified rounding per class
   EXPECT_NEAR(s->val_weight_scale, 600.0 / static_cast<double>(s->val.rows()), 1e-12);
 }
