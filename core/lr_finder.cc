@@ -64,18 +64,28 @@ CentredCurve SmoothCentred(const std::vector<LrCurvePoint>& curve) {
   }
   k = std::min(k, std::max(0, (m - 1) / 2));
   out.full_half_window = k;
+  // Prefix sums of dx, dx^2, y and dx*y, with dx measured from the first point so that the sums
+  // stay small: each window's sums are then two lookups, and the whole curve costs O(m) whatever
+  // the window (a curve comes from a remote worker; its length and density are not ours to pick).
+  std::vector<double> px(m + 1, 0), pxx(m + 1, 0), py(m + 1, 0), pxy(m + 1, 0);
+  for (int j = 0; j < m; ++j) {
+    const double dx = x[j] - x[0];
+    px[j + 1] = px[j] + dx;
+    pxx[j + 1] = pxx[j] + dx * dx;
+    py[j + 1] = py[j] + y[j];
+    pxy[j + 1] = pxy[j] + dx * y[j];
+  }
   for (int i = 0; i < m; ++i) {
     const int h = std::min({k, i, m - 1 - i});
-    // Least squares y = a + b (x - x_i) over the window; a is the value at x_i.
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    const int n = 2 * h + 1;
-    for (int j = i - h; j <= i + h; ++j) {
-      const double dx = x[j] - x[i];
-      sx += dx;
-      sy += y[j];
-      sxx += dx * dx;
-      sxy += dx * y[j];
-    }
+    // Least squares y = a + b (x - x_i) over the window; a is the value at x_i. With c = x_i - x_0
+    // and u = x - x_0: sums of (u - c) expand into the prefix sums of u.
+    const int lo = i - h, hi = i + h + 1;
+    const double n = 2 * h + 1, c = x[i] - x[0];
+    const double su = px[hi] - px[lo], suu = pxx[hi] - pxx[lo];
+    const double sy = py[hi] - py[lo], suy = pxy[hi] - pxy[lo];
+    const double sx = su - n * c;
+    const double sxx = suu - 2 * c * su + n * c * c;
+    const double sxy = suy - c * sy;
     const double det = n * sxx - sx * sx;
     double a = sy / n, b = 0;
     if (h > 0 && det > 0) {

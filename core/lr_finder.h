@@ -5,6 +5,7 @@
 #ifndef HYPERSWEEP_CORE_LR_FINDER_H_
 #define HYPERSWEEP_CORE_LR_FINDER_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -89,7 +90,10 @@ inline constexpr int kMinHalfWindow = 2;
 CentredCurve SmoothCentred(const std::vector<LrCurvePoint>& curve);
 
 inline constexpr int kMinUsablePoints = 8;  // finite points needed for any suggestion
-inline constexpr double kMinFall = 0.02;    // the minimum must be 2% of the start below it
+// The longest range test (steps) a spec may ask for, and so the most points a curve may carry
+// when a worker reports it: the coordinator refuses longer curves.
+inline constexpr int64_t kMaxLrCurvePoints = 100'000;
+inline constexpr double kMinFall = 0.02;  // the minimum must be 2% of the start below it
 // `min` needs a clear rise after the minimum: the smoothed loss after it reaches
 // min + kRiseFraction x (start - min) or kRiseFactor x min (for a positive min), or the test
 // diverged, or its stop rule (EMA > kStopFactor x its minimum) fired. A flat, noisy bottom at the

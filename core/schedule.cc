@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/lr_finder.h"
 #include "core/status_macros.h"
 
 namespace hypersweep {
@@ -167,8 +168,8 @@ absl::Status ValidateSchedule(const ScheduleSpec& spec, const std::string& base)
               return Invalid(path, "max_lr", "must be > min_lr", s.max_lr);
             }
             RETURN_IF_ERROR(CheckStepCount(path, "steps", s.steps, false));
-            if (s.steps_per_decade < 0 || s.steps_per_decade > 100000) {
-              return Invalid(path, "steps_per_decade", "must be in [1, 100000]",
+            if (s.steps_per_decade < 0 || s.steps_per_decade > 10000) {
+              return Invalid(path, "steps_per_decade", "must be in [1, 10000]",
                              static_cast<double>(s.steps_per_decade));
             }
             if (s.steps_per_decade > 0 && s.steps.set()) {
@@ -225,6 +226,11 @@ absl::StatusOr<Schedule> Schedule::Create(const ScheduleSpec& spec, const RunGeo
             const double by_decade = std::ceil(per_decade * std::log10(r.max_lr / r.min_lr));
             double steps = std::round(ResolveSteps(r.steps, g, by_decade));
             if (steps < 2) return absl::InvalidArgumentError(path + ".steps: must be >= 2");
+            if (steps > static_cast<double>(kMaxLrCurvePoints)) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  path, ": ", steps, " steps; a range test may have at most ", kMaxLrCurvePoints,
+                  " (fewer steps or steps_per_decade, or a narrower min_lr .. max_lr)"));
+            }
             s.range_steps_ = static_cast<int64_t>(steps);
             s.total_steps_ = s.range_steps_;
             return absl::OkStatus();

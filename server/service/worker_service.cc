@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/lr_finder.h"
 #include "server/scheduler/clock.h"
 #include "server/service/convert.h"
 #include "server/service/services.h"
@@ -148,6 +149,13 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ReportLrCurve(grpc::CallbackServerC
                                                            const v1::ReportLrCurveRequest* req,
                                                            v1::ReportLrCurveResponse* resp) {
   if (auto s = Authorize(auth_, Role::kWorker, ctx); !s.ok()) return Done(ctx, s);
+  if (req->points_size() > kMaxLrCurvePoints) {
+    // The rule reads the curve under the scheduler's lock: its length is bounded.
+    return Done(
+        ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("points: ", req->points_size(),
+                                       " points; a curve may have at most ", kMaxLrCurvePoints)));
+  }
   LrCurveRecord curve;
   for (const auto& p : req->points()) {
     // A non-finite loss is a divergence however the worker said it.

@@ -128,6 +128,14 @@ TEST(ScheduleTest, RangeTestLengthIsStepsPerDecadeWhateverTheEpoch) {
   s = Schedule::Create(ScheduleSpec{r, {}}, {150, 3, 0.9});
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("steps_per_decade"));
+  // A test longer than a curve may be (kMaxLrCurvePoints) is refused before it runs.
+  r.steps = {};
+  r.steps_per_decade = 10000;
+  r.min_lr = 1e-20;
+  r.max_lr = 10;
+  s = Schedule::Create(ScheduleSpec{r, {}}, {150, 3, 0.9});
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("at most 100000"));
 }
 
 }  // namespace

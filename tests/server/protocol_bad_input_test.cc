@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "core/lr_finder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/test_server.h"
@@ -291,6 +292,29 @@ TEST_F(ProtocolBadInputTest, WrongCredentialTypeIsPermissionDenied) {
   EXPECT_EQ(workers_->ReportEpochs(Ctx("nope").get(), rreq, &rresp).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Stored(lease.trial_id()).empty());
+}
+
+TEST_F(ProtocolBadInputTest, OverlongLrCurvesAreRefusedAndNothingIsStored) {
+  const v1::LeaseRef lease = SubmitAndAcquire();
+  v1::ReportLrCurveRequest req;
+  *req.mutable_lease() = lease;
+  for (int64_t i = 0; i <= kMaxLrCurvePoints; ++i) {  // one point too many
+    auto* p = req.add_points();
+    p->set_step(i);
+    p->set_lr(1e-7 * std::pow(10.0, static_cast<double>(i) / 1e4));
+    p->set_loss(1.0);
+    p->set_smoothed_loss(1.0);
+  }
+  v1::ReportLrCurveResponse resp;
+  grpc::Status s = workers_->ReportLrCurve(Ctx(kWorkerToken).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("points: 100001 points"));
+  v1::GetLrCurveRequest get;
+  get.set_trial_id(lease.trial_id());
+  v1::GetLrCurveResponse got;
+  EXPECT_EQ(sweeps_->GetLrCurve(Ctx(kClientToken).get(), get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ExpectAlive();
 }
 
 TEST_F(ProtocolBadInputTest, AbsurdEpochNumbersAreInvalidOutOfOrderIsIdempotent) {
