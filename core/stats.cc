@@ -69,6 +69,24 @@ double Mean(const std::vector<double>& xs) {
   return std::accumulate(xs.begin(), xs.end(), 0.0) / static_cast<double>(xs.size());
 }
 
+Difference PairedDifference(const std::map<uint64_t, double>& a,
+                            const std::map<uint64_t, double>& b) {
+  std::vector<double> d;
+  for (const auto& [seed, va] : a) {
+    auto it = b.find(seed);
+    if (it != b.end() && std::isfinite(va) && std::isfinite(it->second)) {
+      d.push_back(va - it->second);
+    }
+  }
+  return {Mean(d), StandardError(d), static_cast<int>(d.size())};
+}
+
+Verdict Judge(const Difference& d, bool lower_is_better) {
+  if (d.pairs < 2 || !std::isfinite(d.se)) return Verdict::kTooFewPairs;
+  if (std::abs(d.mean) <= kClearSes * d.se) return Verdict::kNoClearDifference;
+  return (d.mean < 0) == lower_is_better ? Verdict::kFirstBetter : Verdict::kSecondBetter;
+}
+
 double StandardError(const std::vector<double>& xs) {
   if (xs.size() < 2) return std::numeric_limits<double>::quiet_NaN();
   const double m = Mean(xs);

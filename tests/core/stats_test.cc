@@ -56,5 +56,27 @@ TEST(StatsTest, MeanAndStandardError) {
   EXPECT_TRUE(std::isnan(StandardError({})));
 }
 
+TEST(StatsTest, PairedDifferenceUsesTheSeedsBothHave) {
+  // Seed 3 only in a; seed 1 non-finite in b: pairs 0 and 2 remain, differences 0.1 and 0.3.
+  const auto d =
+      PairedDifference({{0, 1.0}, {1, 2.0}, {2, 3.0}, {3, 9.0}}, {{0, 0.9}, {1, NAN}, {2, 2.7}});
+  EXPECT_EQ(d.pairs, 2);
+  EXPECT_NEAR(d.mean, 0.2, 1e-12);
+  EXPECT_NEAR(d.se, StandardError({0.1, 0.3}), 1e-12);
+}
+
+TEST(StatsTest, JudgeSaysNoClearDifferenceWithinTwoStandardErrors) {
+  // Differences of the same size: clear when consistent, unclear when they scatter around it.
+  const Difference steady =
+      PairedDifference({{0, 1.1}, {1, 1.2}, {2, 1.3}}, {{0, 1.0}, {1, 1.1}, {2, 1.2}});
+  EXPECT_EQ(Judge(steady, /*lower_is_better=*/false), Verdict::kFirstBetter);
+  EXPECT_EQ(Judge(steady, /*lower_is_better=*/true), Verdict::kSecondBetter);
+  const Difference noisy =
+      PairedDifference({{0, 1.4}, {1, 0.9}, {2, 1.3}}, {{0, 1.0}, {1, 1.1}, {2, 1.2}});
+  EXPECT_NEAR(noisy.mean, 0.1, 1e-12);
+  EXPECT_EQ(Judge(noisy, false), Verdict::kNoClearDifference);
+  EXPECT_EQ(Judge(PairedDifference({{0, 2.0}}, {{0, 1.0}}), false), Verdict::kTooFewPairs);
+}
+
 }  // namespace
 }  // namespace hypersweep
