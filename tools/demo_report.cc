@@ -19,111 +19,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "tools/demo_runs.h"
 
+namespace hypersweep::demo {
 namespace {
-
-using nlohmann::json;
-
-std::optional<json> Load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
-}
-
-double Num(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
-}
-
-// `f` is one of this file's printf formats for a double.
-std::string Fmt(double v, const char* f = "%.4f") {
-  if (!std::isfinite(v)) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-// One trial, reduced to what the report needs.
-struct Run {
-  std::string label;
-  std::string status;
-  json params, spec;
-  std::vector<json> epochs;
-  // The best value and (in *at) its epoch, counted from 1 as in "epoch k of N", as every table and
-  // finding of the report counts them.
-  double Best(const char* metric, bool maximize, int* at = nullptr) const {
-    double best = std::nan("");
-    for (const auto& e : epochs) {
-      const double v = Num(e, metric);
-      if (!std::isfinite(v)) continue;
-      if (!std::isfinite(best) || (maximize ? v > best : v < best)) {
-        best = v;
-        if (at) *at = e["epoch"].get<int>() + 1;
-      }
-    }
-    return best;
-  }
-  double Final(const char* metric) const {
-    return epochs.empty() ? std::nan("") : Num(epochs.back(), metric);
-  }
-  // Mean |change| of val_loss between consecutive epochs: how jagged the curve is.
-  double Roughness() const {
-    double sum = 0;
-    int n = 0;
-    for (size_t i = 1; i < epochs.size(); ++i) {
-      const double a = Num(epochs[i - 1], "val_loss"), b = Num(epochs[i], "val_loss");
-      if (std::isfinite(a) && std::isfinite(b)) {
-        sum += std::fabs(b - a);
-        ++n;
-      }
-    }
-    return n ? sum / n : std::nan("");
-  }
-  std::string Param(const std::string& k) const {
-    return params.contains(k) && params[k].is_string() ? params[k].get<std::string>() : "";
-  }
-};
-
-std::string ScheduleLabel(const json& spec) {
-  if (!spec.contains("schedule")) return "?";
-  const auto& s = spec["schedule"];
-  const std::string name = s.begin().key();
-  const json& b = s.begin().value();
-  auto g = [&](const char* k) {
-    return b.contains(k) && b[k].is_number() ? absl::StrFormat("%g", b[k].get<double>())
-                                             : std::string("?");
-  };
-  if (name == "constant") return absl::StrCat("constant lr ", g("lr"));
-  if (name == "one_cycle") return absl::StrCat("1cycle max_lr ", g("max_lr"));
-  if (name == "cosine_restarts") return absl::StrCat("cosine restarts max_lr ", g("max_lr"));
-  if (name == "cyclic") {
-    std::string l = g("base_lr") == g("max_lr")
-                        ? absl::StrCat("constant lr ", g("max_lr"))
-                        : absl::StrCat("triangular ", g("base_lr"), "-", g("max_lr"));
-    if (!b.contains("cycle_momentum") || b["cycle_momentum"].get<bool>()) {
-      absl::StrAppend(&l, ", momentum ", g("max_momentum"), "-", g("base_momentum"));
-    }
-    return l;
-  }
-  return name;
-}
-
-std::vector<Run> Runs(const json& exp) {
-  std::vector<Run> out;
-  for (const auto& t : exp["trials"]) {
-    Run r;
-    r.status = t.value("status", "");
-    r.params = t.value("params", json::object());
-    r.spec = t.value("spec", json::object());
-    for (const auto& e : t.value("epochs", json::array())) r.epochs.push_back(e);
-    r.label = ScheduleLabel(r.spec);
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
-bool IsRangeTest(const Run& r) { return r.Param("role") == "lr_range_test"; }
 
 class Report {
  public:
@@ -164,7 +63,7 @@ std::optional<json> Exp(const std::string& dir, const std::string& name) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   if (argc != 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cerr << "usage: hypersweep-demo-report DIR\n"
                  "Reads DIR/<sweep>.json exports and DIR/lr-curve.json; writes DIR/index.md.\n";
@@ -415,3 +314,7 @@ int main(int argc, char** argv) {
   std::cout << "Report: " << path << "\n";
   return rep.summary().empty() ? 1 : 0;
 }
+
+}  // namespace hypersweep::demo
+
+int main(int argc, char** argv) { return hypersweep::demo::Main(argc, argv); }
