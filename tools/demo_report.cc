@@ -8,11 +8,14 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -98,87 +101,98 @@ int Main(int argc, char** argv) {
     }
   }
 
-  // 2. Schedules and 1cycle.
-  double const_best_acc = std::nan("");
-  int const_best_epoch = -1, const_epochs = 0;
-  std::string const_label, const_batch;
+  // What a run is judged by: the validation-selected value (best over epochs), the final
+  // model's test accuracy (reported, never used to choose), and the last epoch's value.
+  const auto best_loss = [](const Run& r) { return r.Best("val_loss", false); };
+  const auto best_acc = [](const Run& r) { return r.Best("val_accuracy", true); };
+  const auto test_acc = [](const Run& r) { return r.Final("test_accuracy"); };
+  const auto final_loss = [](const Run& r) { return r.Final("val_loss"); };
+  const auto final_acc = [](const Run& r) { return r.Final("val_accuracy"); };
+  const auto roughness = [](const Run& r) { return r.Roughness(); };
+  const auto epochs = [](const Run& r) { return static_cast<double>(r.epochs.size()); };
+  // The point with the lowest mean of f, and the runner-up; nullptr when missing.
+  const auto two_lowest = [](const std::vector<Point>& pts,
+                             const std::function<double(const Run&)>& f) {
+    std::vector<std::pair<double, const Point*>> by;
+    for (const auto& p : pts) {
+      std::vector<double> v;
+      for (const auto& [seed, x] : p.Values(f)) v.push_back(x);
+      by.emplace_back(Mean(v), &p);
+    }
+    std::sort(by.begin(), by.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    return std::make_pair(by.size() > 0 ? by[0].second : nullptr,
+                          by.size() > 1 ? by[1].second : nullptr);
+  };
+
+  // 2. Schedules.
   if (auto exp = Exp(dir, "schedules")) {
     rep.Section("2. Learning-rate schedules", "schedules.svg", "validation loss per epoch");
     rep.md() << "![the schedules' learning rate per epoch](schedules-lr.svg)\n\n";
+    const std::vector<Run> runs = Runs(*exp);
+    const std::vector<Point> pts = Points(runs);
     std::vector<std::vector<std::string>> rows;
-    std::map<std::string, const Run*> by_kind;
-    auto runs = Runs(*exp);
-    for (const auto& r : runs) {
-      int at_loss = -1, at_acc = -1;
-      const double bl = r.Best("val_loss", false, &at_loss),
-                   ba = r.Best("val_accuracy", true, &at_acc);
-      rows.push_back({r.label, Fmt(bl), std::to_string(at_loss), Fmt(ba), std::to_string(at_acc),
-                      Fmt(r.Final("val_loss")), Fmt(r.Roughness())});
-      const std::string kind = r.label.substr(0, r.label.find(' '));
-      by_kind[kind] = &r;
-      if (r.label.rfind("constant", 0) == 0 &&
-          (!std::isfinite(const_best_acc) || ba > const_best_acc)) {
-        const_best_acc = ba;
-        const_best_epoch = at_acc;
-        const_label = r.label;
-        const_epochs = static_cast<int>(r.epochs.size());
-        const_batch = r.spec.value("batch_size", json()).dump();
-      }
+    const Point *cosine = nullptr, *triangular = nullptr;
+    for (const auto& p : pts) {
+      rows.push_back({p.label, MeanSe(p.Values(best_loss)), MeanSe(p.Values(best_acc)),
+                      MeanSe(p.Values(test_acc)), MeanSe(p.Values(roughness))});
+      if (p.label.rfind("cosine", 0) == 0) cosine = &p;
+      if (p.label.rfind("triangular", 0) == 0) triangular = &p;
     }
-    rep.Table({"schedule", "best val_loss", "at epoch", "best val_accuracy", "at epoch",
-               "final val_loss", "mean abs change of val_loss"},
+    rep.Table({"schedule", "best val_loss", "best val_accuracy", "test_accuracy (final model)",
+               "mean abs change of val_loss"},
               rows);
-    const Run* best = nullptr;
-    for (const auto& r : runs) {
-      if (!best || r.Best("val_loss", false) < best->Best("val_loss", false)) best = &r;
+    const auto [first, second] = two_lowest(pts, best_loss);
+    if (first && second) {
+      rep.Finding(Comparison(first->label, second->label, "best validation loss (lowest two)",
+                             PairedDifference(first->Values(best_loss), second->Values(best_loss)),
+                             true));
     }
-    if (best)
-      rep.Finding(absl::StrCat("the lowest validation loss came from ", best->label, " (",
-                               Fmt(best->Best("val_loss", false)), ")."));
-    if (by_kind.count("cosine") && by_kind.count("triangular")) {
-      const Run& c = *by_kind["cosine"];
-      const Run& t = *by_kind["triangular"];
-      rep.Finding(absl::StrFormat(
-          "cosine annealing with restarts reached a %s validation loss (%s) than the linear "
-          "triangular cycle (%s), with a %s validation curve (mean |change| %s vs %s per epoch).",
-          c.Best("val_loss", false) < t.Best("val_loss", false) ? "lower" : "higher",
-          Fmt(c.Best("val_loss", false)), Fmt(t.Best("val_loss", false)),
-          c.Roughness() < t.Roughness() ? "smoother" : "rougher", Fmt(c.Roughness()),
-          Fmt(t.Roughness())));
+    if (cosine && triangular) {
+      rep.Finding(Comparison(
+          cosine->label, triangular->label, "best validation loss",
+          PairedDifference(cosine->Values(best_loss), triangular->Values(best_loss)), true));
+      rep.Finding(Comparison(
+          cosine->label, triangular->label,
+          "mean |change| of validation loss per epoch (smoothness)",
+          PairedDifference(cosine->Values(roughness), triangular->Values(roughness)), true));
     }
   }
+
+  // 2b. 1cycle against a constant LR at the same batch size and weight decay.
   if (auto exp = Exp(dir, "one-cycle")) {
     rep.Section("2b. 1cycle at the auto LR (super-convergence)", "one-cycle.svg",
                 "validation accuracy per epoch");
-    for (const auto& r : Runs(*exp)) {
-      if (IsRangeTest(r)) continue;
-      int at = -1;
-      const double best = r.Best("val_accuracy", true, &at);
-      int reached = -1;
-      for (const auto& e : r.epochs) {
-        if (reached < 0 && std::isfinite(const_best_acc) &&
-            Num(e, "val_accuracy") >= const_best_acc) {
-          reached = e["epoch"].get<int>() + 1;  // from 1, like the tables
-        }
+    const std::vector<Run> runs = Runs(*exp);
+    const std::vector<Point> pts = Points(runs);
+    std::optional<json> base_exp = Exp(dir, "one-cycle-baseline");
+    const std::vector<Run> base_runs = base_exp ? Runs(*base_exp) : std::vector<Run>{};
+    const std::vector<Point> base = Points(base_runs);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto* set : {&pts, &base}) {
+      for (const auto& p : *set) {
+        const Run& r = p.first();
+        rows.push_back({p.label, r.Param("max_lr").empty() ? "-" : r.Param("max_lr"),
+                        absl::StrFormat("%d", static_cast<int>(r.epochs.size())),
+                        MeanSe(p.Values(final_acc)), MeanSe(p.Values(best_acc)),
+                        MeanSe(p.Values(test_acc))});
       }
-      rep.Table({"run", "max_lr", "from", "epochs", "best val_accuracy", "at epoch"},
-                {{r.label, r.Param("max_lr"), r.Param("lr_from"), std::to_string(r.epochs.size()),
-                  Fmt(best), std::to_string(at)}});
-      if (std::isfinite(const_best_acc)) {
-        const bool quarter = reached >= 0 && reached * 4 <= const_epochs;
-        rep.Finding(absl::StrFormat(
-            "1cycle at the range test's LR (%s) reached %s validation accuracy in %d epoch(s); %s "
-            "reached %s at epoch %d of %d (batch sizes %s and %s). 1cycle %s the constant-LR "
-            "best%s (margin %+.4f).",
-            r.Param("max_lr"), Fmt(best), static_cast<int>(r.epochs.size()), const_label,
-            Fmt(const_best_acc), const_best_epoch, const_epochs,
-            r.spec.value("batch_size", json()).dump(), const_batch,
-            reached >= 0 ? absl::StrFormat("matched (epoch %d)", reached) : "did not match",
-            reached >= 0 ? (quarter ? ", within a quarter of its epochs"
-                                    : ", but not within a quarter of its epochs")
-                         : "",
-            best - const_best_acc));
-      }
+    }
+    rep.Table({"run", "max_lr", "epochs", "final val_accuracy", "best val_accuracy",
+               "test_accuracy (final model)"},
+              rows);
+    if (!pts.empty() && !base.empty()) {
+      const Point& oc = pts.front();
+      const Point& c = base.front();
+      rep.Finding(absl::StrCat(
+          "1cycle's LR came from its range tests: ", oc.first().Param("lr_from"), ". ",
+          Comparison(absl::StrFormat("1cycle (%d epochs, final)",
+                                     static_cast<int>(oc.first().epochs.size())),
+                     absl::StrFormat("%s (%d epochs, best)", c.label,
+                                     static_cast<int>(c.first().epochs.size())),
+                     "validation accuracy",
+                     PairedDifference(oc.Values(final_acc), c.Values(best_acc)), false),
+          "; both at batch size ", oc.first().spec.value("batch_size", json()).dump(),
+          " and weight decay ", oc.first().spec.value("weight_decay", json()).dump(), "."));
     }
   }
 
@@ -186,55 +200,43 @@ int Main(int argc, char** argv) {
   if (auto exp = Exp(dir, "batch-sizes")) {
     rep.Section("3. Batch size at equal wall-clock time", "batch-sizes.svg",
                 "validation loss against training seconds");
-    std::vector<std::pair<int, const Run*>> runs_by_bs;
-    auto runs = Runs(*exp);
-    for (const auto& r : runs) {
-      if (!IsRangeTest(r)) runs_by_bs.emplace_back(r.spec.value("batch_size", 0), &r);
-    }
-    std::sort(runs_by_bs.begin(), runs_by_bs.end());
+    const std::vector<Run> runs = Runs(*exp);
+    std::vector<Point> pts = Points(runs);
+    std::sort(pts.begin(), pts.end(), [](const Point& x, const Point& y) {
+      return x.first().spec.value("batch_size", 0) < y.first().spec.value("batch_size", 0);
+    });
     std::vector<std::vector<std::string>> rows;
-    for (const auto& [bs, r] : runs_by_bs) {
-      rows.push_back({std::to_string(bs), r->Param("max_lr"), std::to_string(r->epochs.size()),
-                      Fmt(r->Final("elapsed_seconds"), "%.1f"), Fmt(r->Final("val_loss")),
-                      Fmt(r->Best("val_accuracy", true))});
+    for (const auto& p : pts) {
+      rows.push_back({std::to_string(p.first().spec.value("batch_size", 0)),
+                      p.first().Param("max_lr"), MeanSe(p.Values(epochs), "%.1f"),
+                      MeanSe(p.Values(final_loss)), MeanSe(p.Values(test_acc))});
     }
-    rep.Table({"batch size", "lr (auto)", "epochs in budget", "seconds", "final val_loss",
-               "best val_accuracy"},
+    rep.Table({"batch size", "lr (auto)", "epochs in budget", "final val_loss",
+               "test_accuracy (final model)"},
               rows);
-    if (!runs_by_bs.empty()) {
-      const auto best =
-          *std::min_element(runs_by_bs.begin(), runs_by_bs.end(), [](const auto& a, const auto& b) {
-            return a.second->Final("val_loss") < b.second->Final("val_loss");
-          });
-      double lo = 1e300, hi = -1e300;
-      for (const auto& [bs, r] : runs_by_bs) {
-        if (bs < 256) continue;
-        lo = std::min(lo, r->Final("val_loss"));
-        hi = std::max(hi, r->Final("val_loss"));
-      }
-      rep.Finding(absl::StrFormat(
-          "in the same time budget, batch size %d reached the lowest validation loss (%s); the "
-          "smallest batch (%d) completed %d epochs against %d for the largest (%d); batches >= 256 "
-          "ended within %s of each other.",
-          best.first, Fmt(best.second->Final("val_loss")), runs_by_bs.front().first,
-          static_cast<int>(runs_by_bs.front().second->epochs.size()),
-          static_cast<int>(runs_by_bs.back().second->epochs.size()), runs_by_bs.back().first,
-          hi >= lo ? Fmt(hi - lo) : std::string("-")));
+    const auto [first, second] = two_lowest(pts, final_loss);
+    if (first && second) {
+      rep.Finding(absl::StrCat(
+          "in the same time budget, ",
+          Comparison(absl::StrCat("batch ", first->first().spec.value("batch_size", 0)),
+                     absl::StrCat("batch ", second->first().spec.value("batch_size", 0)),
+                     "final validation loss (lowest two)",
+                     PairedDifference(first->Values(final_loss), second->Values(final_loss)), true),
+          "."));
     }
   }
 
-  // 4. Momentum.
+  // 4. Momentum: cycled against constant, under the same LR schedule.
   {
-    std::vector<std::vector<std::string>> rows;
-    const Run* best_const = nullptr;
-    const Run* best_cycled = nullptr;
     std::vector<Run> all;
     for (const char* name : {"momentum-constant", "momentum-cycled"}) {
       auto exp = Exp(dir, name);
       if (!exp) continue;
       for (auto& r : Runs(*exp)) {
-        if (std::string(name) == "momentum-constant")
-          r.label += absl::StrFormat(", momentum %g", r.spec.value("momentum", 0.0));
+        // Name the momentum where the schedule does not cycle it.
+        if (r.label.find(", momentum") == std::string::npos) {
+          r.label += absl::StrFormat(", momentum %g", r.spec.value("momentum", 0.9));
+        }
         all.push_back(std::move(r));
       }
     }
@@ -242,31 +244,35 @@ int Main(int argc, char** argv) {
       rep.Section("4. Cyclical momentum", "momentum-constant.svg",
                   "constant momentum: validation loss per epoch");
       rep.md() << "![cycled momentum: validation loss per epoch](momentum-cycled.svg)\n\n";
-      for (const auto& r : all) {
-        const bool cycled = r.label.find("momentum 0.") != std::string::npos &&
-                            r.label.find(", momentum") != std::string::npos &&
-                            r.label.find("-") != std::string::npos &&
-                            r.label.rfind("momentum ") < r.label.rfind("-");
-        int at = -1;
-        const double b = r.Best("val_loss", false, &at);
-        rows.push_back({r.label, cycled ? "cycled" : "constant", Fmt(b), std::to_string(at),
-                        Fmt(r.Final("val_loss")), Fmt(r.Final("val_loss") - b)});
-        const Run*& slot = cycled ? best_cycled : best_const;
-        if (!slot || b < slot->Best("val_loss", false)) slot = &r;
+      const std::vector<Point> pts = Points(all);
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& p : pts) {
+        rows.push_back({p.label, MeanSe(p.Values(best_loss)), MeanSe(p.Values(final_loss)),
+                        MeanSe(p.Values(test_acc))});
       }
-      rep.Table({"run", "momentum", "best val_loss", "at epoch", "final val_loss",
-                 "final - best (overfitting)"},
-                rows);
-      if (best_const && best_cycled) {
-        int at_c = -1, at_y = -1;
-        const double c = best_const->Best("val_loss", false, &at_c),
-                     y = best_cycled->Best("val_loss", false, &at_y);
-        rep.Finding(
-            absl::StrFormat("the best constant-momentum run (%s) reached %s at epoch %d; the best "
-                            "cycled-momentum run "
-                            "(%s) reached %s at epoch %d: cycling momentum was %s here.",
-                            best_const->label, Fmt(c), at_c, best_cycled->label, Fmt(y), at_y,
-                            y < c ? "better" : "not better"));
+      rep.Table({"run", "best val_loss", "final val_loss", "test_accuracy (final model)"}, rows);
+      // The pairs that differ only in momentum: constant 0.9 against cycled 0.95-0.85, once
+      // under a constant LR of 0.01 and once under the triangular 0.001-0.05 cycle.
+      const auto find = [&](const std::string& label) -> const Point* {
+        for (const auto& p : pts) {
+          if (p.label == label) return &p;
+        }
+        return nullptr;
+      };
+      for (const auto& [lr, a, b] :
+           {std::tuple<const char*, const char*, const char*>{
+                "a constant LR of 0.01", "constant lr 0.01, momentum 0.95-0.85",
+                "constant lr 0.01, momentum 0.9"},
+            {"the triangular LR cycle 0.001-0.05", "triangular 0.001-0.05, momentum 0.95-0.85",
+             "triangular 0.001-0.05, momentum 0.9"}}) {
+        const Point *cycled = find(a), *constant = find(b);
+        if (!cycled || !constant) continue;
+        rep.Finding(absl::StrCat(
+            "under ", lr, ", ",
+            Comparison("momentum cycled 0.95-0.85", "constant momentum 0.9", "best validation loss",
+                       PairedDifference(cycled->Values(best_loss), constant->Values(best_loss)),
+                       true),
+            "."));
       }
     }
   }
@@ -274,31 +280,27 @@ int Main(int argc, char** argv) {
   // 5. Weight decay.
   if (auto exp = Exp(dir, "weight-decay")) {
     rep.Section("5. Weight decay", "weight-decay.svg", "validation loss per epoch");
-    std::vector<std::pair<double, const Run*>> by_wd;
-    auto runs = Runs(*exp);
-    for (const auto& r : runs) by_wd.emplace_back(r.spec.value("weight_decay", 0.0), &r);
-    std::sort(by_wd.begin(), by_wd.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    const std::vector<Run> runs = Runs(*exp);
+    std::vector<Point> pts = Points(runs);
+    std::sort(pts.begin(), pts.end(), [](const Point& x, const Point& y) {
+      return x.first().spec.value("weight_decay", 0.0) < y.first().spec.value("weight_decay", 0.0);
+    });
     std::vector<std::vector<std::string>> rows;
-    for (const auto& [wd, r] : by_wd) {
-      rows.push_back({absl::StrFormat("%g", wd), Fmt(r->Best("val_loss", false)),
-                      Fmt(r->Final("val_loss")), Fmt(r->Best("val_accuracy", true))});
+    for (const auto& p : pts) {
+      rows.push_back({absl::StrFormat("%g", p.first().spec.value("weight_decay", 0.0)),
+                      MeanSe(p.Values(best_loss)), MeanSe(p.Values(best_acc)),
+                      MeanSe(p.Values(test_acc))});
     }
-    rep.Table({"weight decay", "best val_loss", "final val_loss", "best val_accuracy"}, rows);
-    if (!by_wd.empty()) {
-      const auto best =
-          *std::min_element(by_wd.begin(), by_wd.end(), [](const auto& a, const auto& b) {
-            return a.second->Best("val_loss", false) < b.second->Best("val_loss", false);
-          });
-      bool lower_better = true;
-      for (size_t i = 1; i < by_wd.size(); ++i) {
-        lower_better &= by_wd[i - 1].second->Best("val_loss", false) <=
-                        by_wd[i].second->Best("val_loss", false);
-      }
-      rep.Finding(absl::StrFormat(
-          "weight decay %g gave the lowest validation loss (%s); lower weight decay was %s better.",
-          best.first, Fmt(best.second->Best("val_loss", false)),
-          lower_better ? "consistently" : "not consistently"));
+    rep.Table({"weight decay", "best val_loss", "best val_accuracy", "test_accuracy (final model)"},
+              rows);
+    const auto [first, second] = two_lowest(pts, best_loss);
+    if (first && second) {
+      const auto wd = [](const Point* p) {
+        return absl::StrFormat("weight decay %g", p->first().spec.value("weight_decay", 0.0));
+      };
+      rep.Finding(Comparison(wd(first), wd(second), "best validation loss (lowest two)",
+                             PairedDifference(first->Values(best_loss), second->Values(best_loss)),
+                             true));
     }
   }
 

@@ -2,6 +2,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,16 +15,23 @@ namespace {
 
 using json = nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
-json Trial(const json& schedule, int batch_size, const std::vector<double>& val_loss,
-           const std::vector<double>& val_accuracy) {
+// One trial of `schedule` with `seed` whose val_loss per epoch is `val_loss`.
+json Trial(const json& schedule, uint64_t seed, const std::vector<double>& val_loss,
+           double weight_decay = 0) {
   json epochs = json::array();
   for (size_t i = 0; i < val_loss.size(); ++i) {
-    epochs.push_back({{"epoch", i}, {"val_loss", val_loss[i]}, {"val_accuracy", val_accuracy[i]}});
+    epochs.push_back({{"epoch", i}, {"val_loss", val_loss[i]}, {"val_accuracy", 1 - val_loss[i]}});
   }
+  epochs.back()["test_accuracy"] = 0.8;
   return {{"status", "SUCCEEDED"},
           {"params", json::object()},
-          {"spec", {{"schedule", schedule}, {"batch_size", batch_size}}},
+          {"spec",
+           {{"schedule", schedule},
+            {"batch_size", 256},
+            {"seed", seed},
+            {"weight_decay", weight_decay}}},
           {"epochs", epochs}};
 }
 
@@ -34,27 +42,52 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-// Tables and findings count epochs the same way, from 1 ("epoch k of N"): the constant run's
-// best accuracy comes in its second epoch (epoch 1 in the export) and the 1cycle run matches it in
-// its second epoch too.
-TEST(DemoReportTest, TablesAndFindingsCountEpochsTheSameWay) {
+std::string Report(const std::map<std::string, json>& exports) {
   test_support::TempDir dir;
-  const json schedules = {
-      {"trials",
-       {Trial({{"constant", {{"lr", 0.05}}}}, 256, {0.5, 0.4, 0.45}, {0.80, 0.85, 0.84})}}};
-  const json one_cycle = {
-      {"trials", {Trial({{"one_cycle", {{"max_lr", 0.1}}}}, 128, {0.6, 0.42}, {0.78, 0.86})}}};
-  std::ofstream(dir.File("schedules.json")) << schedules.dump();
-  std::ofstream(dir.File("one-cycle.json")) << one_cycle.dump();
+  for (const auto& [name, doc] : exports) std::ofstream(dir.File(name + ".json")) << doc.dump();
   const auto r = test_support::RunProgram({DEMO_REPORT_BIN, dir.path()});
-  const std::string md = ReadAll(dir.File("index.md"));
-  ASSERT_FALSE(md.empty()) << r.err;
-  // The schedules table: best val_loss 0.4 at epoch 2, best val_accuracy 0.85 at epoch 2.
-  EXPECT_THAT(md, HasSubstr("| constant lr 0.05 | 0.4000 | 2 | 0.8500 | 2 |"));
-  // The 1cycle table and finding: best 0.86 at epoch 2; the constant run's 0.85 at epoch 2 of 3.
-  EXPECT_THAT(md, HasSubstr("| 2 | 0.8600 | 2 |"));
-  EXPECT_THAT(md, HasSubstr("reached 0.8500 at epoch 2 of 3"));
-  EXPECT_THAT(md, HasSubstr("matched (epoch 2)"));
+  std::string md = ReadAll(dir.File("index.md"));
+  EXPECT_FALSE(md.empty()) << r.err;
+  return md;
+}
+
+const json kConstant05 = {{"constant", {{"lr", 0.05}}}};
+const json kConstant01 = {{"constant", {{"lr", 0.01}}}};
+
+// Three seeds per point: the tables give mean ± SE, and the finding is the paired difference
+// with its SE. lr 0.05 is lower by 0.10 +- 0.01 on every seed: a clear difference.
+TEST(DemoReportTest, ThreeSeedsGiveMeanSeAndAClearPairedDifference) {
+  json trials = json::array();
+  for (uint64_t seed : {0, 1, 2}) {
+    trials.push_back(Trial(kConstant05, seed, {0.5, 0.30 + 0.01 * seed}));
+    trials.push_back(Trial(kConstant01, seed, {0.6, 0.40 + 0.01 * seed + 0.002 * (seed % 2)}));
+  }
+  const std::string md = Report({{"schedules", {{"trials", trials}}}});
+  EXPECT_THAT(md, HasSubstr("| constant lr 0.05 | 0.3100 ± 0.0058 (n=3) |"));
+  EXPECT_THAT(md, HasSubstr("0.8000 ± 0.0000 (n=3)"));  // the final models' test accuracy
+  EXPECT_THAT(md, HasSubstr("best validation loss (lowest two): constant lr 0.05 minus constant lr "
+                            "0.01 = -0.1007 ± 0.0007 over 3 seeds: constant lr 0.05 is better"));
+}
+
+// The same means, but the differences scatter over the seeds: no clear difference.
+TEST(DemoReportTest, ADifferenceWithinTwoStandardErrorsIsNoClearDifference) {
+  json trials = json::array();
+  const double a[] = {0.30, 0.45, 0.33}, b[] = {0.40, 0.31, 0.40};
+  for (uint64_t seed : {0, 1, 2}) {
+    trials.push_back(Trial(kConstant05, seed, {0.9, a[seed]}, 1e-4));
+    trials.push_back(Trial(kConstant05, seed, {0.9, b[seed]}, 1e-3));
+  }
+  const std::string md = Report({{"weight-decay", {{"trials", trials}}}});
+  EXPECT_THAT(md, HasSubstr("no clear difference (within 2 SE)"));
+  EXPECT_THAT(md, Not(HasSubstr("is better")));
+}
+
+// One seed per point: a mean without an SE, and no finding either way.
+TEST(DemoReportTest, OneSeedGivesNoFinding) {
+  const json trials = {Trial(kConstant05, 0, {0.5, 0.3}), Trial(kConstant01, 0, {0.6, 0.4})};
+  const std::string md = Report({{"schedules", {{"trials", trials}}}});
+  EXPECT_THAT(md, HasSubstr("| constant lr 0.05 | 0.3000 (one run) |"));
+  EXPECT_THAT(md, HasSubstr("no standard error, so no finding either way"));
 }
 
 }  // namespace
