@@ -93,11 +93,19 @@ int Main(int argc, char** argv) {
       }
     }
     if (!pts.empty()) {
+      // The rule's LR (the coordinator's, on the lag-free curve) is what sweeps use; the EMA's
+      // lowest point lags behind it and is given for the plot's reader.
+      const std::string rule = curve->value("rule", std::string());
+      const double lr = Num(*curve, "suggested_lr");
       rep.Finding(absl::StrFormat(
-          "the smoothed training loss fell from %s at lr %.2g to its minimum %s at lr %.3g over %d "
-          "steps, then rose; the largest LR at which it was still falling is about %.3g.",
-          Fmt(Num(pts.front(), "smoothed_loss"), "%.3f"), Num(pts.front(), "lr"), Fmt(lo, "%.3f"),
-          lo_lr, static_cast<int>(pts.size()), lo_lr));
+          "over %d steps the training loss fell from %s (EMA) at lr %.2g; the EMA's lowest point, "
+          "%s, came at lr %.3g. The sweep's rule, %s, reads %s off the curve%s.",
+          static_cast<int>(pts.size()), Fmt(Num(pts.front(), "smoothed_loss"), "%.3f"),
+          Num(pts.front(), "lr"), Fmt(lo, "%.3f"), lo_lr, rule.empty() ? "?" : rule,
+          std::isfinite(lr) ? absl::StrFormat("lr %.3g", lr) : std::string("no LR"),
+          rule == "min" ? " (the middle, in log lr, of the curve's bottom: the points within 10% "
+                          "of the loss's fall above its lowest point)"
+                        : ""));
     }
   }
 
@@ -147,10 +155,16 @@ int Main(int argc, char** argv) {
                              PairedDifference(first->Values(best_loss), second->Values(best_loss)),
                              true));
     }
-    if (cosine && triangular) {
+    // Cosine restarts against the triangular cycle (unless the lowest two were those two).
+    const bool said =
+        first && second &&
+        ((first == cosine && second == triangular) || (first == triangular && second == cosine));
+    if (cosine && triangular && !said) {
       rep.Finding(Comparison(
           cosine->label, triangular->label, "best validation loss",
           PairedDifference(cosine->Values(best_loss), triangular->Values(best_loss)), true));
+    }
+    if (cosine && triangular) {
       rep.Finding(Comparison(
           cosine->label, triangular->label,
           "mean |change| of validation loss per epoch (smoothness)",
@@ -185,9 +199,9 @@ int Main(int argc, char** argv) {
       const Point& c = base.front();
       rep.Finding(absl::StrCat(
           "1cycle's LR came from its range tests: ", oc.first().Param("lr_from"), ". ",
-          Comparison(absl::StrFormat("1cycle (%d epochs, final)",
+          Comparison(absl::StrFormat("1cycle (%d epoch(s), final)",
                                      static_cast<int>(oc.first().epochs.size())),
-                     absl::StrFormat("%s (%d epochs, best)", c.label,
+                     absl::StrFormat("%s (%d epoch(s), best)", c.label,
                                      static_cast<int>(c.first().epochs.size())),
                      "validation accuracy",
                      PairedDifference(oc.Values(final_acc), c.Values(best_acc)), false),
