@@ -30,15 +30,12 @@ std::string Fmt(double v, const char* f) {
   return buf;
 }
 
-double Run::Best(const char* metric, bool maximize, int* at) const {
+double Run::Best(const char* metric, bool maximize) const {
   double best = std::nan("");
   for (const auto& e : epochs) {
     const double v = Num(e, metric);
     if (!std::isfinite(v)) continue;
-    if (!std::isfinite(best) || (maximize ? v > best : v < best)) {
-      best = v;
-      if (at) *at = e["epoch"].get<int>() + 1;
-    }
+    if (!std::isfinite(best) || (maximize ? v > best : v < best)) best = v;
   }
   return best;
 }

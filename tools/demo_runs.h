@@ -30,9 +30,8 @@ struct Run {
   std::string status;
   json params, spec;
   std::vector<json> epochs;
-  // The best value and (in *at) its epoch, counted from 1 as in "epoch k of N", as every table and
-  // finding of the report counts them.
-  double Best(const char* metric, bool maximize, int* at = nullptr) const;
+  // The best value of `metric` over the epochs (NaN when none is finite).
+  double Best(const char* metric, bool maximize) const;
   double Final(const char* metric) const;
   // Mean |change| of val_loss between consecutive epochs: how jagged the curve is.
   double Roughness() const;
