@@ -127,12 +127,17 @@ absl::StatusOr<std::vector<v1::TrialMetrics>> SweepClient::GetMetrics(
   constexpr size_t kBatch = 1000;
   std::vector<v1::TrialMetrics> out;
   out.reserve(ids.size());
-  for (size_t i = 0; i < ids.size(); i += kBatch) {
+  // The server may answer for a prefix of the ids (its response size bound): ask from there on.
+  for (size_t i = 0; i < ids.size();) {
     v1::GetTrialMetricsRequest req;
     for (size_t k = i; k < ids.size() && k < i + kBatch; ++k) req.add_trial_ids(ids[k]);
     for (const auto& m : metrics) req.add_metrics(m);
     v1::GetTrialMetricsResponse resp;
     RETURN_IF_ERROR(Call(&Stub::GetTrialMetrics, req, &resp));
+    if (resp.trials_size() == 0) {
+      return absl::InternalError("GetTrialMetrics: the coordinator answered for no trial");
+    }
+    i += static_cast<size_t>(resp.trials_size());
     for (auto& t : *resp.mutable_trials()) out.push_back(std::move(t));
   }
   return out;
@@ -147,9 +152,17 @@ absl::StatusOr<v1::GetLrCurveResponse> SweepClient::GetLrCurve(const std::string
 }
 
 absl::StatusOr<std::vector<v1::Worker>> SweepClient::ListWorkers() {
-  v1::ListWorkersResponse resp;
-  RETURN_IF_ERROR(Call(&Stub::ListWorkers, v1::ListWorkersRequest(), &resp));
-  return std::vector<v1::Worker>(resp.workers().begin(), resp.workers().end());
+  std::vector<v1::Worker> out;
+  v1::ListWorkersRequest req;
+  req.set_page_size(1000);
+  while (true) {
+    v1::ListWorkersResponse resp;
+    RETURN_IF_ERROR(Call(&Stub::ListWorkers, req, &resp));
+    for (auto& w : *resp.mutable_workers()) out.push_back(std::move(w));
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return out;
 }
 
 absl::Status SweepClient::Watch(const std::string& sweep_id,

@@ -337,7 +337,12 @@ absl::Status ValidateTrialSpec(const TrialSpec& s) {
   auto bad = [](const std::string& field, const std::string& what) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
   };
-  if (s.epochs < 1) return bad("epochs", absl::StrCat("must be >= 1, got ", s.epochs));
+  if (s.epochs < 1 || s.epochs > kMaxEpochs) {
+    return bad("epochs", absl::StrCat("must be in [1, ", kMaxEpochs, "], got ", s.epochs));
+  }
+  if (s.name.size() > kMaxNameBytes) {
+    return bad("name", absl::StrCat("at most ", kMaxNameBytes, " bytes, got ", s.name.size()));
+  }
   if (s.batch_size < 1) return bad("batch_size", absl::StrCat("must be >= 1, got ", s.batch_size));
   if (!(s.momentum >= 0 && s.momentum < 1)) {
     return bad("momentum", absl::StrCat("must be in [0, 1), got ", s.momentum));

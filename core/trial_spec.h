@@ -17,6 +17,11 @@
 namespace hypersweep {
 
 inline constexpr char kDefaultFashionMnistRoot[] = "/usr/share/datasets/fashion-mnist";
+// The most epochs a trial may ask for: the coordinator keeps a per-trial record of which epochs
+// it has stored, sized by this.
+inline constexpr int64_t kMaxEpochs = 100'000;
+// The longest sweep or trial name, in bytes (names are shown in every list and event).
+inline constexpr size_t kMaxNameBytes = 200;
 
 struct CsvOptions {
   std::string path;             // required

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "absl/time/time.h"
 #include "rpc/token_file.h"
 #include "server/coordinator.h"
+#include "server/service/listen_address.h"
 
 namespace hypersweep {
 namespace {
@@ -29,7 +31,9 @@ int Run(int argc, char** argv) {
   CLI::App app{"hypersweepd: the hypersweep coordinator (sweeps, leases, results in SQLite)"};
   std::string listen = "127.0.0.1:7070", db, client_token_file, worker_token_file, tls_cert,
               tls_key, lease_ttl = "30s", max_wait = "60s";
-  bool no_sync = false;
+  bool no_sync = false, insecure_plaintext = false;
+  int64_t max_spec_bytes = kDefaultMaxSpecBytes, max_sweep_trials = kDefaultMaxSweepTrials,
+          max_queued_trials = SchedulerOptions().max_queued_trials;
   app.add_option("--listen", listen, "address to listen on (host:port; port 0 picks one)")
       ->capture_default_str();
   app.add_option("--db", db, "SQLite database file (created if missing), or :memory:")->required();
@@ -41,6 +45,19 @@ int Run(int argc, char** argv) {
   app.add_option("--max-wait", max_wait, "longest AcquireTrial long-poll")->capture_default_str();
   app.add_flag("--no-sync", no_sync,
                "commit without fsync (survives a crash of hypersweepd, not of the machine)");
+  app.add_flag("--insecure-plaintext", insecure_plaintext,
+               "allow a non-loopback address without TLS (tokens then cross the network in clear)");
+  app.add_option("--max-spec-bytes", max_spec_bytes,
+                 "largest sweep spec accepted, in bytes (checked before parsing)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{64} << 20));
+  app.add_option("--max-sweep-trials", max_sweep_trials, "most trials one sweep may expand to")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxTrialsPerSweep));
+  app.add_option("--max-queued-trials", max_queued_trials,
+                 "most trials queued or running over all sweeps; a submit beyond is refused")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const std::string& msg) {
@@ -65,14 +82,18 @@ int Run(int argc, char** argv) {
   if (!auth.client_token.empty() && auth.client_token == auth.worker_token) {
     return fail("the client and worker tokens must differ");
   }
-  if (!IsLoopbackAddress(listen) && (auth.client_token.empty() || auth.worker_token.empty())) {
-    return fail("refusing to listen on non-loopback address " + listen +
-                " without --client-token-file and --worker-token-file (anyone who can reach it "
-                "could submit sweeps or fake results)");
-  }
+  if (tls_cert.empty() != tls_key.empty()) return fail("--tls-cert and --tls-key go together");
+  ListenPolicy policy;
+  policy.client_token = !auth.client_token.empty();
+  policy.worker_token = !auth.worker_token.empty();
+  policy.tls = !tls_cert.empty();
+  policy.insecure_plaintext = insecure_plaintext;
+  if (auto s = CheckListenPolicy(listen, policy); !s.ok()) return fail(std::string(s.message()));
   GrpcServerOptions grpc_options;
   grpc_options.listen = listen;
-  if (tls_cert.empty() != tls_key.empty()) return fail("--tls-cert and --tls-key go together");
+  // gRPC refuses anything larger before it is parsed; a spec at the limit still fits.
+  grpc_options.max_receive_bytes = static_cast<int>(
+      std::max<int64_t>(kDefaultMaxReceiveBytes, max_spec_bytes + (int64_t{1} << 20)));
   if (!tls_cert.empty()) {
     auto cert = ReadFile(tls_cert, "--tls-cert");
     auto key = ReadFile(tls_key, "--tls-key");
@@ -98,6 +119,9 @@ int Run(int argc, char** argv) {
   options.store.sync = !no_sync;
   options.scheduler.lease_ttl_ms = absl::ToInt64Milliseconds(ttl);
   options.scheduler.max_acquire_wait_ms = absl::ToInt64Milliseconds(wait);
+  options.scheduler.spec_limits.max_spec_bytes = max_spec_bytes;
+  options.scheduler.spec_limits.max_sweep_trials = max_sweep_trials;
+  options.scheduler.max_queued_trials = max_queued_trials;
   options.auth = auth;
   options.grpc = grpc_options;
   auto coordinator = Coordinator::Start(options);

@@ -15,9 +15,6 @@
 
 namespace hypersweep {
 
-// The largest epoch number a report may carry (have_epoch is indexed by it).
-constexpr int64_t kMaxEpoch = 1'000'000;
-
 enum class SweepState { kRunning = 1, kCompleted = 2, kCancelled = 3 };
 
 struct SweepInfo {
@@ -38,6 +35,7 @@ struct TrialEntry {
   TrialRecord rec;
   int64_t sweep_seq = 0;
   std::vector<bool> have_epoch;  // have_epoch[e]: epoch e is stored (or being stored)
+  int64_t epochs = 0;            // the trial spec's epochs; 0 until a report needs it
   bool cancel_requested = false;
   LeaseQueue::Position position() const { return {sweep_seq, rec.index}; }
 };

@@ -40,7 +40,7 @@ RecoveredState Recover(StoreState state, int64_t now_ms, int64_t lease_ttl_ms) {
     }
     if (ep != state.epoch_numbers.end()) {
       for (int64_t e : ep->second) {
-        if (e < 0 || e > kMaxEpoch) continue;
+        if (e < 0 || e >= kMaxEpochs) continue;
         if (static_cast<size_t>(e) >= t.have_epoch.size()) t.have_epoch.resize(e + 1);
         t.have_epoch[e] = true;
       }

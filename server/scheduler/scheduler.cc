@@ -2,7 +2,11 @@
 // bookkeeping are in scheduler_leases.cc.
 #include "server/scheduler/scheduler.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -83,14 +87,43 @@ void Scheduler::WriteTrial(const TrialEntry& t, WriteBatch& batch) {
   batch.update_trials.push_back(MutableFieldsOf(t.rec));
 }
 
+namespace {
+
+// What lists and events carry of a sweep: all of InfoOf but the spec text, which may be up to
+// --max-spec-bytes and is GetSweep's to ship. The text is moved out for the copy and back, so
+// listing a thousand sweeps copies no spec.
+SweepInfo SummaryOf(SweepEntry& s) {
+  std::string spec = std::move(s.rec.spec_text);
+  SweepInfo info = InfoOf(s);
+  s.rec.spec_text = std::move(spec);
+  return info;
+}
+
+}  // namespace
+
 SweepEvent Scheduler::EventFor(const TrialEntry& t) {
   // Nobody watches this sweep: an empty event, which Publish() delivers to no one. A watcher that
   // subscribes later reads the current state first, which already has this change.
   if (!watched_.IsWatched(t.rec.sweep_id)) return SweepEvent{};
-  return TrialEvent(InfoOf(sweeps_[t.rec.sweep_id]), t.rec);
+  return TrialEvent(SummaryOf(sweeps_[t.rec.sweep_id]), t.rec);
 }
 
-std::string Scheduler::NewToken() { return absl::StrFormat("%016x%016x", rng_(), rng_()); }
+// A lease token is a worker's proof that it holds the lease: 128 bits from the kernel's CSPRNG
+// (getrandom), so no token can be predicted from the ones a worker has seen.
+std::string Scheduler::NewToken() {
+  uint64_t words[2];
+  size_t got = 0;
+  auto* bytes = reinterpret_cast<unsigned char*>(words);
+  while (got < sizeof(words)) {
+    const ssize_t n = getrandom(bytes + got, sizeof(words) - got, 0);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+    } else if (errno != EINTR) {
+      std::abort();  // no kernel randomness: no safe token to hand out
+    }
+  }
+  return absl::StrFormat("%016x%016x", words[0], words[1]);
+}
 
 void Scheduler::Commit(WriteBatch batch, std::vector<SweepEvent> events,
                        std::function<void(absl::Status)> done) {
@@ -107,7 +140,7 @@ void Scheduler::Commit(WriteBatch batch, std::vector<SweepEvent> events,
 
 void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t max_attempts,
                             Callback<SubmitResult> done) {
-  auto spec = ParseSweepSpec(spec_text);
+  auto spec = ParseSweepSpecWithin(spec_text, options_.spec_limits);
   if (!spec.ok()) return done(spec.status());
   auto expanded = ExpandSweep(*spec);
   if (!expanded.ok()) return done(expanded.status());
@@ -146,15 +179,38 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   if (broken_) return done(BrokenError());
 
   Deferred deferred;
+  absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
+    // The quota counts what waits or runs, so finished sweeps never block new ones.
+    int64_t pending = 0;
+    for (const auto& [id, sw] : sweeps_) {
+      pending += sw.counts.Of(TrialStatus::kQueued) + sw.counts.Of(TrialStatus::kLeased);
+    }
+    if (pending + rec.trial_count > options_.max_queued_trials) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "queue: ", pending, " trials are queued or running and this sweep adds ", rec.trial_count,
+          "; the coordinator's limit is ", options_.max_queued_trials,
+          " (hypersweepd --max-queued-trials); wait for running sweeps or cancel some"));
+    }
+    if (refused.ok()) AddSweepLocked(std::move(result), plan, *spec, std::move(done), deferred);
+  }
+  for (auto& f : deferred) f();
+  if (!refused.ok()) done(refused);
+}
+
+void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTestPlan& plan,
+                               const SweepSpec& spec, Callback<SubmitResult> done,
+                               Deferred& deferred) {
+  SweepRecord& rec = result.sweep.record;
+  {
     do {
       rec.id = absl::StrFormat("sw-%08x", Random32());
     } while (sweeps_.count(rec.id));
     SweepEntry& s = sweeps_[rec.id];
     s.rec = rec;
     s.seq = next_sweep_seq_++;
-    s.auto_lr = spec->auto_lr;
+    s.auto_lr = spec.auto_lr;
     s.counts = result.sweep.counts;
     sweep_order_.push_back(rec.id);
     WriteBatch batch;
@@ -177,9 +233,9 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
       }
     }
     batch.insert_trials = result.trials;
-    result.sweep = InfoOf(s);
     SweepEvent ev;
-    ev.sweep = result.sweep;
+    ev.sweep = SummaryOf(s);
+    result.sweep = InfoOf(s);
     Commit(std::move(batch), {ev},
            [result = std::move(result), done = std::move(done)](absl::Status st) mutable {
              if (st.ok()) {
@@ -190,7 +246,6 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
            });
     ServeWaiters(clock_->NowMs(), deferred);
   }
-  for (auto& f : deferred) f();
 }
 
 absl::StatusOr<SweepInfo> Scheduler::GetSweep(const std::string& sweep_id) {
@@ -203,7 +258,7 @@ absl::StatusOr<SweepInfo> Scheduler::GetSweep(const std::string& sweep_id) {
 std::vector<SweepInfo> Scheduler::ListSweeps() {
   absl::MutexLock lock(&mu_);
   std::vector<SweepInfo> out;
-  for (const auto& id : sweep_order_) out.push_back(InfoOf(sweeps_[id]));
+  for (const auto& id : sweep_order_) out.push_back(SummaryOf(sweeps_[id]));
   return out;
 }
 

@@ -58,6 +58,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/spec_limits.h"
 #include "server/scheduler/auto_lr_planner.h"
 #include "server/scheduler/clock.h"
 #include "server/scheduler/entities.h"
@@ -76,6 +77,10 @@ struct SchedulerOptions {
   // threshold (WorkerRecord::max_consecutive_failures).
   int32_t quarantine_after_failures = 5;
   int64_t max_acquire_wait_ms = 60'000;  // upper bound of one long-poll
+  // What one submission may ask (spec bytes, trials per sweep), and how many trials may wait in
+  // the queue or run at once over all sweeps (hypersweepd --max-queued-trials).
+  SpecLimits spec_limits;
+  int64_t max_queued_trials = 1'000'000;
 };
 
 struct SubmitResult {
@@ -102,10 +107,12 @@ class Scheduler {
   ~Scheduler();
 
   // ---- Clients ----
-  // INVALID_ARGUMENT naming the field for a bad spec; nothing is queued then.
+  // INVALID_ARGUMENT naming the field for a bad spec, RESOURCE_EXHAUSTED naming the limit for one
+  // too large or a full queue; nothing is queued then. Parses and expands outside the lock.
   void SubmitSweep(const std::string& spec_text, bool dry_run, int32_t max_attempts,
                    Callback<SubmitResult> done);
   absl::StatusOr<SweepInfo> GetSweep(const std::string& sweep_id);
+  // Without spec text (GetSweep has it), so that no page of sweeps is large.
   std::vector<SweepInfo> ListSweeps();
   // FAILED_PRECONDITION when the sweep already completed; cancelling twice is a no-op.
   void CancelSweep(const std::string& sweep_id, Callback<SweepInfo> done);
@@ -195,6 +202,10 @@ class Scheduler {
                          std::vector<SweepEvent>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Leases queued trials to waiting long-polls.
   void ServeWaiters(int64_t now, Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a submitted sweep (ids, store batch, queue or auto-LR holds); `done` runs after commit.
+  void AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTestPlan& plan,
+                      const SweepSpec& spec, Callback<SubmitResult> done, Deferred& deferred)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Lease(TrialEntry& t, const std::string& worker_id, int64_t now, Callback<AcquireResult> done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/trial_spec.h"
 #include "server/scheduler/scheduler.h"
 
 namespace hypersweep {
@@ -218,12 +219,6 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
   {
     absl::MutexLock lock(&mu_);
     const int64_t now = clock_->NowMs();
-    for (const auto& e : epochs) {
-      if (e.epoch < 0 || e.epoch > kMaxEpoch) {
-        error = absl::InvalidArgumentError(
-            absl::StrCat("epochs.epoch: must be in [0, ", kMaxEpoch, "], got ", e.epoch));
-      }
-    }
     // NaN or inf is no number to store: SQLite would keep NULL and read it back as 0, turning a
     // diverged epoch into the best loss of the sweep. The value is stored as missing, as the
     // worker does (a bad report never corrupts a trial; DIVERGED is said by FinishTrial).
@@ -232,7 +227,23 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
         it = std::isfinite(it->second) ? std::next(it) : e.values.erase(it);
       }
     }
-    auto t = error.ok() ? FencedTrial(lease, now, deferred) : absl::StatusOr<TrialEntry*>(error);
+    auto t = FencedTrial(lease, now, deferred);
+    if (t.ok()) {
+      // Epoch numbers are 0-based and below the trial's own epochs, which bounds have_epoch.
+      TrialEntry& tr = **t;
+      if (tr.epochs == 0) {
+        auto spec = ParseTrialSpec(tr.rec.spec_json, {});
+        tr.epochs = spec.ok() ? spec->epochs : kMaxEpochs;
+      }
+      for (const auto& e : epochs) {
+        if (e.epoch < 0 || e.epoch >= tr.epochs) {
+          t = absl::InvalidArgumentError(absl::StrCat("epochs.epoch: must be in [0, ",
+                                                      tr.epochs - 1, "] for this trial, got ",
+                                                      e.epoch));
+          break;
+        }
+      }
+    }
     if (!t.ok()) {
       error = t.status();
     } else {

@@ -40,15 +40,4 @@ grpc::Status Authorize(const AuthConfig& auth, Role role, const grpc::CallbackSe
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token");
 }
 
-bool IsLoopbackAddress(const std::string& listen) {
-  if (absl::StartsWith(listen, "unix:")) return true;
-  std::string host = listen;
-  if (absl::StartsWith(host, "[")) {
-    host = host.substr(1, host.find(']') - 1);
-  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
-    host = host.substr(0, colon);
-  }
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
 }  // namespace hypersweep

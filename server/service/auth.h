@@ -20,9 +20,6 @@ struct AuthConfig {
 // PERMISSION_DENIED with the other role's token. Thread-safe.
 grpc::Status Authorize(const AuthConfig& auth, Role role, const grpc::CallbackServerContext* ctx);
 
-// Whether `listen` (host:port, [v6]:port or unix:path) is a loopback or local-socket address.
-bool IsLoopbackAddress(const std::string& listen);
-
 }  // namespace hypersweep
 
 #endif  // HYPERSWEEP_SERVER_SERVICE_AUTH_H_

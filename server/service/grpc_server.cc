@@ -25,8 +25,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, creds, port);
   for (auto* s : services) builder.RegisterService(s);
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  builder.SetMaxSendMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
+  builder.SetMaxSendMessageSize(64 << 20);  // pages stay under kMaxResponseBytes
   auto server = builder.BuildAndStart();
   if (!server || (port != nullptr && *port == 0)) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));

@@ -11,14 +11,20 @@
 
 #include "hypersweep/v1/service.grpc.pb.h"
 #include "server/scheduler/scheduler.h"
+#include "server/service/bounded_executor.h"
 #include "server/service/auth.h"
 
 namespace hypersweep {
 
 class SweepServiceImpl final : public v1::SweepService::CallbackService {
  public:
-  SweepServiceImpl(Scheduler* scheduler, AuthConfig auth)
-      : sched_(scheduler), auth_(std::move(auth)) {}
+  // Submissions are parsed and expanded on `submit_threads` threads of their own, never on gRPC's;
+  // beyond `max_pending_submits` waiting there, SubmitSweep answers RESOURCE_EXHAUSTED at once.
+  SweepServiceImpl(Scheduler* scheduler, AuthConfig auth, int submit_threads = 1,
+                   size_t max_pending_submits = 8)
+      : sched_(scheduler),
+        auth_(std::move(auth)),
+        submits_(submit_threads, max_pending_submits) {}
 
   grpc::ServerUnaryReactor* SubmitSweep(grpc::CallbackServerContext* ctx,
                                         const v1::SubmitSweepRequest* req,
@@ -50,6 +56,7 @@ class SweepServiceImpl final : public v1::SweepService::CallbackService {
  private:
   Scheduler* const sched_;
   const AuthConfig auth_;
+  BoundedExecutor submits_;  // last: joined first, while sched_ is still there
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
@@ -87,10 +94,19 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   const int64_t max_wait_ms_;
 };
 
+// 8 MiB: a spec at the default --max-spec-bytes (1 MiB) and the longest LR curve (100,000 points,
+// about 3.5 MB) fit.
+inline constexpr int kDefaultMaxReceiveBytes = 8 << 20;
+// List responses stop adding items at this size (a page ends early, its token says where).
+inline constexpr size_t kMaxResponseBytes = 16 << 20;
+
 struct GrpcServerOptions {
   std::string listen = "127.0.0.1:7070";
   std::string tls_cert_pem;  // both set: TLS; else plaintext
   std::string tls_key_pem;
+  // The largest request the server reads; larger ones are refused by gRPC before they are parsed.
+  // Responses are paged to stay below kMaxResponseBytes.
+  int max_receive_bytes = kDefaultMaxReceiveBytes;
 };
 
 // Builds and starts a server with the given services, grpc.health.v1 and server reflection.

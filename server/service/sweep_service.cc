@@ -14,6 +14,8 @@ namespace {
 constexpr int kDefaultPage = 100;
 constexpr int kMaxPage = 10'000;
 constexpr int kMaxMetricTrials = 10'000;
+// Events a watcher may have queued before they coalesce into the latest state.
+constexpr size_t kMaxQueuedEvents = 64;
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Status& s) {
   auto* r = ctx->DefaultReactor();
@@ -73,6 +75,13 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::SweepEvent> {
     if (finished_) return;
     v1::SweepEvent p;
     ToProto(e, &p);
+    if (!front && queue_.size() >= kMaxQueuedEvents) {
+      // A slow reader: what it has not received yet coalesces into the latest state, so a stalled
+      // watcher holds at most kMaxQueuedEvents events, whatever the sweep's rate of change.
+      queue_.clear();
+      p.clear_trial();
+      p.clear_epochs();
+    }
     front ? queue_.push_front(std::move(p)) : queue_.push_back(std::move(p));
     WriteNextLocked();
   }
@@ -112,18 +121,43 @@ grpc::ServerUnaryReactor* SweepServiceImpl::SubmitSweep(grpc::CallbackServerCont
                                                         v1::SubmitSweepResponse* resp) {
   if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
   auto* reactor = ctx->DefaultReactor();
-  const bool dry_run = req->dry_run();
-  sched_->SubmitSweep(req->spec(), dry_run, req->max_attempts(),
-                      [reactor, resp, dry_run](absl::StatusOr<SubmitResult> r) {
-                        if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
-                        ToProto(r->sweep, resp->mutable_sweep());
-                        // The expansion comes back for a dry run (that is its point) and is
-                        // otherwise summarised by the counts; ListTrials pages through it.
-                        if (dry_run) {
-                          for (const auto& t : r->trials) ToProto(t, resp->add_trials());
-                        }
-                        reactor->Finish(grpc::Status::OK);
-                      });
+  // Parsing and expanding a spec takes time in proportion to its size: it runs on the submit
+  // threads, so that a large spec never holds a callback thread that workers' calls need.
+  Scheduler* sched = sched_;
+  const bool accepted = submits_.TrySchedule([sched, reactor, req, resp] {
+    const bool dry_run = req->dry_run();
+    sched->SubmitSweep(
+        req->spec(), dry_run, req->max_attempts(),
+        [reactor, resp, dry_run](absl::StatusOr<SubmitResult> r) {
+          if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
+          ToProto(r->sweep, resp->mutable_sweep());
+          // The expansion comes back for a dry run (that is its point) and is otherwise
+          // summarised by the counts; ListTrials pages through it.
+          if (dry_run) {
+            size_t bytes = 0;
+            for (const auto& t : r->trials) {
+              v1::Trial* p = resp->add_trials();
+              ToProto(t, p);
+              bytes += p->ByteSizeLong();
+              if (bytes > kMaxResponseBytes) {
+                return reactor->Finish(grpc::Status(
+                    grpc::StatusCode::RESOURCE_EXHAUSTED,
+                    absl::StrCat("dry run: the expansion of ", r->trials.size(),
+                                 " trials is larger than a response may be (",
+                                 kMaxResponseBytes, " bytes); submit it and page with "
+                                 "ListTrials, or dry-run a smaller grid")));
+              }
+            }
+          }
+          reactor->Finish(grpc::Status::OK);
+        });
+  });
+  if (!accepted) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("submit: ", submits_.max_pending(),
+                     " submissions are already waiting to be parsed; retry in a moment")));
+  }
   return reactor;
 }
 
@@ -146,8 +180,14 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListSweeps(grpc::CallbackServerConte
   const int64_t size = req->page_size() > 0 ? std::min(req->page_size(), kMaxPage) : kDefaultPage;
   auto all = sched_->ListSweeps();
   const int64_t n = static_cast<int64_t>(all.size());
-  for (int64_t i = *offset; i < n && i < *offset + size; ++i) ToProto(all[i], resp->add_sweeps());
-  if (*offset + size < n) resp->set_next_page_token(absl::StrCat(*offset + size));
+  size_t bytes = 0;
+  int64_t i = *offset;
+  for (; i < n && i < *offset + size && bytes < kMaxResponseBytes; ++i) {
+    v1::Sweep* p = resp->add_sweeps();
+    ToProto(all[i], p);
+    bytes += p->ByteSizeLong();
+  }
+  if (i < n) resp->set_next_page_token(absl::StrCat(i));
   return Done(ctx, grpc::Status::OK);
 }
 
@@ -200,14 +240,20 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListTrials(grpc::CallbackServerConte
   q.limit = req->page_size() > 0 ? std::min(req->page_size(), kMaxPage) : kDefaultPage;
   auto page = sched_->ListTrials(q);
   if (!page.ok()) return Done(ctx, ToGrpc(page.status()));
+  // A page ends early when it reaches kMaxResponseBytes; its token says where the next begins.
+  size_t bytes = 0;
+  int64_t next = q.offset;
   for (const auto& e : page->trials) {
+    if (bytes >= kMaxResponseBytes) break;
     v1::Trial* t = resp->add_trials();
     ToProto(e.trial, t);
     if (e.best_value) t->set_best_value(*e.best_value);
     if (e.final_value) t->set_final_value(*e.final_value);
+    bytes += t->ByteSizeLong();
+    ++next;
   }
   resp->set_total(page->total);
-  if (q.offset + q.limit < page->total) resp->set_next_page_token(absl::StrCat(q.offset + q.limit));
+  if (next < page->total) resp->set_next_page_token(absl::StrCat(next));
   return Done(ctx, grpc::Status::OK);
 }
 
@@ -220,12 +266,17 @@ grpc::ServerUnaryReactor* SweepServiceImpl::GetTrialMetrics(grpc::CallbackServer
                                   absl::StrCat("trial_ids: at most ", kMaxMetricTrials)));
   }
   std::set<std::string> metrics(req->metrics().begin(), req->metrics().end());
+  // The answer may cover only the first trial_ids when the whole would pass kMaxResponseBytes;
+  // the client asks again for the rest.
+  size_t bytes = 0;
   for (const auto& id : req->trial_ids()) {
+    if (bytes >= kMaxResponseBytes) break;
     auto epochs = sched_->GetEpochs(id, metrics);
     if (!epochs.ok()) return Done(ctx, ToGrpc(epochs.status()));
     v1::TrialMetrics* tm = resp->add_trials();
     tm->set_trial_id(id);
     for (const auto& e : *epochs) ToProto(e, tm->add_epochs());
+    bytes += tm->ByteSizeLong();
   }
   return Done(ctx, grpc::Status::OK);
 }
@@ -271,7 +322,19 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListWorkers(grpc::CallbackServerCont
                                                         const v1::ListWorkersRequest* req,
                                                         v1::ListWorkersResponse* resp) {
   if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
-  for (const auto& w : sched_->ListWorkers()) ToProto(w, resp->add_workers());
+  auto offset = PageOffset(req->page_token());
+  if (!offset.ok()) return Done(ctx, ToGrpc(offset.status()));
+  const int64_t size = req->page_size() > 0 ? std::min(req->page_size(), kMaxPage) : kDefaultPage;
+  const auto all = sched_->ListWorkers();
+  const int64_t n = static_cast<int64_t>(all.size());
+  size_t bytes = 0;
+  int64_t i = *offset;
+  for (; i < n && i < *offset + size && bytes < kMaxResponseBytes; ++i) {
+    v1::Worker* p = resp->add_workers();
+    ToProto(all[i], p);
+    bytes += p->ByteSizeLong();
+  }
+  if (i < n) resp->set_next_page_token(absl::StrCat(i));
   return Done(ctx, grpc::Status::OK);
 }
 

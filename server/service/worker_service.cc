@@ -8,6 +8,7 @@
 #include "core/lr_finder.h"
 #include "server/scheduler/clock.h"
 #include "server/service/convert.h"
+#include "server/service/request_limits.h"
 #include "server/service/services.h"
 
 namespace hypersweep {
@@ -83,6 +84,7 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(grpc::CallbackServer
                                                             const v1::RegisterWorkerRequest* req,
                                                             v1::RegisterWorkerResponse* resp) {
   if (auto s = Authorize(auth_, Role::kWorker, ctx); !s.ok()) return Done(ctx, s);
+  if (auto s = CheckRegistration(*req); !s.ok()) return Done(ctx, ToGrpc(s));
   WorkerRecord w = FromProto(req->capabilities());
   w.id = req->worker_id();
   auto* reactor = ctx->DefaultReactor();
@@ -131,6 +133,7 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ReportEpochs(grpc::CallbackServerCo
                                                           const v1::ReportEpochsRequest* req,
                                                           v1::ReportEpochsResponse* resp) {
   if (auto s = Authorize(auth_, Role::kWorker, ctx); !s.ok()) return Done(ctx, s);
+  if (auto s = CheckEpochReport(*req); !s.ok()) return Done(ctx, ToGrpc(s));
   std::vector<EpochRecord> epochs;
   epochs.reserve(req->epochs_size());
   for (const auto& e : req->epochs()) epochs.push_back(FromProto(e));
@@ -184,7 +187,7 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::FinishTrial(grpc::CallbackServerCon
                 grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "failure_class: unknown value"));
   }
   sched_->FinishTrial(FromProto(req->lease()), FromProto(req->status()),
-                      FromProto(req->failure_class()), req->reason(),
+                      FromProto(req->failure_class()), BoundedReason(req->reason()),
                       [reactor, resp](absl::StatusOr<TrialStatus> r) {
                         if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
                         resp->set_status(ToProto(*r));

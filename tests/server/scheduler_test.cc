@@ -441,7 +441,9 @@ TEST_F(SchedulerTest, AWorkersOwnThresholdQuarantinesIt) {
 }
 
 TEST_F(SchedulerTest, RestartRebuildsQueueLeasesAndEpochs) {
-  auto r = Submit();
+  std::string five_epochs = kSpec;
+  five_epochs.replace(five_epochs.find("epochs: 3"), 9, "epochs: 5");
+  auto r = Submit(five_epochs);
   const std::string sweep = r->sweep.record.id;
   const std::string w = Register();
   auto a = AcquireNow(w);
@@ -463,6 +465,45 @@ TEST_F(SchedulerTest, RestartRebuildsQueueLeasesAndEpochs) {
   auto c = AcquireNow(w);
   EXPECT_EQ(c->trial.index, 2);
   EXPECT_EQ(sched_->ListWorkers().size(), 1u);
+}
+
+// Epoch numbers are bounded by the trial's own epochs (kSpec: 3), so a report cannot make the
+// coordinator keep a record of a million epochs; a refused report stores nothing.
+TEST_F(SchedulerTest, EpochNumbersAreBoundedByTheTrialsEpochs) {
+  Submit().IgnoreError();
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  auto bad = Report(Ref(*a), {1, 3});
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("must be in [0, 2] for this trial, got 3"));
+  EXPECT_EQ(Report(Ref(*a), {-1}).status().code(), absl::StatusCode::kInvalidArgument);
+  auto ok = Report(Ref(*a), {0, 1, 2});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->epochs_reported, 3);
+}
+
+// The global quota counts trials that wait or run: a sweep that would pass it is refused whole
+// (nothing queued), and finishing trials makes room again. Lists carry no spec text.
+TEST_F(SchedulerTest, QueueQuotaAndSpecLimits) {
+  options_.max_queued_trials = 6;
+  options_.spec_limits.max_spec_bytes = 4096;
+  Restart();
+  ASSERT_TRUE(Submit().ok());  // 4 trials
+  auto full = Submit();
+  ASSERT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(full.status().message(), HasSubstr("--max-queued-trials"));
+  EXPECT_EQ(sched_->ListSweeps().size(), 1u);
+  const std::string w = Register();
+  for (int i = 0; i < 2; ++i) {
+    auto a = AcquireNow(w);
+    ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kSucceeded).ok());
+  }
+  ASSERT_TRUE(Submit().ok()) << "2 pending + 4 fit the quota of 6";
+  auto big = Submit(std::string(kSpec) + "# " + std::string(5000, 'x') + "\n");
+  ASSERT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(big.status().message(), HasSubstr("--max-spec-bytes"));
+  for (const auto& info : sched_->ListSweeps()) EXPECT_TRUE(info.record.spec_text.empty());
+  EXPECT_EQ(sched_->GetSweep(sched_->ListSweeps()[0].record.id)->record.spec_text, kSpec);
 }
 
 TEST_F(SchedulerTest, WatchEventsArriveAfterCommit) {

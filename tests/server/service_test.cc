@@ -509,16 +509,6 @@ TEST_F(ServiceTest, ReflectionListsTheServices) {
   }
 }
 
-TEST(AuthTest, LoopbackAddresses) {
-  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:7070"));
-  EXPECT_TRUE(IsLoopbackAddress("localhost:1"));
-  EXPECT_TRUE(IsLoopbackAddress("[::1]:7070"));
-  EXPECT_TRUE(IsLoopbackAddress("unix:/tmp/hs.sock"));
-  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0:7070"));
-  EXPECT_FALSE(IsLoopbackAddress("[::]:7070"));
-  EXPECT_FALSE(IsLoopbackAddress("10.1.2.3:7070"));
-}
-
 using test_support::ReadFile;
 
 // Acceptance 4: TLS with a certificate made by openssl now.
