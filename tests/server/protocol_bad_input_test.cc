@@ -32,7 +32,7 @@ class ProtocolBadInputTest : public ::testing::Test {
     o.auth.client_token = kClientToken;
     o.auth.worker_token = kWorkerToken;
     // No lease may expire mid-test: these tests check that bad input leaves a lease as it was,
-    // and two 64 MiB messages under TSan on a loaded machine took longer than the default 30 s.
+    // and two 64 MiB messages (today 8 MiB) under TSan on a loaded machine took longer than the default 30 s.
     o.lease_ttl_ms = 600'000;
     server_ = std::make_unique<TestServer>(o);
     grpc::ChannelArguments args;
@@ -138,9 +138,9 @@ class ProtocolBadInputTest : public ::testing::Test {
 
 TEST_F(ProtocolBadInputTest, OversizedMessagesAreRefusedAndTheServerStaysUp) {
   const v1::LeaseRef lease = SubmitAndAcquire();
-  // hypersweepd accepts at most 64 MiB per message (server/service/grpc_server.cc).
+  // hypersweepd reads at most kDefaultMaxReceiveBytes (8 MiB) per message (services.h).
   v1::SubmitSweepRequest big;
-  big.set_spec(std::string((64 << 20) + 1024, '#'));
+  big.set_spec(std::string(kDefaultMaxReceiveBytes + 1024, '#'));
   v1::SubmitSweepResponse resp;
   grpc::Status s = sweeps_->SubmitSweep(Ctx(kClientToken, 30'000).get(), big, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
@@ -149,7 +149,7 @@ TEST_F(ProtocolBadInputTest, OversizedMessagesAreRefusedAndTheServerStaysUp) {
   *report.mutable_lease() = lease;
   auto* e = report.add_epochs();
   e->set_epoch(0);
-  (*e->mutable_metrics())[std::string(65 << 20, 'm')] = 1.0;
+  (*e->mutable_metrics())[std::string(kDefaultMaxReceiveBytes + 1024, 'm')] = 1.0;
   v1::ReportEpochsResponse rresp;
   s = workers_->ReportEpochs(Ctx(kWorkerToken, 30'000).get(), report, &rresp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
