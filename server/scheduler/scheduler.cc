@@ -56,6 +56,8 @@ absl::Status Scheduler::Load() {
     }
   }
   for (auto& w : rs.workers) workers_.Restore(std::move(w));
+  // A sweep paused by repeated user errors is paused again (the rule reads the stored trials).
+  for (auto& [id, s] : sweeps_) MaybePause(s);
   // Range tests with dependents still held: their stored curves come back (a running one may have
   // reported its curve already), and a group whose range tests have all ended releases its trials.
   WriteBatch batch;
@@ -87,7 +89,7 @@ SweepEvent Scheduler::EventFor(const TrialEntry& t) {
   // Nobody watches this sweep: an empty event, which Publish() delivers to no one. A watcher that
   // subscribes later reads the current state first, which already has this change.
   if (!watched_.IsWatched(t.rec.sweep_id)) return SweepEvent{};
-  return TrialEvent(InfoOf(sweeps_[t.rec.sweep_id]), t.rec);
+  return TrialEvent(Info(sweeps_[t.rec.sweep_id]), t.rec);
 }
 
 std::string Scheduler::NewToken() { return absl::StrFormat("%016x%016x", rng_(), rng_()); }
@@ -197,13 +199,13 @@ absl::StatusOr<SweepInfo> Scheduler::GetSweep(const std::string& sweep_id) {
   absl::MutexLock lock(&mu_);
   auto it = sweeps_.find(sweep_id);
   if (it == sweeps_.end()) return absl::NotFoundError(absl::StrCat("unknown sweep ", sweep_id));
-  return InfoOf(it->second);
+  return Info(it->second);
 }
 
 std::vector<SweepInfo> Scheduler::ListSweeps() {
   absl::MutexLock lock(&mu_);
   std::vector<SweepInfo> out;
-  for (const auto& id : sweep_order_) out.push_back(InfoOf(sweeps_[id]));
+  for (const auto& id : sweep_order_) out.push_back(Info(sweeps_[id]));
   return out;
 }
 
@@ -282,9 +284,7 @@ absl::StatusOr<Scheduler::LrCurveView> Scheduler::GetLrCurve(const std::string& 
 
 std::vector<WorkerInfo> Scheduler::ListWorkers() {
   absl::MutexLock lock(&mu_);
-  std::map<std::string, int64_t> active;
-  for (const auto& id : queue_.leased()) active[trials_[id].rec.worker_id]++;
-  return workers_.List(active);
+  return workers_.List(ActiveLeases());
 }
 
 // ---- time ----
