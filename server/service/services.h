@@ -12,6 +12,7 @@
 #include "hypersweep/v1/service.grpc.pb.h"
 #include "server/scheduler/scheduler.h"
 #include "server/service/auth.h"
+#include "server/service/rate_limit.h"
 
 namespace hypersweep {
 
@@ -46,11 +47,20 @@ class SweepServiceImpl final : public v1::SweepService::CallbackService {
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* ctx,
                                         const v1::ListWorkersRequest* req,
                                         v1::ListWorkersResponse* resp) override;
+  grpc::ServerUnaryReactor* ClearQuarantine(grpc::CallbackServerContext* ctx,
+                                            const v1::ClearQuarantineRequest* req,
+                                            v1::ClearQuarantineResponse* resp) override;
+  grpc::ServerUnaryReactor* ResumeSweep(grpc::CallbackServerContext* ctx,
+                                        const v1::ResumeSweepRequest* req,
+                                        v1::ResumeSweepResponse* resp) override;
 
  private:
   Scheduler* const sched_;
   const AuthConfig auth_;
 };
+
+// RegisterWorker calls allowed per peer host and second (RESOURCE_EXHAUSTED beyond).
+inline constexpr int kRegistrationsPerSecondPerPeer = 10;
 
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
@@ -59,7 +69,8 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
       : sched_(scheduler),
         auth_(std::move(auth)),
         lease_ttl_ms_(lease_ttl_ms),
-        max_wait_ms_(max_wait_ms) {}
+        max_wait_ms_(max_wait_ms),
+        registrations_(kRegistrationsPerSecondPerPeer, 1000) {}
 
   grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* ctx,
                                            const v1::RegisterWorkerRequest* req,
@@ -85,6 +96,7 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   const AuthConfig auth_;
   const int64_t lease_ttl_ms_;
   const int64_t max_wait_ms_;
+  RateLimiter registrations_;  // per peer host
 };
 
 struct GrpcServerOptions {
