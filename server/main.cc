@@ -30,6 +30,7 @@ int Run(int argc, char** argv) {
   std::string listen = "127.0.0.1:7070", db, client_token_file, worker_token_file,
               operator_token_file, tls_cert, tls_key, lease_ttl = "30s", max_wait = "60s",
               worker_expiry = "24h";
+  int registration_rate = kRegistrationsPerSecondPerPeer;
   bool no_sync = false;
   app.add_option("--listen", listen, "address to listen on (host:port; port 0 picks one)")
       ->capture_default_str();
@@ -46,6 +47,11 @@ int Run(int argc, char** argv) {
   app.add_option("--worker-expiry", worker_expiry,
                  "forget workers not seen for this long that hold no lease (0: never)")
       ->capture_default_str();
+  app.add_option("--registration-rate", registration_rate,
+                 "RegisterWorker calls allowed per second per peer host, in bursts of 10x "
+                 "(0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--no-sync", no_sync,
                "commit without fsync (survives a crash of hypersweepd, not of the machine)");
   CLI11_PARSE(app, argc, argv);
@@ -115,6 +121,7 @@ int Run(int argc, char** argv) {
   options.scheduler.lease_ttl_ms = absl::ToInt64Milliseconds(ttl);
   options.scheduler.max_acquire_wait_ms = absl::ToInt64Milliseconds(wait);
   options.scheduler.worker_expiry_ms = absl::ToInt64Milliseconds(expiry);
+  options.registrations_per_second = registration_rate;
   options.auth = auth;
   options.grpc = grpc_options;
   auto coordinator = Coordinator::Start(options);

@@ -1,5 +1,6 @@
-// A per-key fixed-window rate limit (RegisterWorker: per peer host). Memory stays bounded: the
-// counts of a window are dropped when the next window starts. Thread-safe.
+// A per-key token bucket (RegisterWorker: per peer host): `rate` calls a second on average, up
+// to `burst` at once. Memory stays bounded: buckets that have refilled are dropped once there are
+// many keys. Thread-safe.
 #ifndef HYPERSWEEP_SERVER_SERVICE_RATE_LIMIT_H_
 #define HYPERSWEEP_SERVER_SERVICE_RATE_LIMIT_H_
 
@@ -14,18 +15,24 @@ namespace hypersweep {
 
 class RateLimiter {
  public:
-  // At most `limit` calls per key in each `window_ms` (limit <= 0: no limit).
-  RateLimiter(int limit, int64_t window_ms) : limit_(limit), window_ms_(window_ms) {}
-  // Counts a call by `key` at `now_ms`; false when it is over the limit (and is not counted).
+  // rate <= 0: no limit.
+  RateLimiter(double rate_per_second, double burst) : rate_(rate_per_second), burst_(burst) {}
+  // Counts a call by `key` at `now_ms`; false when its bucket is empty (the call is not counted).
   bool Allow(const std::string& key, int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
-  int limit() const { return limit_; }
+  double rate() const { return rate_; }
+  double burst() const { return burst_; }
 
  private:
-  const int limit_;
-  const int64_t window_ms_;
+  struct Bucket {
+    double tokens = 0;
+    int64_t at_ms = 0;
+  };
+  static constexpr size_t kPruneAbove = 4096;
+
+  const double rate_;
+  const double burst_;
   absl::Mutex mu_;
-  int64_t window_ ABSL_GUARDED_BY(mu_) = -1;
-  std::map<std::string, int> counts_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 
 // The host of a gRPC peer string ("ipv4:10.0.0.1:5555" -> "10.0.0.1", "ipv6:[::1]:5555" ->

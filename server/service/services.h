@@ -59,18 +59,21 @@ class SweepServiceImpl final : public v1::SweepService::CallbackService {
   const AuthConfig auth_;
 };
 
-// RegisterWorker calls allowed per peer host and second (RESOURCE_EXHAUSTED beyond).
+// RegisterWorker calls allowed per peer host: this many a second, and bursts of ten times that
+// (a node starting all its workers at once); beyond, RESOURCE_EXHAUSTED.
 inline constexpr int kRegistrationsPerSecondPerPeer = 10;
 
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
+  // registrations_per_second: per peer host (bursts of 10x); 0: no limit.
   WorkerServiceImpl(Scheduler* scheduler, AuthConfig auth, int64_t lease_ttl_ms,
-                    int64_t max_wait_ms)
+                    int64_t max_wait_ms,
+                    int registrations_per_second = kRegistrationsPerSecondPerPeer)
       : sched_(scheduler),
         auth_(std::move(auth)),
         lease_ttl_ms_(lease_ttl_ms),
         max_wait_ms_(max_wait_ms),
-        registrations_(kRegistrationsPerSecondPerPeer, 1000) {}
+        registrations_(registrations_per_second, 10.0 * registrations_per_second) {}
 
   grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* ctx,
                                            const v1::RegisterWorkerRequest* req,

@@ -85,10 +85,11 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(grpc::CallbackServer
   if (auto s = Authorize(auth_, Role::kWorker, ctx); !s.ok()) return Done(ctx, s);
   const std::string peer = PeerHost(ctx->peer());
   if (!registrations_.Allow(peer, SystemClock::Get()->NowMs())) {
-    return Done(ctx, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                  absl::StrCat("more than ", registrations_.limit(),
-                                               " RegisterWorker calls per second from ", peer,
-                                               "; retry later")));
+    return Done(
+        ctx, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("more than ", registrations_.rate(),
+                                       " RegisterWorker calls per second (bursts of ",
+                                       registrations_.burst(), ") from ", peer, "; retry later")));
   }
   WorkerRecord w = FromProto(req->capabilities());
   w.id = req->worker_id();

@@ -5,14 +5,28 @@
 namespace hypersweep {
 namespace {
 
-TEST(RateLimitTest, AtMostTheLimitPerKeyAndWindow) {
-  RateLimiter limit(10, 1000);
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(limit.Allow("10.0.0.1", 5'000 + i)) << i;
-  EXPECT_FALSE(limit.Allow("10.0.0.1", 5'500));
-  EXPECT_TRUE(limit.Allow("10.0.0.2", 5'500));  // per key
-  EXPECT_TRUE(limit.Allow("10.0.0.1", 6'000));  // the next window
-  RateLimiter none(0, 1000);
+TEST(RateLimitTest, ABurstThenTheRatePerKey) {
+  RateLimiter limit(/*rate_per_second=*/10, /*burst=*/20);
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(limit.Allow("10.0.0.1", 5'000)) << i;
+  EXPECT_FALSE(limit.Allow("10.0.0.1", 5'000));
+  EXPECT_TRUE(limit.Allow("10.0.0.2", 5'000));  // per key
+  // 10 a second after that: one every 100 ms.
+  EXPECT_FALSE(limit.Allow("10.0.0.1", 5'050));
+  EXPECT_TRUE(limit.Allow("10.0.0.1", 5'100));
+  EXPECT_FALSE(limit.Allow("10.0.0.1", 5'100));
+  int allowed = 0;
+  for (int ms = 5'101; ms <= 6'100; ++ms) allowed += limit.Allow("10.0.0.1", ms);
+  EXPECT_EQ(allowed, 10);
+  RateLimiter none(0, 0);
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(none.Allow("a", 0));
+}
+
+TEST(RateLimitTest, ManyKeysArePrunedOnceRefilled) {
+  RateLimiter limit(10, 10);
+  for (int i = 0; i < 10'000; ++i) EXPECT_TRUE(limit.Allow("h" + std::to_string(i), 0));
+  // Ten seconds later every bucket is full again: they are dropped, and all still allowed.
+  EXPECT_TRUE(limit.Allow("new", 10'000));
+  EXPECT_TRUE(limit.Allow("h1", 10'000));
 }
 
 TEST(RateLimitTest, PeerHostDropsTheSchemeAndPort) {
