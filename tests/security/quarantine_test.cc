@@ -168,6 +168,27 @@ TEST(QuarantineTest, TheOperatorClearsAQuarantineWithTheCliAndOtherTokensAreRefu
   EXPECT_THAT(disabled.err, HasSubstr("--operator-token-file"));
 }
 
+// A loopback development coordinator with no tokens at all: the operator call needs none.
+TEST(QuarantineTest, WithoutAnyTokensTheOperatorCallIsAllowed) {
+  Cluster c;
+  c.StartCoordinator("30s");
+  auto channel = grpc::CreateChannel(c.address(), grpc::InsecureChannelCredentials());
+  auto workers = v1::WorkerService::NewStub(channel);
+  v1::RegisterWorkerRequest req;
+  req.mutable_capabilities()->set_max_consecutive_failures(1);
+  v1::RegisterWorkerResponse reg;
+  grpc::ClientContext rctx;
+  ASSERT_TRUE(workers->RegisterWorker(&rctx, req, &reg).ok());
+  auto cleared = RunCli(c.dir(), {"--server", c.address(), "workers", "--clear-quarantine",
+                                  reg.worker_id(), "--format", "csv"});
+  EXPECT_EQ(cleared.exit_code, 0) << cleared.err;
+  EXPECT_THAT(cleared.out, HasSubstr(reg.worker_id() + ",false,0"));
+  auto unknown =
+      RunCli(c.dir(), {"--server", c.address(), "workers", "--clear-quarantine", "w-nobody"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown worker w-nobody"));
+}
+
 TEST(QuarantineTest, StatusSaysNoHealthyWorkerInsteadOfAnEta) {
   SecuredCluster s;
   const std::string w = s.Register(/*max_failures=*/1);
