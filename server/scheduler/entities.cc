@@ -27,6 +27,10 @@ SweepInfo InfoOf(const SweepEntry& s) {
 std::string PauseReason(const std::vector<const TrialRecord*>& trials) {
   std::map<std::string, int> by_reason;
   for (const TrialRecord* t : trials) {
+    // A trial that ran to the end shows the spec works: failures are then the points' own.
+    if (t->status == TrialStatus::kSucceeded || t->status == TrialStatus::kDiverged) return "";
+  }
+  for (const TrialRecord* t : trials) {
     if (t->status != TrialStatus::kFailed || t->failure_class != FailureClass::kUserError ||
         t->worker_id.empty()) {
       continue;

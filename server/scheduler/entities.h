@@ -59,10 +59,11 @@ struct TrialEntry {
 SweepInfo InfoOf(const SweepEntry& s);
 
 // The pause rule: once kPauseAfterUserErrors trials of a sweep that a worker ran have FAILED as a
-// user error with the same reason, the spec is at fault (a missing data file, a bad column) and
-// the sweep pauses rather than burn its remaining points. Returns why ("2 trials failed with the
-// same user error: <reason>"), or "" when the rule does not hold. Trials failed without running
-// (held for auto LR) do not count.
+// user error with the same reason, and none has succeeded or diverged, the spec is at fault (a
+// missing data file, a bad column) and the sweep pauses rather than burn its remaining points.
+// Returns why ("2 trials failed with the same user error: <reason>"), or "" when the rule does not
+// hold. Trials failed without running (held for auto LR) do not count. After a resume the
+// requeued trials run first again: if they fail the same way, the sweep pauses again.
 inline constexpr int kPauseAfterUserErrors = 2;
 std::string PauseReason(const std::vector<const TrialRecord*>& trials);
 

@@ -191,6 +191,22 @@ TEST_F(SchedulerQuarantineTest, DifferentUserErrorsDoNotPause) {
   EXPECT_TRUE(AcquireNow(w)->acquired);
 }
 
+TEST_F(SchedulerQuarantineTest, AfterASuccessUserErrorsAreThePointsOwnAndDoNotPause) {
+  const std::string sweep = Submit();
+  const std::string w = Register();
+  auto a = AcquireNow(w);
+  ASSERT_TRUE(a.ok() && a->acquired);
+  LeaseRef l{a->trial.id, a->trial.attempt, a->trial.lease_token};
+  ASSERT_TRUE(Await<TrialStatus>([&](Callback<TrialStatus> cb) {
+                sched_->FinishTrial(l, TrialStatus::kSucceeded, FailureClass::kNone, "",
+                                    std::move(cb));
+              }).ok());
+  AcquireAndFail(w, FailureClass::kUserError, "batch larger than the data");
+  AcquireAndFail(w, FailureClass::kUserError, "batch larger than the data");
+  EXPECT_EQ(sched_->GetSweep(sweep)->state, SweepState::kRunning);
+  EXPECT_TRUE(AcquireNow(w)->acquired);
+}
+
 TEST_F(SchedulerQuarantineTest, SweepInfoCountsHealthyWorkers) {
   const std::string sweep = Submit();
   auto h = sched_->GetSweep(sweep)->workers;
