@@ -73,7 +73,15 @@ int RunCli(int argc, char** argv, const CliEnvironment& environment, std::ostrea
   auto* cancel_cmd = app.add_subcommand("cancel", "cancel a sweep's unfinished trials");
   add_sweep(cancel_cmd);
   add_format(cancel_cmd);
+  auto* resume_cmd = app.add_subcommand(
+      "resume", "requeue a PAUSED sweep's trials that failed with a user error and run it again");
+  add_sweep(resume_cmd);
+  add_format(resume_cmd);
+  std::string clear_worker;
   auto* workers_cmd = app.add_subcommand("workers", "list workers");
+  workers_cmd->add_option("--clear-quarantine", clear_worker,
+                          "lift this worker's quarantine and reset its failure count (needs the "
+                          "coordinator's operator token as --token-file or HYPERSWEEP_TOKEN)");
   add_format(workers_cmd);
 
   TrialsOptions trials;
@@ -191,6 +199,11 @@ int RunCli(int argc, char** argv, const CliEnvironment& environment, std::ostrea
     status = with_client([&](SweepClient& c) { return RunWatch(c, sweep_id, format, io); });
   } else if (*cancel_cmd) {
     status = with_client([&](SweepClient& c) { return RunCancel(c, sweep_id, format, io); });
+  } else if (*resume_cmd) {
+    status = with_client([&](SweepClient& c) { return RunResume(c, sweep_id, format, io); });
+  } else if (*workers_cmd && !clear_worker.empty()) {
+    status = with_client(
+        [&](SweepClient& c) { return RunClearQuarantine(c, clear_worker, format, io); });
   } else if (*workers_cmd) {
     status = with_client([&](SweepClient& c) { return RunWorkers(c, format, io); });
   } else if (*trials_cmd) {

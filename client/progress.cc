@@ -15,8 +15,21 @@ double DoneFraction(const v1::TrialCounts& c) {
   return c.total() > 0 ? static_cast<double>(DoneTrials(c)) / c.total() : 0;
 }
 
+std::string WaitReason(const v1::Sweep& s) {
+  if (s.state() == v1::SWEEP_PAUSED) {
+    return absl::StrCat("paused: ", s.paused_reason(), "; fix it, then `hypersweep resume ", s.id(),
+                        "`");
+  }
+  if (s.state() != v1::SWEEP_RUNNING || s.counts().queued() == 0 || s.healthy_workers() > 0) {
+    return "";
+  }
+  return absl::StrCat("no healthy worker: ", s.registered_workers(), " registered, ",
+                      s.quarantined_workers(), " quarantined; queued trials wait");
+}
+
 double EtaSeconds(const v1::Sweep& s, absl::Time now) {
   const int64_t done = DoneTrials(s.counts());
+  if (s.state() == v1::SWEEP_PAUSED || !WaitReason(s).empty()) return std::nan("");
   if (s.state() != v1::SWEEP_RUNNING) return 0;
   if (done == 0 || s.created_unix_ms() <= 0) return std::nan("");
   const double elapsed = absl::ToDoubleSeconds(now - absl::FromUnixMillis(s.created_unix_ms()));
@@ -24,9 +37,11 @@ double EtaSeconds(const v1::Sweep& s, absl::Time now) {
 }
 
 std::string ProgressLine(const v1::Sweep& s, absl::Time now) {
-  return absl::StrCat(ProgressBar(DoneFraction(s.counts())), "  ", DoneTrials(s.counts()), "/",
-                      s.counts().total(), "  ", StateName(s.state()), "  ETA ",
-                      FormatDuration(EtaSeconds(s, now)));
+  const std::string wait = WaitReason(s);
+  return absl::StrCat(
+      ProgressBar(DoneFraction(s.counts())), "  ", DoneTrials(s.counts()), "/", s.counts().total(),
+      "  ", StateName(s.state()), "  ",
+      wait.empty() ? absl::StrCat("ETA ", FormatDuration(EtaSeconds(s, now))) : wait);
 }
 
 std::string CountsLine(const v1::TrialCounts& c) {

@@ -17,11 +17,17 @@ int64_t DoneTrials(const v1::TrialCounts& counts);
 // DoneTrials / total, in [0, 1]; 0 for a sweep without trials.
 double DoneFraction(const v1::TrialCounts& counts);
 
+// Why the sweep's queued trials are not being run, or "" when nothing stops them:
+// "paused: <reason>; fix it, then `hypersweep resume ID`" for a PAUSED sweep, or "no healthy
+// worker: 1 registered, 1 quarantined; queued trials wait" for a RUNNING one with queued trials
+// and no healthy worker (Sweep.healthy_workers).
+std::string WaitReason(const v1::Sweep& sweep);
+
 // Seconds until the sweep ends at the rate since it was created: 0 when it is no longer running,
-// NaN when unknown (nothing done yet, or no creation time).
+// NaN when unknown (nothing done yet, no creation time, or WaitReason says its trials wait).
 double EtaSeconds(const v1::Sweep& sweep, absl::Time now);
 
-// "[####....]  45%  9/20  RUNNING  ETA 1m05s".
+// "[####....]  45%  9/20  RUNNING  ETA 1m05s"; WaitReason instead of the ETA when there is one.
 std::string ProgressLine(const v1::Sweep& sweep, absl::Time now);
 
 // "queued 1  leased 2  succeeded 3  diverged 0  failed 0  cancelled 0  pruned 0".

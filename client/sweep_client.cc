@@ -165,6 +165,22 @@ absl::StatusOr<std::vector<v1::Worker>> SweepClient::ListWorkers() {
   return out;
 }
 
+absl::StatusOr<v1::Worker> SweepClient::ClearQuarantine(const std::string& worker_id) {
+  v1::ClearQuarantineRequest req;
+  req.set_worker_id(worker_id);
+  v1::ClearQuarantineResponse resp;
+  RETURN_IF_ERROR(Call(&Stub::ClearQuarantine, req, &resp));
+  return resp.worker();
+}
+
+absl::StatusOr<v1::Sweep> SweepClient::Resume(const std::string& sweep_id) {
+  v1::ResumeSweepRequest req;
+  req.set_sweep_id(sweep_id);
+  v1::ResumeSweepResponse resp;
+  RETURN_IF_ERROR(Call(&Stub::ResumeSweep, req, &resp));
+  return resp.sweep();
+}
+
 absl::Status SweepClient::Watch(const std::string& sweep_id,
                                 const std::function<void(const v1::SweepEvent&)>& on_event) {
   grpc::ClientContext ctx;

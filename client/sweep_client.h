@@ -73,6 +73,9 @@ class SweepClient {
                                                            const std::vector<std::string>& metrics);
   absl::StatusOr<v1::GetLrCurveResponse> GetLrCurve(const std::string& trial_id);
   absl::StatusOr<std::vector<v1::Worker>> ListWorkers();
+  // Needs the operator token (hypersweepd --operator-token-file) as this client's token.
+  absl::StatusOr<v1::Worker> ClearQuarantine(const std::string& worker_id);
+  absl::StatusOr<v1::Sweep> Resume(const std::string& sweep_id);
   // Streams the sweep's events to `on_event` until the sweep ends (OK) or the stream breaks.
   absl::Status Watch(const std::string& sweep_id,
                      const std::function<void(const v1::SweepEvent&)>& on_event);

@@ -132,6 +132,9 @@ absl::Status RunSubmit(const SubmitOptions& options, const ConnectFn& connect, I
   if (last.state() == v1::SWEEP_CANCELLED) {
     return absl::AbortedError(absl::StrCat("sweep ", sweep.id(), " was cancelled"));
   }
+  if (last.state() == v1::SWEEP_PAUSED) {
+    return absl::FailedPreconditionError(absl::StrCat("sweep ", sweep.id(), " ", WaitReason(last)));
+  }
   return absl::OkStatus();
 }
 
@@ -199,6 +202,7 @@ absl::Status RunStatus(SweepClient& client, const std::string& sweep_id,
   ASSIGN_OR_RETURN(const auto auto_lr, AutoLrs(client, sweep_id));
   if (format == Format::kJson) {
     json doc = table.ToJson()[0];
+    doc["wait_reason"] = WaitReason(sweep);
     doc["auto_lr"] = json::array();
     for (const auto& [from, a] : auto_lr) {
       doc["auto_lr"].push_back({{"lr", std::stod(a.lr)}, {"from", from}, {"trials", a.trials}});
@@ -215,7 +219,9 @@ absl::Status RunStatus(SweepClient& client, const std::string& sweep_id,
   *io.out << st.Bold(absl::StrCat("sweep ", sweep.id(), " (", sweep.name(), ")")) << "  "
           << StateName(sweep.state()) << "\n";
   if (io.out_is_terminal) *io.out << ProgressBar(DoneFraction(c)) << "  ";
-  *io.out << DoneTrials(c) << "/" << c.total() << " done  ETA " << FormatDuration(eta) << "\n";
+  const std::string wait = WaitReason(sweep);
+  *io.out << DoneTrials(c) << "/" << c.total() << " done  "
+          << (wait.empty() ? "ETA " + FormatDuration(eta) : wait) << "\n";
   *io.out << CountsLine(c) << "\n";
   if (best) {
     *io.out << "best " << metric << " (" << GoalName(sweep.objective().goal())
@@ -287,6 +293,22 @@ absl::Status RunCancel(SweepClient& client, const std::string& sweep_id,
   table.columns = {"id", "state", "cancelled", "succeeded", "failed", "total"};
   table.AddRow(
       {sweep.id(), StateName(sweep.state()), c.cancelled(), c.succeeded(), c.failed(), c.total()});
+  WriteTable(table, format, *io.out);
+  return absl::OkStatus();
+}
+
+absl::Status RunResume(SweepClient& client, const std::string& sweep_id,
+                       const std::string& format_name, Io& io) {
+  ASSIGN_OR_RETURN(const Format format, FormatFor(format_name, io));
+  ASSIGN_OR_RETURN(const v1::Sweep sweep, client.Resume(sweep_id));
+  if (format == Format::kJson) {
+    WriteJson(SweepJson(sweep), *io.out);
+    return absl::OkStatus();
+  }
+  const auto& c = sweep.counts();
+  Table table;
+  table.columns = {"id", "state", "queued", "failed", "total"};
+  table.AddRow({sweep.id(), StateName(sweep.state()), c.queued(), c.failed(), c.total()});
   WriteTable(table, format, *io.out);
   return absl::OkStatus();
 }

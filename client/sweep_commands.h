@@ -36,6 +36,9 @@ absl::Status RunWatch(SweepClient& client, const std::string& sweep_id, const st
                       Io& io);
 absl::Status RunCancel(SweepClient& client, const std::string& sweep_id, const std::string& format,
                        Io& io);
+// A PAUSED sweep: requeues its trials that failed with a user error and runs it again.
+absl::Status RunResume(SweepClient& client, const std::string& sweep_id, const std::string& format,
+                       Io& io);
 
 }  // namespace hypersweep
 

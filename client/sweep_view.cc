@@ -19,6 +19,8 @@ std::string StateName(v1::SweepState s) {
       return "COMPLETED";
     case v1::SWEEP_CANCELLED:
       return "CANCELLED";
+    case v1::SWEEP_PAUSED:
+      return "PAUSED";
     default:
       return "UNKNOWN";
   }
@@ -65,7 +67,8 @@ json SweepJson(const v1::Sweep& s) {
       {"counts", CountsJson(s.counts())},
       {"created", TimeText(s.created_unix_ms())},
       {"created_unix_ms", s.created_unix_ms()},
-      {"max_attempts", s.max_attempts()}};
+      {"max_attempts", s.max_attempts()},
+      {"paused_reason", s.paused_reason()}};
 }
 
 }  // namespace hypersweep

@@ -34,4 +34,15 @@ absl::Status RunWorkers(SweepClient& client, const std::string& format_name, Io&
   return absl::OkStatus();
 }
 
+absl::Status RunClearQuarantine(SweepClient& client, const std::string& worker_id,
+                                const std::string& format_name, Io& io) {
+  ASSIGN_OR_RETURN(const Format format, FormatFor(format_name, io));
+  ASSIGN_OR_RETURN(const v1::Worker w, client.ClearQuarantine(worker_id));
+  Table table;
+  table.columns = {"id", "quarantined", "consecutive_failures"};
+  table.AddRow({w.id(), w.quarantined(), w.consecutive_failures()});
+  WriteTable(table, format, *io.out);
+  return absl::OkStatus();
+}
+
 }  // namespace hypersweep

@@ -14,9 +14,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
                    Scheduler::Create(c->store_.get(), options.clock, options.scheduler));
   c->scheduler_->StartReaper();
   c->sweeps_ = std::make_unique<SweepServiceImpl>(c->scheduler_.get(), options.auth);
-  c->workers_ = std::make_unique<WorkerServiceImpl>(c->scheduler_.get(), options.auth,
-                                                    options.scheduler.lease_ttl_ms,
-                                                    options.scheduler.max_acquire_wait_ms);
+  c->workers_ = std::make_unique<WorkerServiceImpl>(
+      c->scheduler_.get(), options.auth, options.scheduler.lease_ttl_ms,
+      options.scheduler.max_acquire_wait_ms, options.registrations_per_second);
   ASSIGN_OR_RETURN(c->server_,
                    StartGrpcServer(options.grpc, {c->sweeps_.get(), c->workers_.get()}, &c->port_));
   return c;

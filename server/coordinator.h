@@ -20,10 +20,12 @@
 namespace hypersweep {
 
 struct CoordinatorOptions {
-  StoreOptions store;                 // the database file (or :memory:) and whether commits fsync
-  SchedulerOptions scheduler;         // lease TTL, long-poll bound, attempts, quarantine threshold
-  AuthConfig auth;                    // bearer tokens; empty: none needed
-  GrpcServerOptions grpc;             // listen address (port 0 picks one), TLS
+  StoreOptions store;          // the database file (or :memory:) and whether commits fsync
+  SchedulerOptions scheduler;  // lease TTL, long-poll bound, attempts, quarantine threshold
+  AuthConfig auth;             // bearer tokens; empty: none needed
+  GrpcServerOptions grpc;      // listen address (port 0 picks one), TLS
+  // RegisterWorker calls per second per peer host (bursts of 10x); 0: no limit.
+  int registrations_per_second = kRegistrationsPerSecondPerPeer;
   Clock* clock = SystemClock::Get();  // not owned; must outlive the Coordinator
 };
 

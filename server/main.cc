@@ -29,8 +29,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string&
 
 int Run(int argc, char** argv) {
   CLI::App app{"hypersweepd: the hypersweep coordinator (sweeps, leases, results in SQLite)"};
-  std::string listen = "127.0.0.1:7070", db, client_token_file, worker_token_file, tls_cert,
-              tls_key, lease_ttl = "30s", max_wait = "60s";
+  std::string listen = "127.0.0.1:7070", db, client_token_file, worker_token_file,
+              operator_token_file, tls_cert, tls_key, lease_ttl = "30s", max_wait = "60s",
+              worker_expiry = "24h";
+  int registration_rate = kRegistrationsPerSecondPerPeer;
   bool no_sync = false, insecure_plaintext = false;
   int64_t max_spec_bytes = kDefaultMaxSpecBytes, max_sweep_trials = kDefaultMaxSweepTrials,
           max_queued_trials = SchedulerOptions().max_queued_trials;
@@ -39,10 +41,21 @@ int Run(int argc, char** argv) {
   app.add_option("--db", db, "SQLite database file (created if missing), or :memory:")->required();
   app.add_option("--client-token-file", client_token_file, "bearer token for SweepService (CLI)");
   app.add_option("--worker-token-file", worker_token_file, "bearer token for WorkerService");
+  app.add_option("--operator-token-file", operator_token_file,
+                 "bearer token for operator calls (ClearQuarantine); without it, and with other "
+                 "tokens set, those calls are refused");
   app.add_option("--tls-cert", tls_cert, "PEM certificate (with --tls-key: serve TLS)");
   app.add_option("--tls-key", tls_key, "PEM private key");
   app.add_option("--lease-ttl", lease_ttl, "lease TTL, e.g. 30s, 500ms, 2m")->capture_default_str();
   app.add_option("--max-wait", max_wait, "longest AcquireTrial long-poll")->capture_default_str();
+  app.add_option("--worker-expiry", worker_expiry,
+                 "forget workers not seen for this long that hold no lease (0: never)")
+      ->capture_default_str();
+  app.add_option("--registration-rate", registration_rate,
+                 "RegisterWorker calls allowed per second per peer host, in bursts of 10x "
+                 "(0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--no-sync", no_sync,
                "commit without fsync (survives a crash of hypersweepd, not of the machine)");
   app.add_flag("--insecure-plaintext", insecure_plaintext,
@@ -71,9 +84,14 @@ int Run(int argc, char** argv) {
   if (!absl::ParseDuration(max_wait, &wait) || wait < absl::ZeroDuration()) {
     return fail("--max-wait: expected a duration like 60s, got '" + max_wait + "'");
   }
+  absl::Duration expiry;
+  if (!absl::ParseDuration(worker_expiry, &expiry) || expiry < absl::ZeroDuration()) {
+    return fail("--worker-expiry: expected a duration like 24h, got '" + worker_expiry + "'");
+  }
   AuthConfig auth;
   for (auto [file, token] : {std::pair{&client_token_file, &auth.client_token},
-                             std::pair{&worker_token_file, &auth.worker_token}}) {
+                             std::pair{&worker_token_file, &auth.worker_token},
+                             std::pair{&operator_token_file, &auth.operator_token}}) {
     if (file->empty()) continue;
     auto t = ReadTokenFile(*file);
     if (!t.ok()) return fail(std::string(t.status().message()));
@@ -81,6 +99,10 @@ int Run(int argc, char** argv) {
   }
   if (!auth.client_token.empty() && auth.client_token == auth.worker_token) {
     return fail("the client and worker tokens must differ");
+  }
+  if (!auth.operator_token.empty() &&
+      (auth.operator_token == auth.client_token || auth.operator_token == auth.worker_token)) {
+    return fail("the operator token must differ from the client and worker tokens");
   }
   if (tls_cert.empty() != tls_key.empty()) return fail("--tls-cert and --tls-key go together");
   ListenPolicy policy;
@@ -122,6 +144,8 @@ int Run(int argc, char** argv) {
   options.scheduler.spec_limits.max_spec_bytes = max_spec_bytes;
   options.scheduler.spec_limits.max_sweep_trials = max_sweep_trials;
   options.scheduler.max_queued_trials = max_queued_trials;
+  options.scheduler.worker_expiry_ms = absl::ToInt64Milliseconds(expiry);
+  options.registrations_per_second = registration_rate;
   options.auth = auth;
   options.grpc = grpc_options;
   auto coordinator = Coordinator::Start(options);

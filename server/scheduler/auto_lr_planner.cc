@@ -222,4 +222,13 @@ const LrCurveRecord* AutoLrPlanner::CurveOf(const std::string& range_id) const {
   return it == curves_.end() ? nullptr : &it->second;
 }
 
+bool AutoLrPlanner::IsHeld(const std::string& trial_id) const {
+  for (const auto& [key, group] : groups_) {
+    for (const auto& id : group.held) {
+      if (id == trial_id) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace hypersweep

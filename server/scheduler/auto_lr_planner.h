@@ -82,6 +82,8 @@ class AutoLrPlanner {
   // `trial_id` waits for all of `range_ids` (one group: every trial of a group names the same).
   void Hold(const std::vector<std::string>& range_ids, const std::string& trial_id);
   bool HasDependents(const std::string& range_id) const { return group_of_.count(range_id) > 0; }
+  // Whether `trial_id` waits for a group (linear in the held trials).
+  bool IsHeld(const std::string& trial_id) const;
   // Range tests that trials wait for, in id order.
   std::vector<std::string> RangeTests() const;
   // The range tests of `range_id`'s group (including it), in the order they were held; empty when

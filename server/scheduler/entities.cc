@@ -1,19 +1,46 @@
 #include "server/scheduler/entities.h"
 
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
 namespace hypersweep {
 
 SweepInfo InfoOf(const SweepEntry& s) {
   SweepInfo info;
   info.record = s.rec;
   info.counts = s.counts;
+  const bool open = s.counts.Of(TrialStatus::kQueued) + s.counts.Of(TrialStatus::kLeased) > 0;
   if (s.rec.cancelled) {
     info.state = SweepState::kCancelled;
-  } else if (s.counts.Of(TrialStatus::kQueued) + s.counts.Of(TrialStatus::kLeased) > 0) {
+  } else if (open && !s.paused_reason.empty()) {
+    info.state = SweepState::kPaused;
+    info.paused_reason = s.paused_reason;
+  } else if (open) {
     info.state = SweepState::kRunning;
   } else {
     info.state = SweepState::kCompleted;
   }
   return info;
+}
+
+std::string PauseReason(const std::vector<const TrialRecord*>& trials) {
+  std::map<std::string, int> by_reason;
+  for (const TrialRecord* t : trials) {
+    // A trial that ran to the end shows the spec works: failures are then the points' own.
+    if (t->status == TrialStatus::kSucceeded || t->status == TrialStatus::kDiverged) return "";
+  }
+  for (const TrialRecord* t : trials) {
+    if (t->status != TrialStatus::kFailed || t->failure_class != FailureClass::kUserError ||
+        t->worker_id.empty()) {
+      continue;
+    }
+    if (++by_reason[t->reason] >= kPauseAfterUserErrors) {
+      return absl::StrCat(by_reason[t->reason],
+                          " trials failed with the same user error: ", t->reason);
+    }
+  }
+  return "";
 }
 
 }  // namespace hypersweep

@@ -15,12 +15,21 @@
 
 namespace hypersweep {
 
-enum class SweepState { kRunning = 1, kCompleted = 2, kCancelled = 3 };
+enum class SweepState { kRunning = 1, kCompleted = 2, kCancelled = 3, kPaused = 4 };
+
+// How many workers could take queued trials (WorkerRegistry::Health).
+struct WorkerHealth {
+  int32_t registered = 0;
+  int32_t quarantined = 0;
+  int32_t healthy = 0;  // seen recently (or holding a lease) and not quarantined
+};
 
 struct SweepInfo {
   SweepRecord record;
   SweepState state = SweepState::kRunning;
   TrialCounts counts;
+  std::string paused_reason;  // set when state is kPaused
+  WorkerHealth workers;       // filled by the Scheduler's client calls and events
 };
 
 struct SweepEntry {
@@ -29,6 +38,9 @@ struct SweepEntry {
   TrialCounts counts;
   std::vector<std::string> trial_ids;
   AutoLrOptions auto_lr;
+  // Non-empty while paused (PauseReason): its queued trials are kept out of the lease queue. Not
+  // stored: recovery derives it again from the trials.
+  std::string paused_reason;
 };
 
 struct TrialEntry {
@@ -40,8 +52,18 @@ struct TrialEntry {
   LeaseQueue::Position position() const { return {sweep_seq, rec.index}; }
 };
 
-// RUNNING while any trial is queued or leased, CANCELLED once cancelled, else COMPLETED.
+// CANCELLED once cancelled; PAUSED while paused with a trial queued or leased; RUNNING while any
+// trial is queued or leased; else COMPLETED.
 SweepInfo InfoOf(const SweepEntry& s);
+
+// The pause rule: once kPauseAfterUserErrors trials of a sweep that a worker ran have FAILED as a
+// user error with the same reason, and none has succeeded or diverged, the spec is at fault (a
+// missing data file, a bad column) and the sweep pauses rather than burn its remaining points.
+// Returns why ("2 trials failed with the same user error: <reason>"), or "" when the rule does not
+// hold. Trials failed without running (held for auto LR) do not count. After a resume the
+// requeued trials run first again: if they fail the same way, the sweep pauses again.
+inline constexpr int kPauseAfterUserErrors = 2;
+std::string PauseReason(const std::vector<const TrialRecord*>& trials);
 
 }  // namespace hypersweep
 

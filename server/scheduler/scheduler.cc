@@ -60,6 +60,8 @@ absl::Status Scheduler::Load() {
     }
   }
   for (auto& w : rs.workers) workers_.Restore(std::move(w));
+  // A sweep paused by repeated user errors is paused again (the rule reads the stored trials).
+  for (auto& [id, s] : sweeps_) MaybePause(s);
   // Range tests with dependents still held: their stored curves come back (a running one may have
   // reported its curve already), and a group whose range tests have all ended releases its trials.
   WriteBatch batch;
@@ -87,25 +89,21 @@ void Scheduler::WriteTrial(const TrialEntry& t, WriteBatch& batch) {
   batch.update_trials.push_back(MutableFieldsOf(t.rec));
 }
 
-namespace {
-
-// What lists and events carry of a sweep: all of InfoOf but the spec text, which may be up to
+// What lists and events carry of a sweep: all of Info but the spec text, which may be up to
 // --max-spec-bytes and is GetSweep's to ship. The text is moved out for the copy and back, so
 // listing a thousand sweeps copies no spec.
-SweepInfo SummaryOf(SweepEntry& s) {
+SweepInfo Scheduler::Summary(SweepEntry& s) {
   std::string spec = std::move(s.rec.spec_text);
-  SweepInfo info = InfoOf(s);
+  SweepInfo info = Info(s);
   s.rec.spec_text = std::move(spec);
   return info;
 }
-
-}  // namespace
 
 SweepEvent Scheduler::EventFor(const TrialEntry& t) {
   // Nobody watches this sweep: an empty event, which Publish() delivers to no one. A watcher that
   // subscribes later reads the current state first, which already has this change.
   if (!watched_.IsWatched(t.rec.sweep_id)) return SweepEvent{};
-  return TrialEvent(SummaryOf(sweeps_[t.rec.sweep_id]), t.rec);
+  return TrialEvent(Summary(sweeps_[t.rec.sweep_id]), t.rec);
 }
 
 // A lease token is a worker's proof that it holds the lease: 128 bits from the kernel's CSPRNG
@@ -234,7 +232,7 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
     }
     batch.insert_trials = result.trials;
     SweepEvent ev;
-    ev.sweep = SummaryOf(s);
+    ev.sweep = Summary(s);
     result.sweep = InfoOf(s);
     Commit(std::move(batch), {ev},
            [result = std::move(result), done = std::move(done)](absl::Status st) mutable {
@@ -252,13 +250,13 @@ absl::StatusOr<SweepInfo> Scheduler::GetSweep(const std::string& sweep_id) {
   absl::MutexLock lock(&mu_);
   auto it = sweeps_.find(sweep_id);
   if (it == sweeps_.end()) return absl::NotFoundError(absl::StrCat("unknown sweep ", sweep_id));
-  return InfoOf(it->second);
+  return Info(it->second);
 }
 
 std::vector<SweepInfo> Scheduler::ListSweeps() {
   absl::MutexLock lock(&mu_);
   std::vector<SweepInfo> out;
-  for (const auto& id : sweep_order_) out.push_back(SummaryOf(sweeps_[id]));
+  for (const auto& id : sweep_order_) out.push_back(Summary(sweeps_[id]));
   return out;
 }
 
@@ -337,9 +335,7 @@ absl::StatusOr<Scheduler::LrCurveView> Scheduler::GetLrCurve(const std::string& 
 
 std::vector<WorkerInfo> Scheduler::ListWorkers() {
   absl::MutexLock lock(&mu_);
-  std::map<std::string, int64_t> active;
-  for (const auto& id : queue_.leased()) active[trials_[id].rec.worker_id]++;
-  return workers_.List(active);
+  return workers_.List(ActiveLeases());
 }
 
 // ---- time ----

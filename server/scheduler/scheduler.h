@@ -13,6 +13,8 @@
 //   entities.h         the sweep and trial entries kept in memory; SweepInfo.
 //   scheduler.cc       this class: client calls, time (Tick, reaper), commits and events;
 //   scheduler_leases.cc  its worker calls (Acquire .. FinishTrial) and lease bookkeeping.
+//   scheduler_admin.cc   operator and recovery calls: clearing a quarantine, pausing a sweep on
+//                        repeated user errors and resuming it, expiring stale workers.
 // The components hold no lock of their own (except the event bus); the Scheduler calls them with
 // mu_ held. server/coordinator.h wires Store, Scheduler, services and the gRPC server together.
 //
@@ -81,6 +83,12 @@ struct SchedulerOptions {
   // the queue or run at once over all sweeps (hypersweepd --max-queued-trials).
   SpecLimits spec_limits;
   int64_t max_queued_trials = 1'000'000;
+  // A worker seen within this window (or holding a lease) and not quarantined counts as healthy
+  // (SweepInfo::workers). 0: lease_ttl_ms + 2 * max_acquire_wait_ms.
+  int64_t worker_seen_window_ms = 0;
+  // Workers not seen for this long and holding no lease are removed (memory and store) when a
+  // worker registers. 0: never.
+  int64_t worker_expiry_ms = 24 * 3600 * 1000LL;
 };
 
 struct SubmitResult {
@@ -129,6 +137,14 @@ class Scheduler {
   };
   absl::StatusOr<LrCurveView> GetLrCurve(const std::string& trial_id);
   std::vector<WorkerInfo> ListWorkers();
+
+  // ---- Operators and clients (scheduler_admin.cc) ----
+  // Resets the worker's consecutive-failure count and lifts its quarantine; stored, so it
+  // survives a restart. NOT_FOUND for an unknown worker.
+  void ClearQuarantine(const std::string& worker_id, Callback<WorkerRecord> done);
+  // A PAUSED sweep (entities.h's PauseReason): requeues its trials that failed with a user error
+  // and hands out its queued trials again. FAILED_PRECONDITION when the sweep is not paused.
+  void ResumeSweep(const std::string& sweep_id, Callback<SweepInfo> done);
 
   // ---- Workers ----
   // An empty worker.id gets a new id; a known id keeps its failure count and quarantine.
@@ -208,6 +224,21 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Lease(TrialEntry& t, const std::string& worker_id, int64_t now, Callback<AcquireResult> done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- scheduler_admin.cc ----
+  // InfoOf(s) with the worker health counts.
+  SweepInfo Info(const SweepEntry& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Info without the spec text (lists and events).
+  SweepInfo Summary(SweepEntry& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases held per worker id.
+  std::map<std::string, int64_t> ActiveLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts a QUEUED trial in the lease queue, unless its sweep is paused.
+  void Enqueue(const TrialEntry& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pauses the sweep when PauseReason holds for its trials: its queued trials leave the lease
+  // queue. Returns whether it paused now.
+  bool MaybePause(SweepEntry& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the workers past options_.worker_expiry_ms, adding their ids to `batch`.
+  void ExpireWorkers(int64_t now, WriteBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- scheduler.cc ----
   // What every write answers once a commit failed (broken_): UNAVAILABLE, restart needed.

@@ -45,7 +45,7 @@ void Scheduler::ReleaseLease(TrialEntry& t, ReleaseContext ctx, const std::strin
   ctx.cancelled = t.cancel_requested || s.rec.cancelled;
   ctx.max_attempts = s.rec.max_attempts;
   if (hypersweep::ReleaseLease(t.rec, CountsOf(t), ctx, reason) == TrialStatus::kQueued) {
-    queue_.Push(t.position(), t.rec.id);
+    Enqueue(t);
   }
   WriteTrial(t, batch);
   if (IsFinal(t.rec.status) && auto_lr_.HasDependents(t.rec.id)) {
@@ -80,7 +80,7 @@ void Scheduler::ReleaseDependents(const std::string& range_id, WriteBatch& batch
       continue;
     }
     batch.resolve_trials.push_back(t.rec);
-    queue_.Push(t.position(), t.rec.id);
+    Enqueue(t);
     events.push_back(EventFor(t));
   }
 }
@@ -138,9 +138,11 @@ void Scheduler::ExpireLeases(int64_t now, Deferred& deferred) {
 void Scheduler::RegisterWorker(const WorkerRecord& worker, Callback<WorkerRecord> done) {
   if (broken_) return done(BrokenError());
   absl::MutexLock lock(&mu_);
-  const WorkerRecord rec = workers_.Register(worker, clock_->NowMs(), rng_);
+  const int64_t now = clock_->NowMs();
+  const WorkerRecord rec = workers_.Register(worker, now, rng_);
   WriteBatch batch;
   batch.put_workers.push_back(rec);
+  ExpireWorkers(now, batch);  // not this one: it was just seen
   Commit(std::move(batch), {}, [rec, done](absl::Status st) { st.ok() ? done(rec) : done(st); });
 }
 
@@ -360,6 +362,7 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
         }
         EndLease(tr.rec, CountsOf(tr), status, plan.failure_class, why);
         WriteTrial(tr, batch);
+        if (plan.failure_class == FailureClass::kUserError) MaybePause(sweeps_[tr.rec.sweep_id]);
       }
       if (auto w = workers_.RecordOutcome(worker_id, plan.worker,
                                           options_.quarantine_after_failures, now)) {

@@ -97,6 +97,16 @@ void FailHeld(TrialRecord& t, TrialCounts& counts, const std::string& reason) {
   t.reason = reason;
 }
 
+void RequeueFailed(TrialRecord& t, TrialCounts& counts) {
+  ++t.attempt;
+  t.lease_token.clear();
+  t.lease_expiry_ms = 0;
+  t.worker_id.clear();
+  t.failure_class = FailureClass::kNone;
+  t.reason = absl::StrCat("requeued when its sweep was resumed; last: ", t.reason);
+  SetStatus(t, counts, TrialStatus::kQueued);
+}
+
 absl::Status CheckFinishStatus(TrialStatus status) {
   if (status != TrialStatus::kSucceeded && status != TrialStatus::kDiverged &&
       status != TrialStatus::kFailed && status != TrialStatus::kCancelled) {
@@ -124,7 +134,13 @@ FinishPlan PlanFinish(TrialStatus status, FailureClass failure_class) {
     plan.failure_class =
         failure_class == FailureClass::kNone ? FailureClass::kTransient : failure_class;
   }
-  if (failure_class != FailureClass::kPreempted && status != TrialStatus::kCancelled) {
+  // A user error is the spec's fault (bad data path, shape mismatch), not the worker's: it neither
+  // counts toward the worker's quarantine nor resets its count, so a client cannot quarantine
+  // workers by submitting bad sweeps.
+  const bool spec_fault =
+      status == TrialStatus::kFailed && failure_class == FailureClass::kUserError;
+  if (failure_class != FailureClass::kPreempted && status != TrialStatus::kCancelled &&
+      !spec_fault) {
     plan.worker =
         status == TrialStatus::kFailed ? WorkerOutcome::kFailure : WorkerOutcome::kSuccess;
   }

@@ -82,6 +82,10 @@ void CancelQueued(TrialRecord& t, TrialCounts& counts);
 // QUEUED (held for an auto-LR suggestion) -> FAILED as a user error with `reason`.
 void FailHeld(TrialRecord& t, TrialCounts& counts, const std::string& reason);
 
+// FAILED (a user error, when its sweep is resumed) -> QUEUED with attempt+1 and the lease fields
+// cleared; the reason says it was requeued.
+void RequeueFailed(TrialRecord& t, TrialCounts& counts);
+
 // ---- Failure policy ----
 
 // INVALID_ARGUMENT unless `status` is one a worker may finish a trial with (SUCCEEDED, DIVERGED,
@@ -102,8 +106,9 @@ struct FinishPlan {
 // FAILED as transient or unclassified: retry, burning an attempt (recorded as transient).
 // FAILED as preempted: retry without burning one; the worker is not judged.
 // FAILED as user error or out of memory: end at once. SUCCEEDED, DIVERGED: end.
-// CANCELLED: end; the worker is not judged. Any other FAILED judges the worker a failure,
-// anything else a success.
+// CANCELLED: end; the worker is not judged. FAILED as user error (the spec's fault): the worker
+// is not judged either (a client must not be able to quarantine workers). Any other FAILED judges
+// the worker a failure, anything else a success.
 FinishPlan PlanFinish(TrialStatus status, FailureClass failure_class);
 // The reason an out-of-memory failure records: where it ran out.
 std::string OutOfMemoryReason(const std::string& device, const std::string& reason);

@@ -56,6 +56,42 @@ std::optional<WorkerRecord> WorkerRegistry::RecordOutcome(const std::string& wor
   return *w;
 }
 
+std::optional<WorkerRecord> WorkerRegistry::ClearQuarantine(const std::string& worker_id) {
+  WorkerRecord* w = Find(worker_id);
+  if (w == nullptr) return std::nullopt;
+  w->consecutive_failures = 0;
+  w->quarantined = false;
+  return *w;
+}
+
+WorkerHealth WorkerRegistry::Health(int64_t now_ms, int64_t seen_window_ms,
+                                    const std::map<std::string, int64_t>& active) const {
+  WorkerHealth h;
+  for (const auto& [id, rec] : workers_) {
+    ++h.registered;
+    if (rec.quarantined) {
+      ++h.quarantined;
+    } else if (active.count(id) || rec.last_seen_ms >= now_ms - seen_window_ms) {
+      ++h.healthy;
+    }
+  }
+  return h;
+}
+
+std::vector<std::string> WorkerRegistry::Expire(int64_t cutoff_ms,
+                                                const std::map<std::string, int64_t>& active) {
+  std::vector<std::string> gone;
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->second.last_seen_ms < cutoff_ms && !active.count(it->first)) {
+      gone.push_back(it->first);
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return gone;
+}
+
 std::vector<WorkerInfo> WorkerRegistry::List(const std::map<std::string, int64_t>& active) const {
   std::vector<WorkerInfo> out;
   for (const auto& [id, rec] : workers_) {

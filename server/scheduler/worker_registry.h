@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "server/scheduler/entities.h"
 #include "server/scheduler/trial_state.h"
 #include "server/store/records.h"
 
@@ -39,6 +40,16 @@ class WorkerRegistry {
   // record to store, or nothing when the worker is unknown or the outcome changes nothing.
   std::optional<WorkerRecord> RecordOutcome(const std::string& worker_id, WorkerOutcome outcome,
                                             int32_t default_threshold, int64_t now_ms);
+  // An operator's clear: the failure count back to 0 and the quarantine lifted. Returns the record
+  // to store, or nothing for an unknown worker.
+  std::optional<WorkerRecord> ClearQuarantine(const std::string& worker_id);
+  // Counts the workers: healthy ones are not quarantined and either hold a lease (`active`) or
+  // were seen within `seen_window_ms` of `now_ms`.
+  WorkerHealth Health(int64_t now_ms, int64_t seen_window_ms,
+                      const std::map<std::string, int64_t>& active) const;
+  // Removes the workers last seen before `cutoff_ms` that hold no lease (`active`) and returns
+  // their ids (to delete from the store).
+  std::vector<std::string> Expire(int64_t cutoff_ms, const std::map<std::string, int64_t>& active);
   // Every worker in id order, with the number of leases each holds (`active` by worker id).
   std::vector<WorkerInfo> List(const std::map<std::string, int64_t>& active) const;
 

@@ -14,12 +14,37 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   return diff == 0;
 }
 
+const std::string& TokenOf(const AuthConfig& auth, Role role) {
+  switch (role) {
+    case Role::kClient:
+      return auth.client_token;
+    case Role::kWorker:
+      return auth.worker_token;
+    case Role::kOperator:
+      break;
+  }
+  return auth.operator_token;
+}
+
+const char* DeniedMessage(Role role, Role holder) {
+  if (role == Role::kOperator) return "only the operator token may call this";
+  if (holder == Role::kOperator) return "the operator token only makes operator calls";
+  return role == Role::kClient ? "a worker token cannot call SweepService"
+                               : "a client token cannot call WorkerService";
+}
+
 }  // namespace
 
 grpc::Status Authorize(const AuthConfig& auth, Role role, const grpc::CallbackServerContext* ctx) {
-  const std::string& mine = role == Role::kClient ? auth.client_token : auth.worker_token;
-  const std::string& other = role == Role::kClient ? auth.worker_token : auth.client_token;
-  if (mine.empty()) return grpc::Status::OK;
+  const std::string& mine = TokenOf(auth, role);
+  if (mine.empty()) {
+    if (role != Role::kOperator || (auth.client_token.empty() && auth.worker_token.empty())) {
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "operator calls are disabled: start hypersweepd with "
+                        "--operator-token-file");
+  }
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
@@ -32,10 +57,11 @@ grpc::Status Authorize(const AuthConfig& auth, Role role, const grpc::CallbackSe
                         "authorization must be 'Bearer <token>'");
   }
   if (ConstantTimeEquals(value, mine)) return grpc::Status::OK;
-  if (!other.empty() && ConstantTimeEquals(value, other)) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        role == Role::kClient ? "a worker token cannot call SweepService"
-                                              : "a client token cannot call WorkerService");
+  for (Role other : {Role::kClient, Role::kWorker, Role::kOperator}) {
+    const std::string& theirs = TokenOf(auth, other);
+    if (other != role && !theirs.empty() && ConstantTimeEquals(value, theirs)) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, DeniedMessage(role, other));
+    }
   }
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token");
 }

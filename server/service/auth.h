@@ -1,5 +1,5 @@
 // Bearer-token checks: "authorization: Bearer <token>" metadata, one token for clients
-// (SweepService) and one for workers (WorkerService).
+// (SweepService), one for workers (WorkerService) and one for operators (ClearQuarantine).
 #ifndef HYPERSWEEP_SERVER_SERVICE_AUTH_H_
 #define HYPERSWEEP_SERVER_SERVICE_AUTH_H_
 
@@ -9,15 +9,18 @@
 
 namespace hypersweep {
 
-enum class Role { kClient, kWorker };
+enum class Role { kClient, kWorker, kOperator };
 
 struct AuthConfig {
-  std::string client_token;  // empty: SweepService needs no token
-  std::string worker_token;  // empty: WorkerService needs no token
+  std::string client_token;    // empty: SweepService needs no token
+  std::string worker_token;    // empty: WorkerService needs no token
+  std::string operator_token;  // empty: operator calls only on a coordinator with no tokens at all
 };
 
 // OK when the call may proceed. UNAUTHENTICATED without a token or with an unknown one;
-// PERMISSION_DENIED with the other role's token. Thread-safe.
+// PERMISSION_DENIED with another role's token. kOperator: OK when no token at all is configured
+// (a loopback development coordinator); FAILED_PRECONDITION when other tokens are configured but
+// no operator token (start hypersweepd with --operator-token-file). Thread-safe.
 grpc::Status Authorize(const AuthConfig& auth, Role role, const grpc::CallbackServerContext* ctx);
 
 }  // namespace hypersweep

@@ -35,6 +35,7 @@ static_assert(v1::TrialRole_MAX == v1::LR_RANGE_TEST, "a new proto TrialRole nee
 HS_PIN(SweepState::kRunning, v1::SWEEP_RUNNING);
 HS_PIN(SweepState::kCompleted, v1::SWEEP_COMPLETED);
 HS_PIN(SweepState::kCancelled, v1::SWEEP_CANCELLED);
+HS_PIN(SweepState::kPaused, v1::SWEEP_PAUSED);
 #undef HS_PIN
 
 v1::TrialStatus ToProto(TrialStatus s) { return static_cast<v1::TrialStatus>(s); }
@@ -108,6 +109,10 @@ void ToProto(const SweepInfo& in, v1::Sweep* out) {
   out->set_id(r.id);
   out->set_name(r.name);
   out->set_state(ToProto(in.state));
+  out->set_paused_reason(in.paused_reason);
+  out->set_healthy_workers(in.workers.healthy);
+  out->set_registered_workers(in.workers.registered);
+  out->set_quarantined_workers(in.workers.quarantined);
   out->mutable_objective()->set_metric(r.objective_metric);
   out->mutable_objective()->set_goal(r.maximize ? v1::MAXIMIZE : v1::MINIMIZE);
   v1::TrialCounts* c = out->mutable_counts();

@@ -13,6 +13,7 @@
 #include "server/scheduler/scheduler.h"
 #include "server/service/bounded_executor.h"
 #include "server/service/auth.h"
+#include "server/service/rate_limit.h"
 
 namespace hypersweep {
 
@@ -52,6 +53,12 @@ class SweepServiceImpl final : public v1::SweepService::CallbackService {
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* ctx,
                                         const v1::ListWorkersRequest* req,
                                         v1::ListWorkersResponse* resp) override;
+  grpc::ServerUnaryReactor* ClearQuarantine(grpc::CallbackServerContext* ctx,
+                                            const v1::ClearQuarantineRequest* req,
+                                            v1::ClearQuarantineResponse* resp) override;
+  grpc::ServerUnaryReactor* ResumeSweep(grpc::CallbackServerContext* ctx,
+                                        const v1::ResumeSweepRequest* req,
+                                        v1::ResumeSweepResponse* resp) override;
 
  private:
   Scheduler* const sched_;
@@ -59,14 +66,21 @@ class SweepServiceImpl final : public v1::SweepService::CallbackService {
   BoundedExecutor submits_;  // last: joined first, while sched_ is still there
 };
 
+// RegisterWorker calls allowed per peer host: this many a second, and bursts of ten times that
+// (a node starting all its workers at once); beyond, RESOURCE_EXHAUSTED.
+inline constexpr int kRegistrationsPerSecondPerPeer = 10;
+
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
+  // registrations_per_second: per peer host (bursts of 10x); 0: no limit.
   WorkerServiceImpl(Scheduler* scheduler, AuthConfig auth, int64_t lease_ttl_ms,
-                    int64_t max_wait_ms)
+                    int64_t max_wait_ms,
+                    int registrations_per_second = kRegistrationsPerSecondPerPeer)
       : sched_(scheduler),
         auth_(std::move(auth)),
         lease_ttl_ms_(lease_ttl_ms),
-        max_wait_ms_(max_wait_ms) {}
+        max_wait_ms_(max_wait_ms),
+        registrations_(registrations_per_second, 10.0 * registrations_per_second) {}
 
   grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* ctx,
                                            const v1::RegisterWorkerRequest* req,
@@ -92,6 +106,7 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   const AuthConfig auth_;
   const int64_t lease_ttl_ms_;
   const int64_t max_wait_ms_;
+  RateLimiter registrations_;  // per peer host
 };
 
 // 8 MiB: a spec at the default --max-spec-bytes (1 MiB) and the longest LR curve (100,000 points,

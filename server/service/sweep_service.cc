@@ -338,4 +338,33 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListWorkers(grpc::CallbackServerCont
   return Done(ctx, grpc::Status::OK);
 }
 
+grpc::ServerUnaryReactor* SweepServiceImpl::ClearQuarantine(grpc::CallbackServerContext* ctx,
+                                                            const v1::ClearQuarantineRequest* req,
+                                                            v1::ClearQuarantineResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kOperator, ctx); !s.ok()) return Done(ctx, s);
+  if (req->worker_id().empty()) {
+    return Done(ctx, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "worker_id: required"));
+  }
+  auto* reactor = ctx->DefaultReactor();
+  sched_->ClearQuarantine(req->worker_id(), [reactor, resp](absl::StatusOr<WorkerRecord> r) {
+    if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
+    ToProto(WorkerInfo{*r, 0}, resp->mutable_worker());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SweepServiceImpl::ResumeSweep(grpc::CallbackServerContext* ctx,
+                                                        const v1::ResumeSweepRequest* req,
+                                                        v1::ResumeSweepResponse* resp) {
+  if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
+  auto* reactor = ctx->DefaultReactor();
+  sched_->ResumeSweep(req->sweep_id(), [reactor, resp](absl::StatusOr<SweepInfo> r) {
+    if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
+    ToProto(*r, resp->mutable_sweep());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
 }  // namespace hypersweep

@@ -84,6 +84,14 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(grpc::CallbackServer
                                                             const v1::RegisterWorkerRequest* req,
                                                             v1::RegisterWorkerResponse* resp) {
   if (auto s = Authorize(auth_, Role::kWorker, ctx); !s.ok()) return Done(ctx, s);
+  const std::string peer = PeerHost(ctx->peer());
+  if (!registrations_.Allow(peer, SystemClock::Get()->NowMs())) {
+    return Done(
+        ctx, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("more than ", registrations_.rate(),
+                                       " RegisterWorker calls per second (bursts of ",
+                                       registrations_.burst(), ") from ", peer, "; retry later")));
+  }
   if (auto s = CheckRegistration(*req); !s.ok()) return Done(ctx, ToGrpc(s));
   WorkerRecord w = FromProto(req->capabilities());
   w.id = req->worker_id();

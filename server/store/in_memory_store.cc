@@ -59,6 +59,7 @@ absl::Status InMemoryStore::Apply(const WriteBatch& b) {
   }
   for (const auto& [id, c] : b.put_lr_curves) lr_curves_[id] = c;
   for (const auto& w : b.put_workers) workers_[w.id] = w;
+  for (const auto& id : b.delete_workers) workers_.erase(id);
   return absl::OkStatus();
 }
 

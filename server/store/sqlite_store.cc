@@ -291,6 +291,13 @@ absl::Status SqliteStore::Apply(const WriteBatch& b) {
       RETURN_IF_ERROR(s.Run());
     }
   }
+  if (!b.delete_workers.empty()) {
+    Stmt s = CachedStmt(db, write_cache_, "DELETE FROM workers WHERE id = ?1");
+    for (const auto& id : b.delete_workers) {
+      s.Bind(1, id);
+      RETURN_IF_ERROR(s.Run());
+    }
+  }
   return absl::OkStatus();
 }
 

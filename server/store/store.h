@@ -40,10 +40,11 @@ struct WriteBatch {
   std::vector<EpochsWrite> add_epochs;
   std::vector<std::pair<std::string, LrCurveRecord>> put_lr_curves;  // by trial id, replace
   std::vector<WorkerRecord> put_workers;                             // insert or replace
+  std::vector<std::string> delete_workers;  // by id, after put_workers; unknown ids are ignored
   bool empty() const {
     return put_sweeps.empty() && insert_trials.empty() && update_trials.empty() &&
            resolve_trials.empty() && add_epochs.empty() && put_lr_curves.empty() &&
-           put_workers.empty();
+           put_workers.empty() && delete_workers.empty();
   }
 };
 

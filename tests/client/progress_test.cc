@@ -17,6 +17,8 @@ v1::Sweep RunningSweep(int64_t done, int64_t total, absl::Time created) {
   s.mutable_counts()->set_finished(done);
   s.mutable_counts()->set_queued(total - done);
   s.mutable_counts()->set_total(total);
+  s.set_registered_workers(1);
+  s.set_healthy_workers(1);
   return s;
 }
 
@@ -28,6 +30,26 @@ TEST(ProgressTest, EtaAtTheRateSoFar) {
   EXPECT_DOUBLE_EQ(EtaSeconds(s, created + absl::Seconds(100)), 300);
   EXPECT_EQ(ProgressLine(s, created + absl::Seconds(100)),
             "[########......................]  25%  5/20  RUNNING  ETA 5m00s");
+}
+
+TEST(ProgressTest, NoHealthyWorkerOrAPauseReplacesTheEta) {
+  const absl::Time created = absl::FromUnixSeconds(1'000'000);
+  v1::Sweep s = RunningSweep(4, 6, created);
+  s.set_healthy_workers(0);
+  s.set_quarantined_workers(1);
+  EXPECT_EQ(WaitReason(s), "no healthy worker: 1 registered, 1 quarantined; queued trials wait");
+  EXPECT_TRUE(std::isnan(EtaSeconds(s, created + absl::Seconds(3))));
+  EXPECT_EQ(ProgressLine(s, created + absl::Seconds(3)),
+            "[####################..........]  66%  4/6  RUNNING  no healthy worker: 1 "
+            "registered, 1 quarantined; queued trials wait");
+  s.set_state(v1::SWEEP_PAUSED);
+  s.set_id("sw-1");
+  s.set_paused_reason("2 trials failed with the same user error: data file not found");
+  EXPECT_EQ(WaitReason(s),
+            "paused: 2 trials failed with the same user error: data file not found; fix it, "
+            "then `hypersweep resume sw-1`");
+  s.set_state(v1::SWEEP_COMPLETED);
+  EXPECT_EQ(WaitReason(s), "");
 }
 
 TEST(ProgressTest, EtaUnknownBeforeTheFirstTrialAndZeroOnceEnded) {

@@ -282,8 +282,8 @@ grid: {batch_size: [16, 32, 64]}
       },
       30s))
       << c.Logs();
-  // The coordinator quarantined the worker with its second failure, and the worker says so; from
-  // then on nothing is leased to it, so the third trial stays queued.
+  // The worker quarantines itself with its second failure (its own count) and says so; from then
+  // on it takes no work, so the third trial stays queued.
   ASSERT_TRUE(WaitFor(
       [&] {
         return c.worker("w1").log().find("quarantined after 2 consecutive failed trials") !=
@@ -298,8 +298,10 @@ grid: {batch_size: [16, 32, 64]}
   v1::ListWorkersResponse workers;
   ASSERT_TRUE(c.sweeps().ListWorkers(&ctx, v1::ListWorkersRequest(), &workers).ok());
   ASSERT_EQ(workers.workers_size(), 1);
-  EXPECT_TRUE(workers.workers(0).quarantined());
-  EXPECT_EQ(workers.workers(0).consecutive_failures(), 2);
+  // User errors are the spec's fault: the coordinator does not count them against the worker
+  // (issue 15), and two identical ones pause the sweep, which also keeps the third trial queued.
+  EXPECT_FALSE(workers.workers(0).quarantined());
+  EXPECT_EQ(workers.workers(0).consecutive_failures(), 0);
   EXPECT_EQ(workers.workers(0).capabilities().max_consecutive_failures(), 2);
   EXPECT_TRUE(c.worker("w1").running());
   EXPECT_THAT(c.worker("w1").log(), HasSubstr("quarantined after 2 consecutive failed trials"));

@@ -430,7 +430,7 @@ TEST_F(SchedulerTest, AWorkersOwnThresholdQuarantinesIt) {
   ASSERT_TRUE(reg.ok());
   auto a = AcquireNow(reg->id);
   ASSERT_TRUE(a.ok() && a->acquired);
-  ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kFailed, FailureClass::kUserError, "bad data").ok());
+  ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kFailed, FailureClass::kOutOfMemory, "12 GiB").ok());
   EXPECT_TRUE(AcquireNow(reg->id)->quarantined);
   Restart();  // the threshold and the quarantine are stored
   auto workers = sched_->ListWorkers();

@@ -133,7 +133,7 @@ TEST(TrialStateTest, FailurePolicyTable) {
       {TS::kFailed, FC::kNone, true, true, FC::kTransient, WO::kFailure},
       {TS::kFailed, FC::kTransient, true, true, FC::kTransient, WO::kFailure},
       {TS::kFailed, FC::kPreempted, true, false, FC::kPreempted, WO::kNone},
-      {TS::kFailed, FC::kUserError, false, false, FC::kUserError, WO::kFailure},
+      {TS::kFailed, FC::kUserError, false, false, FC::kUserError, WO::kNone},
       {TS::kFailed, FC::kOutOfMemory, false, false, FC::kOutOfMemory, WO::kFailure},
       {TS::kCancelled, FC::kNone, false, false, FC::kNone, WO::kNone},
       {TS::kCancelled, FC::kTransient, false, false, FC::kNone, WO::kNone},
