@@ -241,7 +241,7 @@ TEST_F(CoordinatorBoundaryTest, StalledWatchersHoldBoundedMemory) {
 // Finding: 70 registrations with a 1 MB host string broke ListWorkers for everyone. Now the host
 // is capped (the registration is refused, naming the field) and ListWorkers pages.
 TEST_F(CoordinatorBoundaryTest, HugeRegistrationsAreRefusedAndWorkersPage) {
-  Start();
+  Start({"--registration-rate", "0"});  // 150 registrations from one peer, at once
   v1::RegisterWorkerRequest big;
   big.mutable_capabilities()->set_host(std::string(1 << 20, 'h'));
   v1::RegisterWorkerResponse resp;
