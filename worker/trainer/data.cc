@@ -22,11 +22,9 @@ namespace {
 
 // Folds and holdouts use a fixed seed so that fold i is the same rows in every trial of a sweep.
 constexpr uint64_t kSplitSeed = 20180706;
-// A class index beyond this is no class index (labels size per-class tables).
-constexpr float kMaxClasses = 100'000;
+constexpr float kMaxClasses = 100'000;  // a larger label is no class index (tables per class)
 
 absl::Status Stopped() { return absl::CancelledError("stopped while loading the data"); }
-
 bool ShouldStop(const DataLoadOptions& o) { return o.should_stop && o.should_stop(); }
 
 // Reads a file, gunzipping it when it is gzip (zlib reads plain files unchanged). Only a regular
@@ -157,8 +155,11 @@ absl::StatusOr<Table> LoadIdxPair(const DatasetSpec& spec, const std::string& pr
   ASSIGN_OR_RETURN(std::string ip, FindIdx(spec.root, prefix + "-images-idx3-ubyte", field));
   ASSIGN_OR_RETURN(std::string lp, FindIdx(spec.root, prefix + "-labels-idx1-ubyte", field));
   Table t;
-  ASSIGN_OR_RETURN(t.x, ReadIdxImages(ip, field, o));
-  ASSIGN_OR_RETURN(t.y, ReadIdxLabels(lp, field, o));
+  auto named = [&](const std::string& p) {  // a fixed name, not content
+    return absl::StrCat(field, " (", std::filesystem::path(p).filename().string(), ")");
+  };
+  ASSIGN_OR_RETURN(t.x, ReadIdxImages(ip, named(ip), o));
+  ASSIGN_OR_RETURN(t.y, ReadIdxLabels(lp, named(lp), o));
   if (t.x.size(0) != t.y.size(0)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", prefix, " has ", t.x.size(0),
                                                    " images but ", t.y.size(0), " labels"));
