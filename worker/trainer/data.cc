@@ -171,7 +171,7 @@ absl::StatusOr<std::shared_ptr<LoadedData>> LoadIdx(const DatasetSpec& spec,
                                                     const DataLoadOptions& o) {
   if (!std::filesystem::is_directory(spec.root)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(RootField(spec), ": not a directory",
+        absl::StrCat(RootField(spec), ": '", spec.root, "' is not a directory",
                      spec.kind == DatasetSpec::Kind::kFashionMnist
                          ? " (install the Debian package dataset-fashion-mnist: make deps)"
                          : ""));
