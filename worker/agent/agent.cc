@@ -377,10 +377,11 @@ void Agent::SlotLoop(int slot) {
   while (!stopping_) {
     if (quarantined_) {
       if (!quarantine_logged) {
-        Log(absl::StrFormat(
-            "quarantined after %d consecutive failed trials: taking no work (stop me "
-            "with SIGTERM once the cause is fixed)",
-            consecutive_failures_.load()));
+        const int n = consecutive_failures_.load();
+        Log(absl::StrCat(n >= options_.max_consecutive_failures
+                             ? absl::StrFormat("quarantined after %d consecutive failed trials", n)
+                             : std::string("quarantined by the coordinator"),
+                         ": taking no work (stop me with SIGTERM once the cause is fixed)"));
         quarantine_logged = true;
       }
       SleepUnlessStopping(absl::Seconds(1));
