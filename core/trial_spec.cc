@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/spec_limits.h"
 #include "core/spec_reader.h"
 #include "core/status_macros.h"
 
@@ -344,6 +345,7 @@ absl::Status ValidateTrialSpec(const TrialSpec& s) {
     return bad("name", absl::StrCat("at most ", kMaxNameBytes, " bytes, got ", s.name.size()));
   }
   if (s.batch_size < 1) return bad("batch_size", absl::StrCat("must be >= 1, got ", s.batch_size));
+  RETURN_IF_ERROR(CheckSpecLimits(s));
   if (!(s.momentum >= 0 && s.momentum < 1)) {
     return bad("momentum", absl::StrCat("must be in [0, 1), got ", s.momentum));
   }

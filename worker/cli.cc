@@ -234,6 +234,8 @@ int RunSchedule(const std::string& schedule_arg, int64_t steps, int64_t steps_pe
 struct DaemonOptions {
   std::string config, server, token_file, tls_ca, device, checkpoint_dir, data_root, worker_id;
   int64_t slots = 0, threads = 0, max_consecutive_failures = 0, acquire_wait_ms = 0;
+  int64_t max_data_bytes = 0, max_data_rows = 0, max_data_features = 0;
+  std::vector<std::string> allow_data_root;
   std::vector<std::pair<CLI::Option*, std::function<void(WorkerFlags*)>>> given;
 };
 
@@ -316,7 +318,26 @@ int RunWorkerCli(int argc, char** argv) {
          "checkpoints (on a shared filesystem, a requeued trial resumes on another worker)")
       ->capture_default_str();
   option("--data-root", &daemon.data_root, &WorkerFlags::data_root,
-         "relative dataset paths are resolved against this");
+         "relative dataset paths are resolved against this; trials read data only here and "
+         "under --allow-data-root");
+  option("--allow-data-root", &daemon.allow_data_root, &WorkerFlags::allow_data_root,
+         "another directory trials may read data from (repeatable; default " +
+             std::string(kDefaultAllowedDataRoot) + "; giving it replaces the default)");
+  daemon.max_data_bytes = defaults.data_limits.max_bytes;
+  option("--max-data-bytes", &daemon.max_data_bytes, &WorkerFlags::max_data_bytes,
+         "largest data file a trial may load (after gunzip)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  daemon.max_data_rows = defaults.data_limits.max_rows;
+  option("--max-data-rows", &daemon.max_data_rows, &WorkerFlags::max_data_rows,
+         "most rows (samples) of one data file")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  daemon.max_data_features = defaults.data_limits.max_features;
+  option("--max-data-features", &daemon.max_data_features, &WorkerFlags::max_data_features,
+         "most input features (CSV feature columns, image pixels)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   daemon.max_consecutive_failures = defaults.max_consecutive_failures;
   option("--max-consecutive-failures", &daemon.max_consecutive_failures,
          &WorkerFlags::max_consecutive_failures,

@@ -1,5 +1,7 @@
 #include "worker/settings.h"
 
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/status_macros.h"
 
 namespace hypersweep {
@@ -7,12 +9,14 @@ namespace hypersweep {
 absl::StatusOr<WorkerSettings> ResolveWorkerSettings(const WorkerFlags& flags, const Env& env) {
   WorkerSettings out;
   out.config_file = flags.config ? *flags.config : ConfigFilePath(env, "worker.yaml");
-  ASSIGN_OR_RETURN(ConfigFile file,
-                   ConfigFile::Read(out.config_file,
-                                    {"server", "token_file", "token", "tls_ca", "slots", "threads",
-                                     "device", "checkpoint_dir", "data_root",
-                                     "max_consecutive_failures", "worker_id", "acquire_wait_ms"},
-                                    /*must_exist=*/flags.config.has_value()));
+  ASSIGN_OR_RETURN(
+      ConfigFile file,
+      ConfigFile::Read(out.config_file,
+                       {"server", "token_file", "token", "tls_ca", "slots", "threads", "device",
+                        "checkpoint_dir", "data_root", "max_consecutive_failures", "worker_id",
+                        "acquire_wait_ms", "allow_data_root", "max_data_bytes", "max_data_rows",
+                        "max_data_features"},
+                       /*must_exist=*/flags.config.has_value()));
   const ConfigReader r(env, std::move(file));
   const Check<int64_t> positive{[](int64_t v) { return v > 0; }, "must be > 0"};
   const Check<int64_t> non_negative{[](int64_t v) { return v >= 0; }, "must be >= 0"};
@@ -40,6 +44,23 @@ absl::StatusOr<WorkerSettings> ResolveWorkerSettings(const WorkerFlags& flags, c
                             &a.checkpoint_dir));
   RETURN_IF_ERROR(r.GetPath({"--data-root", {}, "data_root"}, flags.data_root, &a.data_root));
   RETURN_IF_ERROR(r.Get({"--worker-id", {}, "worker_id"}, flags.worker_id, &a.worker_id));
+  DataLimits& l = a.data_limits;
+  RETURN_IF_ERROR(r.Get({"--max-data-bytes", {}, "max_data_bytes"}, flags.max_data_bytes,
+                        &l.max_bytes, positive));
+  RETURN_IF_ERROR(
+      r.Get({"--max-data-rows", {}, "max_data_rows"}, flags.max_data_rows, &l.max_rows, positive));
+  RETURN_IF_ERROR(r.Get({"--max-data-features", {}, "max_data_features"}, flags.max_data_features,
+                        &l.max_features, positive));
+  if (flags.allow_data_root) {
+    a.allowed_data_roots.clear();
+    for (const auto& d : *flags.allow_data_root) {
+      if (!d.empty()) a.allowed_data_roots.push_back(d);
+    }
+  } else {
+    std::string joined = absl::StrJoin(a.allowed_data_roots, ":");
+    RETURN_IF_ERROR(r.Get({"--allow-data-root", {}, "allow_data_root"}, std::nullopt, &joined));
+    a.allowed_data_roots = absl::StrSplit(joined, ':', absl::SkipEmpty());
+  }
   out.connection.server = a.server;
   out.connection.token = a.token;
   return out;

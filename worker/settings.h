@@ -7,13 +7,17 @@
 //   --token-file                HYPERSWEEP_WORKER_TOKEN, HYPERSWEEP_TOKEN  token_file, token
 //   --tls-ca                    HYPERSWEEP_TLS_CA                          tls_ca
 //   --slots, --threads, --device, --checkpoint-dir, --data-root, --max-consecutive-failures,
-//   --worker-id, --acquire-wait-ms: the file key is the flag's name with '_' for '-'.
+//   --worker-id, --acquire-wait-ms, --max-data-bytes, --max-data-rows, --max-data-features: the
+//   file key is the flag's name with '_' for '-'.
+//   --allow-data-root (repeatable)                                         allow_data_root
+//     (a ':'-separated list); given, it replaces the default /usr/share/datasets ("" allows none).
 #ifndef HYPERSWEEP_WORKER_SETTINGS_H_
 #define HYPERSWEEP_WORKER_SETTINGS_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "rpc/config.h"
@@ -27,7 +31,9 @@ struct WorkerFlags {
   std::optional<std::string> config;  // --config: a file that must exist
   std::optional<std::string> server, token_file, tls_ca, device, checkpoint_dir, data_root,
       worker_id;
-  std::optional<int64_t> slots, threads, max_consecutive_failures, acquire_wait_ms;
+  std::optional<int64_t> slots, threads, max_consecutive_failures, acquire_wait_ms, max_data_bytes,
+      max_data_rows, max_data_features;
+  std::optional<std::vector<std::string>> allow_data_root;
 };
 
 struct WorkerSettings {

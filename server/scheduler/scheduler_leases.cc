@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/trial_spec.h"
+#include "core/checkpoint_ref.h"
 #include "server/scheduler/scheduler.h"
 
 namespace hypersweep {
@@ -245,6 +246,15 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
           break;
         }
       }
+    }
+    if (t.ok() && !checkpoint_uri.empty() &&
+        !IsOwnCheckpointRef(checkpoint_uri, (*t)->rec.id, (*t)->rec.attempt)) {
+      // A worker names only a checkpoint it wrote for this trial: a file name in its own
+      // --checkpoint-dir. Anything else (a path, '..') would make the next worker read or delete
+      // a file of the attacker's choice; refuse it and leave the trial as it was.
+      t = absl::InvalidArgumentError(absl::StrCat("checkpoint_uri: must be '", (*t)->rec.id,
+                                                  ".attempt<N>.pt' with N in [1, ",
+                                                  (*t)->rec.attempt, "]"));
     }
     if (!t.ok()) {
       error = t.status();

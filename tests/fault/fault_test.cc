@@ -532,8 +532,9 @@ TEST(FaultTest, TruncatedCheckpointRestartsTheTrialFromScratchAndSaysSo) {
   ASSERT_TRUE(WaitFor(
       [&] {
         auto ts = c.Trials(sweep);
+        // The coordinator holds the file's name in the workers' --checkpoint-dir.
         if (ts.empty() || ts[0].epochs_reported() < 2 || ts[0].checkpoint_uri().empty() ||
-            !std::filesystem::exists(ts[0].checkpoint_uri())) {
+            !std::filesystem::exists(c.dir() + "/checkpoints/" + ts[0].checkpoint_uri())) {
           return false;
         }
         t = ts[0];
@@ -544,7 +545,7 @@ TEST(FaultTest, TruncatedCheckpointRestartsTheTrialFromScratchAndSaysSo) {
   c.worker("w1").Signal(SIGKILL);
   c.worker("w1").Wait();
   // The file the coordinator points the next attempt at, cut in half.
-  const std::string ckpt = c.Trials(sweep).at(0).checkpoint_uri();
+  const std::string ckpt = c.dir() + "/checkpoints/" + c.Trials(sweep).at(0).checkpoint_uri();
   const auto size = std::filesystem::file_size(ckpt);
   ASSERT_GT(size, 16u);
   std::filesystem::resize_file(ckpt, size / 2);

@@ -175,7 +175,8 @@ TEST(LoadTest, TwoHundredSimulatedWorkersForSixtySeconds) {
         (*m->mutable_metrics())["train_loss"] = 1.0 / (e + 1);
         (*m->mutable_metrics())["val_loss"] = 1.1 / (e + 1);
         (*m->mutable_metrics())["val_accuracy"] = 0.5 + 0.05 * e;
-        rep.set_checkpoint_uri("/ckpt/" + lease.lease().trial_id() + ".pt");
+        rep.set_checkpoint_uri(lease.lease().trial_id() + ".attempt" +
+                               std::to_string(lease.lease().attempt()) + ".pt");
         v1::ReportEpochsResponse rep_resp;
         if (timed("ReportEpochs",
                   [&] { return stub->ReportEpochs(Ctx().get(), rep, &rep_resp); })) {

@@ -75,7 +75,8 @@ void RunWorker(std::shared_ptr<grpc::Channel> channel, Acked* acked, int64_t wai
       v1::EpochMetrics* m = rep.add_epochs();
       m->set_epoch(e);
       (*m->mutable_metrics())["val_loss"] = 1.0 / (e + 1);
-      rep.set_checkpoint_uri(absl::StrCat("file:///ckpt/", a.lease().trial_id(), "/", e));
+      rep.set_checkpoint_uri(
+          absl::StrCat(a.lease().trial_id(), ".attempt", a.lease().attempt(), ".pt"));
       v1::ReportEpochsResponse repr;
       grpc::Status s = stub->ReportEpochs(Ctx().get(), rep, &repr);
       if (s.error_code() == grpc::StatusCode::ABORTED) break;  // lease lost: drop the trial

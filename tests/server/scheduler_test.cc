@@ -204,7 +204,8 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndFencesTheOldAttempt) {
   auto a = AcquireNow(w1);
   ASSERT_TRUE(a.ok() && a->acquired);
   const LeaseRef old = Ref(*a);
-  auto rep = Report(old, {0, 1}, "file:///ckpt/epoch1", 0.7);
+  const std::string ckpt1 = old.trial_id + ".attempt1.pt";
+  auto rep = Report(old, {0, 1}, ckpt1, 0.7);
   ASSERT_TRUE(rep.ok()) << rep.status();
   EXPECT_EQ(rep->epochs_reported, 2);
 
@@ -216,7 +217,7 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndFencesTheOldAttempt) {
   EXPECT_EQ(t.attempts_used, 1);
 
   // The old lease's calls are ABORTED and change nothing.
-  EXPECT_EQ(Report(old, {2}, "file:///ckpt/stale", 0.1).status().code(),
+  EXPECT_EQ(Report(old, {2}, old.trial_id + ".attempt2.pt", 0.1).status().code(),
             absl::StatusCode::kAborted);
   EXPECT_EQ(Finish(old, TrialStatus::kSucceeded).status().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(sched_->Heartbeat(w1, old).status().code(), absl::StatusCode::kAborted);
@@ -225,7 +226,7 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndFencesTheOldAttempt) {
   EXPECT_EQ(epochs->size(), 2u);
   t = TrialOf(sweep, old.trial_id);
   EXPECT_EQ(t.status, TrialStatus::kQueued);
-  EXPECT_EQ(t.checkpoint_uri, "file:///ckpt/epoch1");
+  EXPECT_EQ(t.checkpoint_uri, ckpt1);
 
   // The new attempt sees the old attempt's epochs and checkpoint.
   auto b = AcquireNow(w2);
@@ -234,9 +235,9 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndFencesTheOldAttempt) {
   EXPECT_EQ(b->trial.attempt, 2);
   EXPECT_NE(b->trial.lease_token, old.lease_token);
   EXPECT_EQ(b->trial.epochs_reported, 2);
-  EXPECT_EQ(b->trial.checkpoint_uri, "file:///ckpt/epoch1");
+  EXPECT_EQ(b->trial.checkpoint_uri, ckpt1);
   // Re-reporting epoch 1 from the resumed attempt is a no-op; epoch 2 is new.
-  auto rep2 = Report(Ref(*b), {1, 2}, "file:///ckpt/epoch2", 0.2);
+  auto rep2 = Report(Ref(*b), {1, 2}, old.trial_id + ".attempt2.pt", 0.2);
   ASSERT_TRUE(rep2.ok());
   EXPECT_EQ(rep2->epochs_reported, 3);
   epochs = sched_->GetEpochs(old.trial_id, {});
@@ -447,9 +448,10 @@ TEST_F(SchedulerTest, RestartRebuildsQueueLeasesAndEpochs) {
   const std::string sweep = r->sweep.record.id;
   const std::string w = Register();
   auto a = AcquireNow(w);
-  ASSERT_TRUE(Report(Ref(*a), {0, 1}, "ckpt").ok());
+  const std::string ckpt = a->trial.id + ".attempt1.pt";
+  ASSERT_TRUE(Report(Ref(*a), {0, 1}, ckpt).ok());
   // No new checkpoint: the trial row is not rewritten, only the epoch is stored.
-  ASSERT_TRUE(Report(Ref(*a), {2}, "ckpt").ok());
+  ASSERT_TRUE(Report(Ref(*a), {2}, ckpt).ok());
   auto b = AcquireNow(w);
   ASSERT_TRUE(Finish(Ref(*b), TrialStatus::kSucceeded).ok());
   Restart();

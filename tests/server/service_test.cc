@@ -126,7 +126,7 @@ TEST_F(ServiceTest, SubmitAcquireReportFinishQuery) {
       (*m->mutable_metrics())["val_auc"] = 0.5 + 0.1 * i + 0.01 * e;
       (*m->mutable_metrics())["val_loss"] = 1.0 - 0.1 * e;
     }
-    rep.set_checkpoint_uri("file:///tmp/ckpt/" + a.lease().trial_id());
+    rep.set_checkpoint_uri(a.lease().trial_id() + ".attempt1.pt");
     v1::ReportEpochsResponse repr;
     ASSERT_TRUE(workers_->ReportEpochs(Ctx().get(), rep, &repr).ok());
     EXPECT_EQ(repr.epochs_reported(), 3);
@@ -168,7 +168,7 @@ TEST_F(ServiceTest, SubmitAcquireReportFinishQuery) {
   EXPECT_EQ(ltr.trials(0).id(), ids[2]);
   EXPECT_NEAR(ltr.trials(0).best_value(), 0.72, 1e-12);
   EXPECT_EQ(ltr.trials(0).status(), v1::SUCCEEDED);
-  EXPECT_EQ(ltr.trials(0).checkpoint_uri(), "file:///tmp/ckpt/" + ids[2]);
+  EXPECT_EQ(ltr.trials(0).checkpoint_uri(), ids[2] + ".attempt1.pt");
   ASSERT_FALSE(ltr.next_page_token().empty());
   lt.set_page_token(ltr.next_page_token());
   ASSERT_TRUE(sweeps_->ListTrials(Ctx().get(), lt, &ltr).ok());

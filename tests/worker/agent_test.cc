@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <set>
 #include <thread>
@@ -69,20 +70,22 @@ class AgentTest : public ::testing::Test {
       return grpc::Status::OK;
     }));
     EXPECT_CALL(*stub_, AcquireTrial(_, _, _))
-        .WillOnce(Invoke([spec_json](grpc::ClientContext*, const v1::AcquireTrialRequest& req,
-                                     v1::AcquireTrialResponse* resp) {
+        .WillOnce(Invoke([spec_json, this](grpc::ClientContext*, const v1::AcquireTrialRequest& req,
+                                           v1::AcquireTrialResponse* resp) {
           EXPECT_EQ(req.worker_id(), "w-1");
           resp->set_acquired(true);
           v1::Trial* t = resp->mutable_trial();
           t->set_id("t-1");
-          t->set_attempt(1);
+          t->set_attempt(attempt_);
+          t->set_checkpoint_uri(checkpoint_uri_);
           t->set_spec_json(spec_json);
           resp->mutable_lease()->set_trial_id("t-1");
-          resp->mutable_lease()->set_attempt(1);
+          resp->mutable_lease()->set_attempt(attempt_);
           resp->mutable_lease()->set_lease_token("lease-1");
           return grpc::Status::OK;
         }))
         .WillRepeatedly(Invoke([this](auto*, const auto&, auto*) {
+          acquired_again_ = true;
           agent_->Stop();
           return grpc::Status(grpc::StatusCode::CANCELLED, "stopping");
         }));
@@ -130,6 +133,9 @@ class AgentTest : public ::testing::Test {
   NiceMock<v1::MockWorkerServiceStub>* stub_ = nullptr;  // owned by agent_
   std::unique_ptr<Agent> agent_;
   std::atomic<int> heartbeats_{0};
+  int attempt_ = 1;             // of the trial Start() hands out
+  std::string checkpoint_uri_;  // the coordinator's checkpoint reference for it
+  std::atomic<bool> acquired_again_{false};
 };
 
 TEST_F(AgentTest, TransientUnavailableOnReportEpochsIsRetriedAndEveryEpochArrivesOnce) {
@@ -282,6 +288,72 @@ TEST_F(AgentTest, RefusedRegistrationIsNotRetried) {
   EXPECT_CALL(*stub, AcquireTrial(_, _, _)).Times(0);
   Agent agent(options_, std::move(stub));
   EXPECT_EQ(agent.Run(), 1);
+}
+
+}  // namespace
+}  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+// Issue 15: a checkpoint reference from the coordinator is only a file name in --checkpoint-dir;
+// an absolute path (an old database, or a forged report) or a symlink there pointing out is
+// neither resumed from nor deleted, and the worker reports its own checkpoint by name.
+TEST_F(AgentTest, ACheckpointReferenceOutsideTheCheckpointDirIsNeitherFollowedNorDeleted) {
+  const std::string victim = dir_ + "/../" + fs::path(dir_).filename().string() + "-victim.txt";
+  std::ofstream(victim) << "precious";
+  for (const std::string& ref : {victim, std::string("t-1.attempt1.pt")}) {
+    fs::remove(dir_ + "/t-1.attempt1.pt");
+    fs::create_symlink(victim, dir_ + "/t-1.attempt1.pt");  // the trial's own name, pointing out
+    attempt_ = 2;
+    checkpoint_uri_ = ref;
+    options_.train = [](const TrialSpec&, const TrainOptions& to,
+                        MetricsSink* sink) -> absl::StatusOr<TrialResult> {
+      EXPECT_FALSE(to.resume) << to.resume_path;
+      EpochMetrics m;
+      m.epoch = 0;
+      m.Set(metrics::kTrainLoss, 1.0);
+      sink->OnEpoch(m);
+      std::ofstream(to.checkpoint_path) << "ckpt";  // as the trainer would
+      TrialResult r;
+      r.epochs.push_back(m);
+      return r;
+    };
+    Start(kTrainSpec);
+    ON_CALL(*stub_, ReportEpochs(_, _, _))
+        .WillByDefault(Invoke([](auto*, const v1::ReportEpochsRequest& req, auto*) {
+          EXPECT_EQ(req.checkpoint_uri(), "t-1.attempt2.pt");
+          return grpc::Status::OK;
+        }));
+    EXPECT_EQ(agent_->Run(), 0);
+    EXPECT_TRUE(fs::exists(victim)) << ref;
+    EXPECT_TRUE(fs::is_symlink(dir_ + "/t-1.attempt1.pt")) << ref;
+    EXPECT_FALSE(fs::exists(dir_ + "/t-1.attempt2.pt")) << "its own checkpoint is removed";
+    agent_.reset();
+  }
+  fs::remove(victim);
+}
+
+TEST_F(AgentTest, UserErrorsDoNotQuarantineTheWorker) {
+  options_.max_consecutive_failures = 1;
+  options_.data_root = dir_;
+  Start(R"({"dataset": {"csv": {"path": "/etc/passwd", "label": "root"}},
+            "schedule": {"constant": {"lr": 0.1}}})");
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _))
+      .WillOnce(Invoke([](auto*, const v1::FinishTrialRequest& req, auto*) {
+        EXPECT_EQ(req.failure_class(), v1::USER_ERROR);
+        EXPECT_THAT(req.reason(), HasSubstr("dataset.csv.path"));
+        EXPECT_THAT(req.reason(), ::testing::Not(HasSubstr("root:")));
+        return grpc::Status::OK;
+      }));
+  // A quarantined worker would never ask again: stop it after a while in that case.
+  std::thread guard([this] {
+    for (int i = 0; i < 100 && !acquired_again_; ++i) absl::SleepFor(absl::Milliseconds(50));
+    agent_->Stop();
+  });
+  EXPECT_EQ(agent_->Run(), 0);
+  guard.join();
+  EXPECT_TRUE(acquired_again_) << "the worker quarantined itself after a user error";
 }
 
 }  // namespace

@@ -104,7 +104,7 @@ TEST(WorkerCliTest, BadInputsExitTwoNamingTheProblem) {
        "truncated idx file"},
       {"csv non-numeric",
        "dataset: {csv: {path: " + dir.File("bad.csv") + "}}\nschedule: {constant: {lr: 0.1}}\n",
-       "column 'f2' is not a number: 'abc'"},
+       "dataset.csv.path: column 2 of line 3 is not a number"},
   };
   for (const auto& c : cases) {
     WriteFile(dir.File("t.yaml"), c.trial);

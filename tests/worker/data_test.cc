@@ -288,3 +288,36 @@ TEST(DataTest, CsvWhereKeepsMatchingRowsAndDropsTheColumn) {
 
 }  // namespace
 }  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+// Issue 15: what one data file may cost a worker, and stopping a load.
+TEST(DataTest, LimitsAndStopWhileLoading) {
+  TempDir dir;
+  std::string text = "a,b,y\n";
+  for (int i = 0; i < 50; ++i) text += "1,2,0\n3,4,1\n";
+  const std::string csv = dir.File("d.csv");
+  hypersweep::testing::WriteFile(csv, text);
+  DatasetSpec d;
+  d.kind = DatasetSpec::Kind::kCsv;
+  d.csv.path = csv;
+  d.csv.label = "y";
+  ASSERT_TRUE(LoadData(d).ok());
+  auto message = [&](DataLoadOptions o) { return std::string(LoadData(d, o).status().message()); };
+  DataLoadOptions o;
+  o.limits.max_bytes = 100;
+  EXPECT_THAT(message(o), ::testing::HasSubstr("--max-data-bytes"));
+  o = {};
+  o.limits.max_rows = 10;
+  EXPECT_THAT(message(o), ::testing::HasSubstr("--max-data-rows"));
+  o = {};
+  o.limits.max_features = 1;
+  EXPECT_THAT(message(o), ::testing::HasSubstr("--max-data-features"));
+  o = {};
+  o.should_stop = [] { return true; };
+  EXPECT_TRUE(absl::IsCancelled(LoadData(d, o).status()));
+}
+
+}  // namespace
+}  // namespace hypersweep

@@ -102,3 +102,34 @@ TEST_F(WorkerSettingsTest, BadValuesNameTheirSource) {
 
 }  // namespace
 }  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+TEST_F(WorkerSettingsTest, DataRootsAndLimits) {
+  auto s = ResolveWorkerSettings({}, {{"HOME", dir_}});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->agent.allowed_data_roots, std::vector<std::string>{"/usr/share/datasets"});
+  EXPECT_EQ(s->agent.data_limits.max_bytes, int64_t{4} << 30);
+  Write(".config/hypersweep/worker.yaml",
+        "allow_data_root: /a:/b\nmax_data_bytes: 1000\nmax_data_rows: 10\n"
+        "max_data_features: 5\n");
+  s = ResolveWorkerSettings({}, {{"HOME", dir_}});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->agent.allowed_data_roots, (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(s->agent.data_limits.max_bytes, 1000);
+  EXPECT_EQ(s->agent.data_limits.max_rows, 10);
+  EXPECT_EQ(s->agent.data_limits.max_features, 5);
+  WorkerFlags flags;
+  flags.allow_data_root = std::vector<std::string>{"/c", ""};
+  flags.max_data_bytes = 0;
+  EXPECT_THAT(std::string(ResolveWorkerSettings(flags, {{"HOME", dir_}}).status().message()),
+              HasSubstr("--max-data-bytes"));
+  flags.max_data_bytes.reset();
+  s = ResolveWorkerSettings(flags, {{"HOME", dir_}});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->agent.allowed_data_roots, std::vector<std::string>{"/c"});
+}
+
+}  // namespace
+}  // namespace hypersweep

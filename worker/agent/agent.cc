@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/checkpoint_ref.h"
 #include "core/trial_spec.h"
 #include "rpc/connection.h"
 #include "rpc/status_policy.h"
@@ -50,9 +51,32 @@ void ToProto(const EpochMetrics& m, v1::EpochMetrics* out) {
   }
 }
 
-std::string Resolve(const std::string& root, const std::string& path) {
-  if (root.empty() || path.empty() || std::filesystem::path(path).is_absolute()) return path;
-  return (std::filesystem::path(root) / path).string();
+// Replaces the data paths the spec names by their canonical paths when they lie under the
+// worker's data roots; INVALID_ARGUMENT naming the field otherwise (nothing is opened).
+absl::Status ConfineDataPaths(const AgentOptions& o, DatasetSpec& d) {
+  const DataRoots roots{o.data_root, o.allowed_data_roots};
+  auto confine = [&](std::string& path, const std::string& field, PathKind kind) -> absl::Status {
+    auto c = ConfineDataPath(roots, path, field, kind);
+    if (!c.ok()) return c.status();
+    path = *c;
+    return absl::OkStatus();
+  };
+  switch (d.kind) {
+    case DatasetSpec::Kind::kFashionMnist:
+    case DatasetSpec::Kind::kMnist:
+      return confine(
+          d.root,
+          d.kind == DatasetSpec::Kind::kMnist ? "dataset.mnist.root" : "dataset.fashion_mnist.root",
+          PathKind::kDirectory);
+    case DatasetSpec::Kind::kCsv:
+      if (absl::Status s = confine(d.csv.path, "dataset.csv.path", PathKind::kFile); !s.ok())
+        return s;
+      if (d.csv.test_path.empty()) return absl::OkStatus();
+      return confine(d.csv.test_path, "dataset.csv.test_path", PathKind::kFile);
+    case DatasetSpec::Kind::kSynthetic:
+      return absl::OkStatus();
+  }
+  return absl::OkStatus();
 }
 
 v1::FailureClass FailureClassOf(const absl::Status& s) {
@@ -353,10 +377,11 @@ void Agent::SlotLoop(int slot) {
   while (!stopping_) {
     if (quarantined_) {
       if (!quarantine_logged) {
-        Log(absl::StrFormat(
-            "quarantined after %d consecutive failed trials: taking no work (stop me "
-            "with SIGTERM once the cause is fixed)",
-            consecutive_failures_.load()));
+        const int n = consecutive_failures_.load();
+        Log(absl::StrCat(n >= options_.max_consecutive_failures
+                             ? absl::StrFormat("quarantined after %d consecutive failed trials", n)
+                             : std::string("quarantined by the coordinator"),
+                         ": taking no work (stop me with SIGTERM once the cause is fixed)"));
         quarantine_logged = true;
       }
       SleepUnlessStopping(absl::Seconds(1));
@@ -441,22 +466,26 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
     }  // else: gave up while draining; the lease expires and the trial is requeued
   };
   auto failed = [&](const absl::Status& s) {
-    if (consecutive_failures_.fetch_add(1) + 1 >= options_.max_consecutive_failures)
+    const v1::FailureClass fc = FailureClassOf(s);
+    // A USER_ERROR is the spec's fault (a bad data path, a model too large): it says nothing
+    // about this worker, so it does not move the worker towards quarantining itself; otherwise
+    // any client could quarantine every worker with a few bad sweeps.
+    if (fc != v1::USER_ERROR &&
+        consecutive_failures_.fetch_add(1) + 1 >= options_.max_consecutive_failures) {
       quarantined_ = true;
-    finish(v1::FAILED, FailureClassOf(s), std::string(s.message()));
+    }
+    finish(v1::FAILED, fc, std::string(s.message()));
   };
 
   auto spec = ParseTrialSpec(trial.spec_json(), {});
   if (!spec.ok()) return failed(spec.status());
-  auto& d = spec->dataset;
-  d.root = Resolve(options_.data_root, d.root);
-  d.csv.path = Resolve(options_.data_root, d.csv.path);
-  d.csv.test_path = Resolve(options_.data_root, d.csv.test_path);
+  if (absl::Status s = ConfineDataPaths(options_, spec->dataset); !s.ok()) return failed(s);
 
   TrainOptions to;
   to.device = options_.device;
   to.threads = options_.threads;
   to.cache = cache_;
+  to.data_limits = options_.data_limits;
   to.should_stop = [&] { return stopping_.load() || run.cancelled() || run.lost(); };
 
   if (std::holds_alternative<LrRangeTestSchedule>(spec->schedule.kind)) {
@@ -501,19 +530,33 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
   // Each attempt writes its own checkpoint file, so a stale attempt (a worker that was paused past
   // its lease) can never overwrite the current one's. The previous attempt's file, as last
   // reported to the coordinator, is where a requeued trial resumes from when it is readable here.
-  to.checkpoint_path =
-      absl::StrFormat("%s/%s.attempt%d.pt", options_.checkpoint_dir, trial.id(), trial.attempt());
-  std::error_code ec;
-  if (!trial.checkpoint_uri().empty() && std::filesystem::exists(trial.checkpoint_uri(), ec)) {
+  // The coordinator hears only the file name (core/checkpoint_ref.h); a reference it hands back is
+  // looked up in --checkpoint-dir alone, so no report can point a worker at another file.
+  const std::string own_name = CheckpointFileName(trial.id(), trial.attempt());
+  to.checkpoint_path = (std::filesystem::path(options_.checkpoint_dir) / own_name).string();
+  const std::string& ref = trial.checkpoint_uri();
+  if (std::string path = ResolveCheckpointRef(options_.checkpoint_dir, trial.id(), ref);
+      !path.empty()) {
     to.resume = true;
-    to.resume_path = trial.checkpoint_uri();
-  } else if (trial.epochs_reported() > 0 || !trial.checkpoint_uri().empty()) {
+    to.resume_path = path;
+  } else if (!ref.empty() && !IsOwnCheckpointRef(ref, trial.id(), trial.attempt())) {
+    run.OnLog(absl::StrFormat(
+        "checkpoint '%s' of the earlier attempt is not under --checkpoint-dir; restarting from "
+        "epoch 0",
+        ref));
+  } else if (trial.epochs_reported() > 0 || !ref.empty()) {
     run.OnLog(absl::StrFormat(
         "checkpoint '%s' of the earlier attempt is not readable here; restarting from epoch 0",
-        trial.checkpoint_uri()));
+        ref));
   }
-  run.SetCheckpoint(to.checkpoint_path);
+  run.SetCheckpoint(own_name);
   auto result = options_.train ? options_.train(*spec, to, &run) : TrainTrial(*spec, to, &run);
+  if (!result.ok() && absl::IsCancelled(result.status())) {  // stopped while loading
+    if (run.lost()) return;
+    if (run.cancelled())
+      return finish(v1::CANCELLED, v1::FAILURE_CLASS_UNSPECIFIED, "sweep cancelled");
+    if (stopping_) return finish(v1::FAILED, v1::PREEMPTED, "worker stopping");
+  }
   if (!result.ok()) return failed(result.status());
   // Epochs restored from the checkpoint may postdate the last report that reached the coordinator.
   std::vector<EpochMetrics> restored(
@@ -526,9 +569,9 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
       consecutive_failures_ = 0;
       finish(result->outcome == TrialOutcome::kSucceeded ? v1::SUCCEEDED : v1::DIVERGED,
              v1::FAILURE_CLASS_UNSPECIFIED, result->reason);
-      if (!run.lost()) {
-        std::filesystem::remove(to.checkpoint_path, ec);
-        if (to.resume) std::filesystem::remove(to.resume_path, ec);
+      if (!run.lost()) {  // only files this worker wrote for this trial, in --checkpoint-dir
+        RemoveOwnCheckpoint(options_.checkpoint_dir, trial.id(), to.checkpoint_path);
+        if (to.resume) RemoveOwnCheckpoint(options_.checkpoint_dir, trial.id(), to.resume_path);
       }
       return;
     case TrialOutcome::kStopped:

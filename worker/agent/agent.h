@@ -18,11 +18,13 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "hypersweep/v1/service.grpc.pb.h"
 #include "rpc/retry.h"
+#include "worker/data_paths.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
@@ -33,8 +35,13 @@ struct AgentOptions {
   int threads = 0;              // intra-op threads (0: LibTorch's default)
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   std::string checkpoint_dir = "hypersweep-checkpoints";
-  std::string data_root;             // relative dataset paths are resolved against this
-  int max_consecutive_failures = 3;  // then the worker quarantines itself
+  std::string data_root;  // relative dataset paths are resolved against this
+  // Further directories a spec's data paths may name (worker/data_paths.h); data_root and these
+  // are the only places a trial reads data from.
+  std::vector<std::string> allowed_data_roots = {kDefaultAllowedDataRoot};
+  DataLimits data_limits;  // --max-data-bytes, --max-data-rows, --max-data-features
+  // Then the worker quarantines itself. USER_ERROR failures (the spec's fault) do not count.
+  int max_consecutive_failures = 3;
   int64_t acquire_wait_ms = 10'000;  // long-poll length of one AcquireTrial
   std::string worker_id;             // keep an id across restarts; empty: the coordinator assigns
   std::string server;                // for log lines only

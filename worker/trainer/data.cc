@@ -1,5 +1,8 @@
 #include "worker/trainer/data.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -12,43 +15,72 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "worker/data_paths.h"
 
 namespace hypersweep {
 namespace {
 
 // Folds and holdouts use a fixed seed so that fold i is the same rows in every trial of a sweep.
 constexpr uint64_t kSplitSeed = 20180706;
+constexpr float kMaxClasses = 100'000;  // a larger label is no class index (tables per class)
 
-// Reads a file, gunzipping it when it is gzip (zlib reads plain files unchanged).
-absl::StatusOr<std::string> ReadMaybeGzip(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
-    return absl::InvalidArgumentError(absl::StrCat("data file not found: ", path));
+absl::Status Stopped() { return absl::CancelledError("stopped while loading the data"); }
+bool ShouldStop(const DataLoadOptions& o) { return o.should_stop && o.should_stop(); }
+
+// Reads a file, gunzipping it when it is gzip (zlib reads plain files unchanged). Only a regular
+// file is read (checked on the open descriptor, so a FIFO or device never blocks or floods the
+// worker), at most limits.max_bytes after gunzip, polling should_stop between chunks. Errors name
+// `field`, never the file's content.
+absl::StatusOr<std::string> ReadMaybeGzip(const std::string& path, const std::string& field,
+                                          const DataLoadOptions& o) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot open the file"));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a regular file"));
   }
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr)
-    return absl::InvalidArgumentError(absl::StrCat("cannot open data file: ", path));
+  const int64_t max_bytes = o.limits.max_bytes;
+  auto too_big = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": larger than the worker's limit of ",
+                                                   max_bytes, " bytes (--max-data-bytes)"));
+  };
+  if (st.st_size > max_bytes) {
+    ::close(fd);
+    return too_big();
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  gzFile f = gzdopen(fd, "rb");  // owns fd from here on
+  if (f == nullptr) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(field, ": cannot open the file"));
+  }
   gzbuffer(f, 1 << 20);
   std::string out;
   std::vector<char> buf(1 << 20);
   while (true) {
+    if (ShouldStop(o)) {
+      gzclose(f);
+      return Stopped();
+    }
     const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
     if (n < 0) {
-      int errnum = 0;
-      std::string msg = gzerror(f, &errnum);
       gzclose(f);
-      return absl::InvalidArgumentError(absl::StrCat("cannot read ", path, ": ", msg));
+      return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read the file (corrupt?)"));
     }
     if (n == 0) break;
+    if (static_cast<int64_t>(out.size()) + n > max_bytes) {
+      gzclose(f);
+      return too_big();
+    }
     out.append(buf.data(), static_cast<size_t>(n));
   }
   int errnum = 0;
-  const char* msg = gzerror(f, &errnum);
-  if (errnum != Z_OK && errnum != Z_STREAM_END) {
-    std::string m = msg;
-    gzclose(f);
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path, ": ", m, " (truncated?)"));
-  }
+  gzerror(f, &errnum);
   gzclose(f);
+  if (errnum != Z_OK && errnum != Z_STREAM_END) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read the file (truncated?)"));
+  }
   return out;
 }
 
@@ -57,23 +89,45 @@ uint32_t BigEndian32(const std::string& s, size_t off) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
-std::string FindIdx(const std::string& root, const std::string& name) {
-  for (const std::string& candidate : {root + "/" + name + ".gz", root + "/" + name}) {
-    if (std::filesystem::exists(candidate)) return candidate;
-  }
-  return root + "/" + name + ".gz";
+std::string RootField(const DatasetSpec& spec) {
+  return spec.kind == DatasetSpec::Kind::kMnist ? "dataset.mnist.root"
+                                                : "dataset.fashion_mnist.root";
 }
 
-absl::StatusOr<torch::Tensor> ReadIdxImages(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string bytes, ReadMaybeGzip(path));
+// The file of an idx pair under `root`, gzipped or not; a name whose real path leaves the root
+// (a symlink out of it) is not read.
+absl::StatusOr<std::string> FindIdx(const std::string& root, const std::string& name,
+                                    const std::string& field) {
+  std::error_code ec;
+  const std::string real_root = std::filesystem::canonical(root, ec).string();
+  for (const std::string& candidate : {root + "/" + name + ".gz", root + "/" + name}) {
+    if (!std::filesystem::exists(candidate, ec)) continue;
+    const std::string real = std::filesystem::canonical(candidate, ec).string();
+    if (ec || !IsWithin(real, real_root)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": ", name, " leaves the dataset directory (symlink)"));
+    }
+    return candidate;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(field, ": no ", name, "[.gz] in the directory"));
+}
+
+absl::StatusOr<torch::Tensor> ReadIdxImages(const std::string& path, const std::string& field,
+                                            const DataLoadOptions& o) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadMaybeGzip(path, field, o));
   if (bytes.size() < 16 || BigEndian32(bytes, 0) != 0x803) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not an idx3 image file (bad header)"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not an idx3 image file (bad header)"));
   }
   const int64_t n = BigEndian32(bytes, 4), rows = BigEndian32(bytes, 8),
                 cols = BigEndian32(bytes, 12);
+  if (n > o.limits.max_rows || rows * cols > o.limits.max_features) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", n, " images of ", rows, "x", cols,
+                     " exceed the worker's limits (--max-data-rows, --max-data-features)"));
+  }
   const size_t want = 16 + static_cast<size_t>(n * rows * cols);
   if (bytes.size() < want) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": truncated idx file: header promises ",
+    return absl::InvalidArgumentError(absl::StrCat(field, ": truncated idx file: header promises ",
                                                    n, " images (", want, " bytes), file has ",
                                                    bytes.size(), " bytes"));
   }
@@ -81,43 +135,50 @@ absl::StatusOr<torch::Tensor> ReadIdxImages(const std::string& path) {
   return t.to(torch::kFloat32).div_(255.0f);
 }
 
-absl::StatusOr<torch::Tensor> ReadIdxLabels(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string bytes, ReadMaybeGzip(path));
+absl::StatusOr<torch::Tensor> ReadIdxLabels(const std::string& path, const std::string& field,
+                                            const DataLoadOptions& o) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadMaybeGzip(path, field, o));
   if (bytes.size() < 8 || BigEndian32(bytes, 0) != 0x801) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not an idx1 label file (bad header)"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not an idx1 label file (bad header)"));
   }
   const int64_t n = BigEndian32(bytes, 4);
   if (bytes.size() < 8 + static_cast<size_t>(n)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": truncated idx file: header promises ",
+    return absl::InvalidArgumentError(absl::StrCat(field, ": truncated idx file: header promises ",
                                                    n, " labels, file has ", bytes.size() - 8));
   }
   return torch::from_blob(bytes.data() + 8, {n}, torch::kUInt8).to(torch::kInt64);
 }
 
-absl::StatusOr<Table> LoadIdxPair(const std::string& root, const std::string& prefix) {
-  const std::string ip = FindIdx(root, prefix + "-images-idx3-ubyte");
-  const std::string lp = FindIdx(root, prefix + "-labels-idx1-ubyte");
+absl::StatusOr<Table> LoadIdxPair(const DatasetSpec& spec, const std::string& prefix,
+                                  const DataLoadOptions& o) {
+  const std::string field = RootField(spec);
+  ASSIGN_OR_RETURN(std::string ip, FindIdx(spec.root, prefix + "-images-idx3-ubyte", field));
+  ASSIGN_OR_RETURN(std::string lp, FindIdx(spec.root, prefix + "-labels-idx1-ubyte", field));
   Table t;
-  ASSIGN_OR_RETURN(t.x, ReadIdxImages(ip));
-  ASSIGN_OR_RETURN(t.y, ReadIdxLabels(lp));
+  auto named = [&](const std::string& p) {  // a fixed name, not content
+    return absl::StrCat(field, " (", std::filesystem::path(p).filename().string(), ")");
+  };
+  ASSIGN_OR_RETURN(t.x, ReadIdxImages(ip, named(ip), o));
+  ASSIGN_OR_RETURN(t.y, ReadIdxLabels(lp, named(lp), o));
   if (t.x.size(0) != t.y.size(0)) {
-    return absl::InvalidArgumentError(absl::StrCat(ip, " has ", t.x.size(0), " images but ", lp,
-                                                   " has ", t.y.size(0), " labels"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", prefix, " has ", t.x.size(0),
+                                                   " images but ", t.y.size(0), " labels"));
   }
   return t;
 }
 
-absl::StatusOr<std::shared_ptr<LoadedData>> LoadIdx(const DatasetSpec& spec) {
+absl::StatusOr<std::shared_ptr<LoadedData>> LoadIdx(const DatasetSpec& spec,
+                                                    const DataLoadOptions& o) {
   if (!std::filesystem::is_directory(spec.root)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("dataset root not found: ", spec.root,
+        absl::StrCat(RootField(spec), ": '", spec.root, "' is not a directory",
                      spec.kind == DatasetSpec::Kind::kFashionMnist
                          ? " (install the Debian package dataset-fashion-mnist: make deps)"
                          : ""));
   }
   auto d = std::make_shared<LoadedData>();
-  ASSIGN_OR_RETURN(d->train, LoadIdxPair(spec.root, "train"));
-  ASSIGN_OR_RETURN(d->test, LoadIdxPair(spec.root, "t10k"));
+  ASSIGN_OR_RETURN(d->train, LoadIdxPair(spec, "train", o));
+  ASSIGN_OR_RETURN(d->test, LoadIdxPair(spec, "t10k", o));
   d->num_classes = 10;
   d->is_image = true;
   return d;
@@ -158,6 +219,8 @@ struct CsvLayout {
   size_t n_cols = 0;
 };
 
+// Messages name the spec's field (`path` here is the field's name) and column and row numbers,
+// never the file's content: a spec's author may not have been allowed to read the file.
 absl::StatusOr<CsvLayout> ReadHeader(std::string_view header, const CsvOptions& o,
                                      const std::string& path) {
   auto cols = SplitCsvLine(header);
@@ -210,9 +273,10 @@ absl::StatusOr<CsvLayout> ReadHeader(std::string_view header, const CsvOptions& 
   return layout;
 }
 
-absl::StatusOr<Table> ReadCsv(const std::string& path, const CsvOptions& o, CsvLayout* layout_out,
+absl::StatusOr<Table> ReadCsv(const std::string& file, const std::string& path, const CsvOptions& o,
+                              const DataLoadOptions& opts, CsvLayout* layout_out,
                               int64_t* max_class) {
-  ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(path));
+  ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(file, path, opts));
   std::string_view rest(text);
   size_t nl = rest.find('\n');
   if (nl == std::string_view::npos && rest.empty()) {
@@ -226,6 +290,11 @@ absl::StatusOr<Table> ReadCsv(const std::string& path, const CsvOptions& o, CsvL
   *layout_out = layout;
   rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
   const size_t nf = layout.feature_cols.size();
+  if (static_cast<int64_t>(nf) > opts.limits.max_features) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", nf, " feature columns exceed the worker's limit of ",
+                     opts.limits.max_features, " (--max-data-features)"));
+  }
   std::vector<float> x, w;
   std::vector<int64_t> y;
   std::vector<uint8_t> missing;
@@ -235,22 +304,27 @@ absl::StatusOr<Table> ReadCsv(const std::string& path, const CsvOptions& o, CsvL
     std::string_view line = rest.substr(0, nl);
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
     ++line_no;
+    if (line_no % 4096 == 0 && ShouldStop(opts)) return Stopped();
     if (line.empty() || line == "\r") continue;
     auto f = SplitCsvLine(line);
     if (f.size() != layout.n_cols) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": expected ",
-                                                     layout.n_cols, " fields, got ", f.size()));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", line_no, " has ", f.size(),
+                                                     " fields, the header ", layout.n_cols));
     }
     bool keep = true;
     for (const auto& [col, value] : layout.where) keep = keep && f[col] == value;
     if (!keep) continue;
+    if (static_cast<int64_t>(y.size()) >= opts.limits.max_rows) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": more than ", opts.limits.max_rows, " rows (--max-data-rows)"));
+    }
     for (size_t j = 0; j < nf; ++j) {
       float v;
       std::string_view s = f[layout.feature_cols[j]];
       if (!ParseFloat(s, &v)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ":", line_no, ": column '", layout.feature_names[j],
-                         "' is not a number: '", std::string(s), "'"));
+        return absl::InvalidArgumentError(absl::StrCat(path, ": column ",
+                                                       layout.feature_cols[j] + 1, " of line ",
+                                                       line_no, " is not a number"));
       }
       const bool miss = o.has_missing && v == static_cast<float>(o.missing);
       missing.push_back(miss ? 1 : 0);
@@ -261,10 +335,10 @@ absl::StatusOr<Table> ReadCsv(const std::string& path, const CsvOptions& o, CsvL
       y.push_back(label == o.positive ? 1 : 0);
     } else {
       float v;
-      if (!ParseFloat(label, &v) || v < 0 || v != std::floor(v)) {
+      if (!ParseFloat(label, &v) || v < 0 || v != std::floor(v) || v >= kMaxClasses) {
         return absl::InvalidArgumentError(absl::StrCat(
-            path, ":", line_no, ": label '", std::string(label),
-            "' is not a class index 0..C-1 (set dataset.csv.positive for string labels)"));
+            path, ": the label (column ", layout.label_col + 1, ") of line ", line_no,
+            " is not a class index 0..C-1 (set dataset.csv.positive for string labels)"));
       }
       y.push_back(static_cast<int64_t>(v));
     }
@@ -272,9 +346,9 @@ absl::StatusOr<Table> ReadCsv(const std::string& path, const CsvOptions& o, CsvL
     if (layout.weight_col >= 0) {
       float v;
       if (!ParseFloat(f[static_cast<size_t>(layout.weight_col)], &v) || !(v >= 0)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ":", line_no, ": weight '",
-            std::string(f[static_cast<size_t>(layout.weight_col)]), "' is not a number >= 0"));
+        return absl::InvalidArgumentError(absl::StrCat(path, ": the weight (column ",
+                                                       layout.weight_col + 1, ") of line ", line_no,
+                                                       " is not a number >= 0"));
       }
       w.push_back(v);
     }
@@ -292,13 +366,16 @@ absl::StatusOr<Table> ReadCsv(const std::string& path, const CsvOptions& o, CsvL
   return t;
 }
 
-absl::StatusOr<std::shared_ptr<LoadedData>> LoadCsv(const DatasetSpec& spec) {
+absl::StatusOr<std::shared_ptr<LoadedData>> LoadCsv(const DatasetSpec& spec,
+                                                    const DataLoadOptions& o) {
   auto d = std::make_shared<LoadedData>();
   CsvLayout layout;
   int64_t max_class = 0;
-  ASSIGN_OR_RETURN(d->train, ReadCsv(spec.csv.path, spec.csv, &layout, &max_class));
+  ASSIGN_OR_RETURN(d->train,
+                   ReadCsv(spec.csv.path, "dataset.csv.path", spec.csv, o, &layout, &max_class));
   if (!spec.csv.test_path.empty()) {
-    ASSIGN_OR_RETURN(d->test, ReadCsv(spec.csv.test_path, spec.csv, &layout, &max_class));
+    ASSIGN_OR_RETURN(d->test, ReadCsv(spec.csv.test_path, "dataset.csv.test_path", spec.csv, o,
+                                      &layout, &max_class));
   }
   d->feature_names = layout.feature_names;
   d->num_classes = std::max<int64_t>(2, max_class + 1);
@@ -419,28 +496,33 @@ torch::Tensor LossWeights(const Table& t, bool normalize, int64_t num_classes) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const LoadedData>> LoadData(const DatasetSpec& spec) {
+absl::StatusOr<std::shared_ptr<const LoadedData>> LoadData(const DatasetSpec& spec,
+                                                           const DataLoadOptions& options) {
   try {
     switch (spec.kind) {
       case DatasetSpec::Kind::kFashionMnist:
       case DatasetSpec::Kind::kMnist: {
-        ASSIGN_OR_RETURN(auto d, LoadIdx(spec));
+        ASSIGN_OR_RETURN(auto d, LoadIdx(spec, options));
         return std::shared_ptr<const LoadedData>(std::move(d));
       }
       case DatasetSpec::Kind::kCsv: {
-        ASSIGN_OR_RETURN(auto d, LoadCsv(spec));
+        ASSIGN_OR_RETURN(auto d, LoadCsv(spec, options));
         return std::shared_ptr<const LoadedData>(std::move(d));
       }
       case DatasetSpec::Kind::kSynthetic:
         return std::shared_ptr<const LoadedData>(MakeSynthetic(spec.synthetic));
     }
+  } catch (const std::bad_alloc&) {
+    // The spec asked for more data than this worker holds: the spec's fault, not the worker's.
+    return absl::InvalidArgumentError("dataset: does not fit in the worker's memory");
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("loading data: ", e.what()));
   }
   return absl::InternalError("unknown dataset kind");
 }
 
-absl::StatusOr<std::shared_ptr<const LoadedData>> DatasetCache::Get(const DatasetSpec& spec) {
+absl::StatusOr<std::shared_ptr<const LoadedData>> DatasetCache::Get(
+    const DatasetSpec& spec, const DataLoadOptions& options) {
   const std::string key = CacheKey(spec);
   {
     absl::MutexLock lock(&mu_);
@@ -448,7 +530,7 @@ absl::StatusOr<std::shared_ptr<const LoadedData>> DatasetCache::Get(const Datase
     if (it != entries_.end()) return it->second;
   }
   // Loading happens outside the lock; two slots racing for the same data both load once.
-  ASSIGN_OR_RETURN(auto data, LoadData(spec));
+  ASSIGN_OR_RETURN(auto data, LoadData(spec, options));
   absl::MutexLock lock(&mu_);
   return entries_.emplace(key, std::move(data)).first->second;
 }

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/trial_spec.h"
+#include "worker/data_paths.h"
 
 namespace hypersweep {
 
@@ -52,12 +54,24 @@ struct SplitData {
   bool has_test() const { return test.x.defined(); }
 };
 
-absl::StatusOr<std::shared_ptr<const LoadedData>> LoadData(const DatasetSpec& spec);
+// How much a load may read, and when to give up (polled between chunks and rows: a cancelled
+// trial stops loading with CANCELLED).
+struct DataLoadOptions {
+  DataLimits limits;
+  std::function<bool()> should_stop;
+};
+
+// Reads the files the spec names as they are (the worker has confined them to its data roots,
+// worker/data_paths.h); only regular files, within options.limits. A bad or oversized file, or
+// running out of memory, is INVALID_ARGUMENT naming the spec's field, never the file's content.
+absl::StatusOr<std::shared_ptr<const LoadedData>> LoadData(const DatasetSpec& spec,
+                                                           const DataLoadOptions& options = {});
 
 // Thread-safe cache of loaded datasets keyed by the dataset spec, shared by a worker's slots.
 class DatasetCache {
  public:
-  absl::StatusOr<std::shared_ptr<const LoadedData>> Get(const DatasetSpec& spec);
+  absl::StatusOr<std::shared_ptr<const LoadedData>> Get(const DatasetSpec& spec,
+                                                        const DataLoadOptions& options = {});
 
  private:
   absl::Mutex mu_;  // guards entries_

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "core/metrics.h"
 #include "core/schedule.h"
+#include "core/spec_limits.h"
 #include "core/status_macros.h"
 #include "worker/trainer/checkpoint.h"
 #include "worker/trainer/data.h"
@@ -68,16 +69,18 @@ absl::StatusOr<Session> Prepare(const TrialSpec& spec, const TrainOptions& optio
   Session s;
   ASSIGN_OR_RETURN(s.device, PickDevice(options.device));
   if (options.threads > 0) torch::set_num_threads(options.threads);
+  const DataLoadOptions load{options.data_limits, options.should_stop};
   if (options.cache) {
-    ASSIGN_OR_RETURN(s.data, options.cache->Get(spec.dataset));
+    ASSIGN_OR_RETURN(s.data, options.cache->Get(spec.dataset, load));
   } else {
-    ASSIGN_OR_RETURN(s.data, LoadData(spec.dataset));
+    ASSIGN_OR_RETURN(s.data, LoadData(spec.dataset, load));
   }
   ASSIGN_OR_RETURN(s.split, MakeSplit(*s.data, spec));
   const int64_t n = s.split.train.rows();
   s.steps_per_epoch = (n + spec.batch_size - 1) / spec.batch_size;
   torch::manual_seed(spec.seed);
   std::vector<int64_t> shape(s.split.train.x.sizes().begin() + 1, s.split.train.x.sizes().end());
+  RETURN_IF_ERROR(CheckModelSize(spec.model, shape, s.split.binary ? 1 : s.split.num_classes));
   ASSIGN_OR_RETURN(s.model,
                    BuildModel(spec.model, shape, s.split.binary ? 1 : s.split.num_classes));
   s.model->to(s.device);

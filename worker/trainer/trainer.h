@@ -37,6 +37,7 @@
 #include "core/metrics.h"
 #include "core/trial_spec.h"
 #include "nlohmann/json.hpp"
+#include "worker/data_paths.h"
 
 namespace hypersweep {
 
@@ -74,6 +75,8 @@ struct TrainOptions {
   std::function<bool()> should_stop;
   // Shared across trials of one process; null: load privately.
   std::shared_ptr<DatasetCache> cache;
+  // What loading one dataset may cost (worker/data_paths.h; the worker's --max-data-* flags).
+  DataLimits data_limits;
 };
 
 enum class TrialOutcome { kSucceeded, kDiverged, kStopped };
