@@ -127,9 +127,9 @@ absl::StatusOr<SweepSpec> ParseSweepSpecWithin(const std::string& text, const Sp
   if (!spec.ok()) return spec;
   const int64_t trials = CountTrials(*spec);
   if (trials > limits.max_sweep_trials) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("spec: the sweep expands to ", trials, " trials, above the coordinator's limit of ",
-                     limits.max_sweep_trials, " per sweep (hypersweepd --max-sweep-trials)"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "spec: the sweep expands to ", trials, " trials, above the coordinator's limit of ",
+        limits.max_sweep_trials, " per sweep (hypersweepd --max-sweep-trials)"));
   }
   return spec;
 }

@@ -1,5 +1,6 @@
 // libFuzzer target for the sweep spec parser (the part of the coordinator that reads untrusted
-// input first), with the coordinator's size and trial-count bounds (core/spec_limits.h). Build and run: make fuzz (clang, -fsanitize=fuzzer,address,undefined).
+// input first), with the coordinator's size and trial-count bounds (core/spec_limits.h). Build and
+// run: make fuzz (clang, -fsanitize=fuzzer,address,undefined).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_spec_bytes = 1024;  // libFuzzer grows inputs to 4096 bytes by default
   limits.max_sweep_trials = 1000;
   auto sweep = hypersweep::ParseSweepSpecWithin(text, limits);
-  if (static_cast<int64_t>(size) > limits.max_spec_bytes && !absl::IsResourceExhausted(sweep.status())) {
+  if (static_cast<int64_t>(size) > limits.max_spec_bytes &&
+      !absl::IsResourceExhausted(sweep.status())) {
     __builtin_trap();  // an oversized spec must be refused before it is parsed
   }
   if (sweep.ok() && hypersweep::CountTrials(*sweep) > limits.max_sweep_trials) __builtin_trap();

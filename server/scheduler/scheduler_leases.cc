@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "core/trial_spec.h"
 #include "core/checkpoint_ref.h"
+#include "core/trial_spec.h"
 #include "server/scheduler/scheduler.h"
 
 namespace hypersweep {
@@ -240,9 +240,8 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
       }
       for (const auto& e : epochs) {
         if (e.epoch < 0 || e.epoch >= tr.epochs) {
-          t = absl::InvalidArgumentError(absl::StrCat("epochs.epoch: must be in [0, ",
-                                                      tr.epochs - 1, "] for this trial, got ",
-                                                      e.epoch));
+          t = absl::InvalidArgumentError(absl::StrCat(
+              "epochs.epoch: must be in [0, ", tr.epochs - 1, "] for this trial, got ", e.epoch));
           break;
         }
       }

@@ -41,8 +41,8 @@ absl::Status CheckRegistration(const v1::RegisterWorkerRequest& req) {
 
 absl::Status CheckEpochReport(const v1::ReportEpochsRequest& req) {
   if (req.epochs_size() > kMaxEpochsPerReport) {
-    return absl::InvalidArgumentError(absl::StrCat("epochs: ", req.epochs_size(),
-                                                   " in one report; at most ", kMaxEpochsPerReport));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "epochs: ", req.epochs_size(), " in one report; at most ", kMaxEpochsPerReport));
   }
   for (const auto& e : req.epochs()) {
     if (e.metrics_size() > kMaxMetricsPerEpoch) {

@@ -12,15 +12,15 @@
 
 namespace hypersweep {
 
-inline constexpr size_t kMaxIdBytes = 64;               // worker ids, trial ids, sweep ids
-inline constexpr size_t kMaxHostBytes = 255;            // a DNS name's limit
-inline constexpr size_t kMaxCapabilityBytes = 64;       // device, libtorch_version
-inline constexpr int kMaxSlots = 256;                   // trials one worker runs at once
-inline constexpr int kMaxEpochsPerReport = 1'000;       // epochs in one ReportEpochs
-inline constexpr int kMaxMetricsPerEpoch = 64;          // metric values of one epoch
-inline constexpr size_t kMaxMetricNameBytes = 64;       // "val_accuracy", "test_auc", ...
-inline constexpr size_t kMaxCheckpointRefBytes = 256;   // "<trial>.attempt<N>.pt"
-inline constexpr size_t kMaxReasonBytes = 4'096;        // FinishTrial's reason, kept truncated
+inline constexpr size_t kMaxIdBytes = 64;              // worker ids, trial ids, sweep ids
+inline constexpr size_t kMaxHostBytes = 255;           // a DNS name's limit
+inline constexpr size_t kMaxCapabilityBytes = 64;      // device, libtorch_version
+inline constexpr int kMaxSlots = 256;                  // trials one worker runs at once
+inline constexpr int kMaxEpochsPerReport = 1'000;      // epochs in one ReportEpochs
+inline constexpr int kMaxMetricsPerEpoch = 64;         // metric values of one epoch
+inline constexpr size_t kMaxMetricNameBytes = 64;      // "val_accuracy", "test_auc", ...
+inline constexpr size_t kMaxCheckpointRefBytes = 256;  // "<trial>.attempt<N>.pt"
+inline constexpr size_t kMaxReasonBytes = 4'096;       // FinishTrial's reason, kept truncated
 
 // INVALID_ARGUMENT naming the field when a registration's strings or counts exceed the caps.
 absl::Status CheckRegistration(const v1::RegisterWorkerRequest& req);

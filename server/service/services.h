@@ -11,8 +11,8 @@
 
 #include "hypersweep/v1/service.grpc.pb.h"
 #include "server/scheduler/scheduler.h"
-#include "server/service/bounded_executor.h"
 #include "server/service/auth.h"
+#include "server/service/bounded_executor.h"
 #include "server/service/rate_limit.h"
 
 namespace hypersweep {
@@ -23,9 +23,7 @@ class SweepServiceImpl final : public v1::SweepService::CallbackService {
   // beyond `max_pending_submits` waiting there, SubmitSweep answers RESOURCE_EXHAUSTED at once.
   SweepServiceImpl(Scheduler* scheduler, AuthConfig auth, int submit_threads = 1,
                    size_t max_pending_submits = 8)
-      : sched_(scheduler),
-        auth_(std::move(auth)),
-        submits_(submit_threads, max_pending_submits) {}
+      : sched_(scheduler), auth_(std::move(auth)), submits_(submit_threads, max_pending_submits) {}
 
   grpc::ServerUnaryReactor* SubmitSweep(grpc::CallbackServerContext* ctx,
                                         const v1::SubmitSweepRequest* req,

@@ -143,8 +143,8 @@ grpc::ServerUnaryReactor* SweepServiceImpl::SubmitSweep(grpc::CallbackServerCont
                 return reactor->Finish(grpc::Status(
                     grpc::StatusCode::RESOURCE_EXHAUSTED,
                     absl::StrCat("dry run: the expansion of ", r->trials.size(),
-                                 " trials is larger than a response may be (",
-                                 kMaxResponseBytes, " bytes); submit it and page with "
+                                 " trials is larger than a response may be (", kMaxResponseBytes,
+                                 " bytes); submit it and page with "
                                  "ListTrials, or dry-run a smaller grid")));
               }
             }

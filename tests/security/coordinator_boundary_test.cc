@@ -26,8 +26,8 @@
 namespace hypersweep {
 namespace {
 
-using ::testing::HasSubstr;
 using test_support::CoordinatorProcess;
+using ::testing::HasSubstr;
 namespace v1 = ::hypersweep::v1;
 
 constexpr char kClientToken[] = "client-secret";
@@ -69,13 +69,14 @@ class CoordinatorBoundaryTest : public ::testing::Test {
     std::vector<std::string> args = {"--client-token-file", dir_ + "/client.token",
                                      "--worker-token-file", dir_ + "/worker.token", "--no-sync"};
     args.insert(args.end(), extra.begin(), extra.end());
-    coordinator_ = std::make_unique<CoordinatorProcess>(Bin("HYPERSWEEPD_BIN", HYPERSWEEPD_BIN), dir_ + "/db", args);
+    coordinator_ = std::make_unique<CoordinatorProcess>(Bin("HYPERSWEEPD_BIN", HYPERSWEEPD_BIN),
+                                                        dir_ + "/db", args);
     ASSERT_GT(coordinator_->port(), 0) << coordinator_->first_line();
     grpc::ChannelArguments a;
     a.SetMaxSendMessageSize(-1);  // let oversized requests leave the client
     a.SetMaxReceiveMessageSize(-1);
-    channel_ = grpc::CreateCustomChannel(coordinator_->address(),
-                                         grpc::InsecureChannelCredentials(), a);
+    channel_ =
+        grpc::CreateCustomChannel(coordinator_->address(), grpc::InsecureChannelCredentials(), a);
     sweeps_ = v1::SweepService::NewStub(channel_);
     workers_ = v1::WorkerService::NewStub(channel_);
   }
@@ -86,12 +87,12 @@ class CoordinatorBoundaryTest : public ::testing::Test {
     return sweeps_->SubmitSweep(Ctx(kClientToken).get(), req, resp ? resp : &ignored);
   }
   test_support::ProgramResult Cli(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {Bin("HYPERSWEEP_CLI_BIN", HYPERSWEEP_CLI_BIN), "--server", coordinator_->address()};
+    std::vector<std::string> argv = {Bin("HYPERSWEEP_CLI_BIN", HYPERSWEEP_CLI_BIN), "--server",
+                                     coordinator_->address()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return test_support::RunProgram(argv, std::map<std::string, std::string>{
-                                              {"HYPERSWEEP_TOKEN", kClientToken},
-                                              {"HOME", dir_},
-                                              {"PATH", "/usr/bin:/bin"}});
+    return test_support::RunProgram(
+        argv, std::map<std::string, std::string>{
+                  {"HYPERSWEEP_TOKEN", kClientToken}, {"HOME", dir_}, {"PATH", "/usr/bin:/bin"}});
   }
 
   test_support::TempDir tmp_{"hs-boundary"};
@@ -117,13 +118,13 @@ TEST_F(CoordinatorBoundaryTest, HugeSpecsNeitherStallWorkersNorGrowMemory) {
       grpc::ChannelArguments a;
       a.SetMaxSendMessageSize(-1);
       a.SetInt("attacker", i);
-      auto ch = grpc::CreateCustomChannel(coordinator_->address(),
-                                          grpc::InsecureChannelCredentials(), a);
+      auto ch =
+          grpc::CreateCustomChannel(coordinator_->address(), grpc::InsecureChannelCredentials(), a);
       v1::SubmitSweepRequest req;
       req.set_spec(huge);
       v1::SubmitSweepResponse resp;
-      huge_status[i] = v1::SweepService::NewStub(ch)->SubmitSweep(Ctx(kClientToken).get(), req,
-                                                                   &resp);
+      huge_status[i] =
+          v1::SweepService::NewStub(ch)->SubmitSweep(Ctx(kClientToken).get(), req, &resp);
     });
   }
   double worst = 0;
@@ -133,8 +134,8 @@ TEST_F(CoordinatorBoundaryTest, HugeSpecsNeitherStallWorkersNorGrowMemory) {
     v1::RegisterWorkerResponse resp;
     const auto t0 = std::chrono::steady_clock::now();
     grpc::Status s = workers_->RegisterWorker(Ctx(kWorkerToken, 10).get(), req, &resp);
-    worst = std::max(worst, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-                                .count());
+    worst = std::max(worst,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     EXPECT_TRUE(s.ok()) << s.error_message();
   }
   for (auto& t : attackers) t.join();
@@ -147,17 +148,19 @@ TEST_F(CoordinatorBoundaryTest, HugeSpecsNeitherStallWorkersNorGrowMemory) {
   EXPECT_EQ(mid.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(mid.error_message(), HasSubstr("--max-spec-bytes"));
   // A spec that expands to a million trials is refused before expansion.
-  grpc::Status wide = Submit(std::string(kSmallSpec) +
-                             "seeds: [" + [] {
+  grpc::Status wide = Submit(std::string(kSmallSpec) + "seeds: [" +
+                             [] {
                                std::string s;
-                               for (int i = 0; i < 1001; ++i) s += (i ? "," : "") + std::to_string(i);
+                               for (int i = 0; i < 1001; ++i)
+                                 s += (i ? "," : "") + std::to_string(i);
                                return s;
-                             }() + "]\ngrid: {batch_size: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
-                                   "16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,"
-                                   "36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,"
-                                   "56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,"
-                                   "76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,"
-                                   "96,97,98,99,100]}\n");
+                             }() +
+                             "]\ngrid: {batch_size: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
+                             "16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,"
+                             "36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,"
+                             "56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,"
+                             "76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,"
+                             "96,97,98,99,100]}\n");
   EXPECT_EQ(wide.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << wide.error_message();
   EXPECT_THAT(wide.error_message(), HasSubstr("--max-sweep-trials"));
   EXPECT_TRUE(Submit(kSmallSpec).ok());
@@ -270,7 +273,8 @@ TEST_F(CoordinatorBoundaryTest, ListenAddressIsParsedAndPlaintextNeedsConsent) {
   const std::vector<std::string> tokens = {"--client-token-file", dir_ + "/client.token",
                                            "--worker-token-file", dir_ + "/worker.token"};
   auto run = [&](const std::string& listen, std::vector<std::string> extra) {
-    std::vector<std::string> argv = {Bin("HYPERSWEEPD_BIN", HYPERSWEEPD_BIN), "--listen", listen, "--db", ":memory:"};
+    std::vector<std::string> argv = {Bin("HYPERSWEEPD_BIN", HYPERSWEEPD_BIN), "--listen", listen,
+                                     "--db", ":memory:"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return test_support::RunProgram(argv);
   };
@@ -281,13 +285,17 @@ TEST_F(CoordinatorBoundaryTest, ListenAddressIsParsedAndPlaintextNeedsConsent) {
   EXPECT_EQ(plaintext.exit_code, 2);
   EXPECT_THAT(plaintext.err, HasSubstr("--tls-cert"));
   // With explicit consent it starts (and is stopped here).
-  std::vector<std::string> argv = {Bin("HYPERSWEEPD_BIN", HYPERSWEEPD_BIN), "--listen", "0.0.0.0:0", "--db",
-                                   ":memory:", "--insecure-plaintext"};
+  std::vector<std::string> argv = {Bin("HYPERSWEEPD_BIN", HYPERSWEEPD_BIN),
+                                   "--listen",
+                                   "0.0.0.0:0",
+                                   "--db",
+                                   ":memory:",
+                                   "--insecure-plaintext"};
   argv.insert(argv.end(), tokens.begin(), tokens.end());
   test_support::Process consent(argv, dir_ + "/consent.log");
-  EXPECT_TRUE(test_support::WaitFor([&] { return consent.log().find("listening on") !=
-                                                 std::string::npos; },
-                                    std::chrono::seconds(30)))
+  EXPECT_TRUE(
+      test_support::WaitFor([&] { return consent.log().find("listening on") != std::string::npos; },
+                            std::chrono::seconds(30)))
       << consent.log();
 }
 

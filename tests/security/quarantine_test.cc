@@ -237,13 +237,13 @@ TEST(QuarantineE2eTest, ASweepPausesOnTheSameUserErrorAndResumes) {
   const std::string data = s.c.dir() + "/data.csv";
   const std::string spec = s.c.dir() + "/sweep.yaml";
   std::ofstream(spec)
-      << "name: missing-file\ndataset: {csv: {path: " << data
-      << ", label: y}}\nmodel: {mlp: {hidden: [8]}}\n"
+      << "name: missing-file\ndataset: {csv: {path: data.csv, label: y}}\nmodel: {mlp: {hidden: "
+         "[8]}}\n"
          "schedule: {constant: {lr: 0.1}}\nepochs: 1\nbatch_size: 8\n"
          "validation: {holdout: 0.25}\ngrid: {weight_decay: [0, 1e-5, 1e-4, 1e-3]}\n";
   std::string sweep = s.client->Submit(test_support::ReadFile(spec));
-  s.c.StartWorker(
-      "w1", {"--token-file", s.c.dir() + "/worker.token", "--max-consecutive-failures", "10"});
+  s.c.StartWorker("w1", {"--token-file", s.c.dir() + "/worker.token", "--max-consecutive-failures",
+                         "10", "--data-root", s.c.dir()});
   ASSERT_TRUE(WaitFor(
       [&] {
         v1::GetSweepRequest req;
@@ -265,9 +265,8 @@ TEST(QuarantineE2eTest, ASweepPausesOnTheSameUserErrorAndResumes) {
   auto status = s.Cli("client.token", {"status", sweep, "--format", "table"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_THAT(status.out, HasSubstr("PAUSED"));
-  EXPECT_THAT(status.out, HasSubstr("paused: 2 trials failed with the same user error: data file "
-                                    "not found: " +
-                                    data));
+  EXPECT_THAT(status.out, HasSubstr("paused: 2 trials failed with the same user error: "
+                                    "dataset.csv.path: 'data.csv' is not a readable file"));
   EXPECT_FALSE(s.WorkerOf("w1").quarantined());
 
   {  // the fix: the data file appears

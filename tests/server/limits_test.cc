@@ -81,7 +81,8 @@ TEST(RequestLimitsTest, EpochReports) {
   (*e->mutable_metrics())["bad name\n"] = 1;
   EXPECT_THAT(CheckEpochReport(req).message(), HasSubstr("metric names"));
   e->mutable_metrics()->clear();
-  for (int i = 0; i < kMaxMetricsPerEpoch + 1; ++i) (*e->mutable_metrics())["m" + std::to_string(i)] = i;
+  for (int i = 0; i < kMaxMetricsPerEpoch + 1; ++i)
+    (*e->mutable_metrics())["m" + std::to_string(i)] = i;
   EXPECT_THAT(CheckEpochReport(req).message(), HasSubstr("epochs.metrics"));
   e->mutable_metrics()->clear();
   for (int i = 0; i < kMaxEpochsPerReport; ++i) req.add_epochs();

@@ -32,7 +32,8 @@ class ProtocolBadInputTest : public ::testing::Test {
     o.auth.client_token = kClientToken;
     o.auth.worker_token = kWorkerToken;
     // No lease may expire mid-test: these tests check that bad input leaves a lease as it was,
-    // and two 64 MiB messages (today 8 MiB) under TSan on a loaded machine took longer than the default 30 s.
+    // and two 64 MiB messages (today 8 MiB) under TSan on a loaded machine took longer than the
+    // default 30 s.
     o.lease_ttl_ms = 600'000;
     server_ = std::make_unique<TestServer>(o);
     grpc::ChannelArguments args;
