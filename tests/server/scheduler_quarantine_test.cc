@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "server/scheduler/scheduler.h"
 #include "server/store/store.h"
+#include "tests/server/scheduler_fixture.h"
 
 namespace hypersweep {
 namespace {
@@ -28,32 +29,13 @@ schedule: {constant: {lr: 0.1}}
 epochs: 1
 )";
 
-template <typename T>
-absl::StatusOr<T> Await(std::function<void(Callback<T>)> call) {
-  auto p = std::make_shared<std::promise<absl::StatusOr<T>>>();
-  auto f = p->get_future();
-  call([p](absl::StatusOr<T> r) { p->set_value(std::move(r)); });
-  return f.get();
-}
-
-class SchedulerQuarantineTest : public ::testing::Test {
+class SchedulerQuarantineTest : public SchedulerFixture {
  protected:
   void SetUp() override {
-    StoreOptions so;
-    so.path = ":memory:";
-    auto store = Store::Open(so);
-    ASSERT_TRUE(store.ok());
-    store_ = *std::move(store);
     options_.lease_ttl_ms = 30'000;
     options_.quarantine_after_failures = 3;
     options_.worker_expiry_ms = 3'600'000;  // 1 h
-    Restart();
-  }
-  void Restart() {
-    sched_.reset();
-    auto s = Scheduler::Create(store_.get(), &clock_, options_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    sched_ = *std::move(s);
+    Start();
   }
   std::string Submit(const std::string& spec = kSpec) {
     auto r = Await<SubmitResult>(
@@ -61,29 +43,11 @@ class SchedulerQuarantineTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->sweep.record.id : "";
   }
-  std::string Register(const std::string& id = "") {
-    WorkerRecord w;
-    w.id = id;
-    w.host = "h";
-    w.device = "cpu";
-    auto r = Await<WorkerRecord>(
-        [&](Callback<WorkerRecord> cb) { sched_->RegisterWorker(w, std::move(cb)); });
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->id : "";
-  }
-  absl::StatusOr<AcquireResult> AcquireNow(const std::string& worker) {
-    return Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-      sched_->Acquire(worker, clock_.NowMs(), std::move(cb));
-    });
-  }
   // Acquires a trial for `worker` and finishes it FAILED with `fc` and `reason`.
   void AcquireAndFail(const std::string& worker, FailureClass fc, const std::string& reason) {
     auto a = AcquireNow(worker);
     ASSERT_TRUE(a.ok() && a->acquired) << a.status();
-    LeaseRef l{a->trial.id, a->trial.attempt, a->trial.lease_token};
-    auto f = Await<TrialStatus>([&](Callback<TrialStatus> cb) {
-      sched_->FinishTrial(l, TrialStatus::kFailed, fc, reason, std::move(cb));
-    });
+    auto f = Finish(Ref(*a), TrialStatus::kFailed, fc, reason);
     ASSERT_TRUE(f.ok()) << f.status();
   }
   WorkerRecord WorkerOf(const std::string& id) {
@@ -101,11 +65,6 @@ class SchedulerQuarantineTest : public ::testing::Test {
     return Await<SweepInfo>(
         [&](Callback<SweepInfo> cb) { sched_->ResumeSweep(id, std::move(cb)); });
   }
-
-  FakeClock clock_;
-  SchedulerOptions options_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Scheduler> sched_;
 };
 
 TEST_F(SchedulerQuarantineTest, UserErrorsNeitherCountNorResetTheWorkersFailures) {

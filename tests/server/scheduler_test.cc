@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/store.h"
+#include "tests/server/scheduler_fixture.h"
 
 namespace hypersweep {
 namespace {
@@ -26,31 +27,12 @@ epochs: 3
 grid: {batch_size: [32, 64], weight_decay: [0, 1e-4]}
 )";
 
-template <typename T>
-absl::StatusOr<T> Await(std::function<void(Callback<T>)> call) {
-  auto p = std::make_shared<std::promise<absl::StatusOr<T>>>();
-  auto f = p->get_future();
-  call([p](absl::StatusOr<T> r) { p->set_value(std::move(r)); });
-  return f.get();
-}
-
-class SchedulerTest : public ::testing::Test {
+class SchedulerTest : public SchedulerFixture {
  protected:
   void SetUp() override {
-    StoreOptions so;
-    so.path = ":memory:";
-    auto store = Store::Open(so);
-    ASSERT_TRUE(store.ok());
-    store_ = *std::move(store);
     options_.lease_ttl_ms = kTtl;
     options_.quarantine_after_failures = 3;
-    Restart();
-  }
-  void Restart() {
-    sched_.reset();
-    auto s = Scheduler::Create(store_.get(), &clock_, options_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    sched_ = *std::move(s);
+    Start();
   }
 
   absl::StatusOr<SubmitResult> Submit(const std::string& spec = kSpec, int max_attempts = 0,
@@ -59,37 +41,12 @@ class SchedulerTest : public ::testing::Test {
       sched_->SubmitSweep(spec, dry_run, max_attempts, std::move(cb));
     });
   }
-  std::string Register(const std::string& id = "") {
-    WorkerRecord w;
-    w.id = id;
-    w.host = "h";
-    w.device = "cpu";
-    auto r = Await<WorkerRecord>(
-        [&](Callback<WorkerRecord> cb) { sched_->RegisterWorker(w, std::move(cb)); });
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->id : "";
-  }
-  // Acquire with no wait.
-  absl::StatusOr<AcquireResult> AcquireNow(const std::string& worker) {
-    return Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-      sched_->Acquire(worker, clock_.NowMs(), std::move(cb));
-    });
-  }
-  LeaseRef Ref(const AcquireResult& a) {
-    return LeaseRef{a.trial.id, a.trial.attempt, a.trial.lease_token};
-  }
   absl::StatusOr<ReportResult> Report(const LeaseRef& l, std::vector<int64_t> epochs,
                                       const std::string& ckpt = "", double value = 0.5) {
     std::vector<EpochRecord> e;
     for (int64_t n : epochs) e.push_back(EpochRecord{n, {{"val_loss", value}}});
     return Await<ReportResult>(
         [&](Callback<ReportResult> cb) { sched_->ReportEpochs(l, e, ckpt, std::move(cb)); });
-  }
-  absl::StatusOr<TrialStatus> Finish(const LeaseRef& l, TrialStatus s,
-                                     FailureClass c = FailureClass::kNone,
-                                     const std::string& reason = "") {
-    return Await<TrialStatus>(
-        [&](Callback<TrialStatus> cb) { sched_->FinishTrial(l, s, c, reason, std::move(cb)); });
   }
   TrialRecord TrialOf(const std::string& sweep, const std::string& id) {
     EXPECT_TRUE(sched_->Flush().ok());  // the reaper's writes have no caller to wait for them
@@ -104,11 +61,6 @@ class SchedulerTest : public ::testing::Test {
     ADD_FAILURE() << "no trial " << id;
     return {};
   }
-
-  FakeClock clock_;
-  SchedulerOptions options_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Scheduler> sched_;
 };
 
 TEST_F(SchedulerTest, SubmitQueuesTheExpansion) {

@@ -1,0 +1,78 @@
+// A Scheduler over an in-memory store and a FakeClock, and synchronous forms of its callback
+// calls: what the scheduler's unit tests share (scheduler_test.cc, scheduler_quarantine_test.cc).
+#ifndef HYPERSWEEP_TESTS_SERVER_SCHEDULER_FIXTURE_H_
+#define HYPERSWEEP_TESTS_SERVER_SCHEDULER_FIXTURE_H_
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "server/scheduler/scheduler.h"
+#include "server/store/store.h"
+
+namespace hypersweep {
+
+// Runs `call` with a callback and waits for its one answer.
+template <typename T>
+absl::StatusOr<T> Await(std::function<void(Callback<T>)> call) {
+  auto p = std::make_shared<std::promise<absl::StatusOr<T>>>();
+  auto f = p->get_future();
+  call([p](absl::StatusOr<T> r) { p->set_value(std::move(r)); });
+  return f.get();
+}
+
+class SchedulerFixture : public ::testing::Test {
+ protected:
+  // Opens an empty in-memory store and creates the scheduler with options_ (set them first).
+  void Start() {
+    StoreOptions so;
+    so.path = ":memory:";
+    auto store = Store::Open(so);
+    ASSERT_TRUE(store.ok());
+    store_ = *std::move(store);
+    Restart();
+  }
+  // A new Scheduler over the same store, as after a coordinator restart.
+  void Restart() {
+    sched_.reset();
+    auto s = Scheduler::Create(store_.get(), &clock_, options_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    sched_ = *std::move(s);
+  }
+  std::string Register(const std::string& id = "") {
+    WorkerRecord w;
+    w.id = id;
+    w.host = "h";
+    w.device = "cpu";
+    auto r = Await<WorkerRecord>(
+        [&](Callback<WorkerRecord> cb) { sched_->RegisterWorker(w, std::move(cb)); });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->id : "";
+  }
+  // Acquire with no wait.
+  absl::StatusOr<AcquireResult> AcquireNow(const std::string& worker) {
+    return Await<AcquireResult>([&](Callback<AcquireResult> cb) {
+      sched_->Acquire(worker, clock_.NowMs(), std::move(cb));
+    });
+  }
+  static LeaseRef Ref(const AcquireResult& a) {
+    return LeaseRef{a.trial.id, a.trial.attempt, a.trial.lease_token};
+  }
+  absl::StatusOr<TrialStatus> Finish(const LeaseRef& l, TrialStatus s,
+                                     FailureClass c = FailureClass::kNone,
+                                     const std::string& reason = "") {
+    return Await<TrialStatus>(
+        [&](Callback<TrialStatus> cb) { sched_->FinishTrial(l, s, c, reason, std::move(cb)); });
+  }
+
+  FakeClock clock_;
+  SchedulerOptions options_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Scheduler> sched_;
+};
+
+}  // namespace hypersweep
+
+#endif  // HYPERSWEEP_TESTS_SERVER_SCHEDULER_FIXTURE_H_
