@@ -32,6 +32,26 @@ absl::StatusOr<int64_t> PageOffset(const std::string& token) {
   return offset;
 }
 
+// The page size a request asks for: kDefaultPage when it names none, at most kMaxPage.
+int64_t PageSize(int32_t requested) {
+  return requested > 0 ? std::min(requested, kMaxPage) : kDefaultPage;
+}
+
+// One page of `all` from `offset` into `out`: at most `size` items, and none once the page has
+// reached kMaxResponseBytes. Returns the next page's token, "" after the last item.
+template <typename T, typename Repeated>
+std::string FillPage(const std::vector<T>& all, int64_t offset, int64_t size, Repeated* out) {
+  const int64_t n = static_cast<int64_t>(all.size());
+  size_t bytes = 0;
+  int64_t i = offset;
+  for (; i < n && i < offset + size && bytes < kMaxResponseBytes; ++i) {
+    auto* item = out->Add();
+    ToProto(all[i], item);
+    bytes += item->ByteSizeLong();
+  }
+  return i < n ? absl::StrCat(i) : "";
+}
+
 // Streams a sweep's events: the current state first, then one per committed change, until the
 // sweep is no longer running or the client goes away.
 class WatchReactor : public grpc::ServerWriteReactor<v1::SweepEvent> {
@@ -177,17 +197,8 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListSweeps(grpc::CallbackServerConte
   if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
   auto offset = PageOffset(req->page_token());
   if (!offset.ok()) return Done(ctx, ToGrpc(offset.status()));
-  const int64_t size = req->page_size() > 0 ? std::min(req->page_size(), kMaxPage) : kDefaultPage;
-  auto all = sched_->ListSweeps();
-  const int64_t n = static_cast<int64_t>(all.size());
-  size_t bytes = 0;
-  int64_t i = *offset;
-  for (; i < n && i < *offset + size && bytes < kMaxResponseBytes; ++i) {
-    v1::Sweep* p = resp->add_sweeps();
-    ToProto(all[i], p);
-    bytes += p->ByteSizeLong();
-  }
-  if (i < n) resp->set_next_page_token(absl::StrCat(i));
+  resp->set_next_page_token(
+      FillPage(sched_->ListSweeps(), *offset, PageSize(req->page_size()), resp->mutable_sweeps()));
   return Done(ctx, grpc::Status::OK);
 }
 
@@ -237,7 +248,7 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListTrials(grpc::CallbackServerConte
     q.maximize = req->goal() == v1::MAXIMIZE;
   }
   q.offset = *offset;
-  q.limit = req->page_size() > 0 ? std::min(req->page_size(), kMaxPage) : kDefaultPage;
+  q.limit = PageSize(req->page_size());
   auto page = sched_->ListTrials(q);
   if (!page.ok()) return Done(ctx, ToGrpc(page.status()));
   // A page ends early when it reaches kMaxResponseBytes; its token says where the next begins.
@@ -324,17 +335,8 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListWorkers(grpc::CallbackServerCont
   if (auto s = Authorize(auth_, Role::kClient, ctx); !s.ok()) return Done(ctx, s);
   auto offset = PageOffset(req->page_token());
   if (!offset.ok()) return Done(ctx, ToGrpc(offset.status()));
-  const int64_t size = req->page_size() > 0 ? std::min(req->page_size(), kMaxPage) : kDefaultPage;
-  const auto all = sched_->ListWorkers();
-  const int64_t n = static_cast<int64_t>(all.size());
-  size_t bytes = 0;
-  int64_t i = *offset;
-  for (; i < n && i < *offset + size && bytes < kMaxResponseBytes; ++i) {
-    v1::Worker* p = resp->add_workers();
-    ToProto(all[i], p);
-    bytes += p->ByteSizeLong();
-  }
-  if (i < n) resp->set_next_page_token(absl::StrCat(i));
+  resp->set_next_page_token(FillPage(sched_->ListWorkers(), *offset, PageSize(req->page_size()),
+                                     resp->mutable_workers()));
   return Done(ctx, grpc::Status::OK);
 }
 
