@@ -25,17 +25,16 @@ bool IsLoopbackV6(const in6_addr& a) {
   return false;
 }
 
-// The host part of host:port or [v6]:port; empty for ":port".
-std::string HostOf(const std::string& listen) {
-  if (absl::StartsWith(listen, "[")) {
-    const size_t close = listen.find(']');
-    return close == std::string::npos ? "" : listen.substr(1, close - 1);
-  }
-  const size_t colon = listen.rfind(':');
-  return colon == std::string::npos ? listen : listen.substr(0, colon);
-}
-
 }  // namespace
+
+std::string HostOf(const std::string& address) {
+  if (absl::StartsWith(address, "[")) {
+    const size_t close = address.find(']');
+    return close == std::string::npos ? "" : address.substr(1, close - 1);
+  }
+  const size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
 
 bool IsLoopbackAddress(const std::string& listen) {
   if (absl::StartsWith(listen, "unix:") || absl::StartsWith(listen, "unix-abstract:")) return true;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "server/service/listen_address.h"
 
 namespace hypersweep {
 
@@ -29,11 +30,8 @@ bool RateLimiter::Allow(const std::string& key, int64_t now_ms) {
 
 std::string PeerHost(const std::string& peer) {
   if (absl::StartsWith(peer, "unix:")) return peer;
-  std::string host = peer;
-  if (absl::StartsWith(host, "ipv4:") || absl::StartsWith(host, "ipv6:")) host = host.substr(5);
-  if (absl::StartsWith(host, "[")) return host.substr(1, host.find(']') - 1);
-  if (auto colon = host.rfind(':'); colon != std::string::npos) host = host.substr(0, colon);
-  return host;
+  const bool scheme = absl::StartsWith(peer, "ipv4:") || absl::StartsWith(peer, "ipv6:");
+  return HostOf(scheme ? peer.substr(5) : peer);
 }
 
 }  // namespace hypersweep
