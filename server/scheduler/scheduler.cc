@@ -92,10 +92,11 @@ void Scheduler::WriteTrial(const TrialEntry& t, WriteBatch& batch) {
 // What lists and events carry of a sweep: all of Info but the spec text, which may be up to
 // --max-spec-bytes and is GetSweep's to ship. The text is moved out for the copy and back, so
 // listing a thousand sweeps copies no spec.
-SweepInfo Scheduler::Summary(SweepEntry& s) {
+SweepInfo Scheduler::Summary(SweepEntry& s, const WorkerHealth& health) {
   std::string spec = std::move(s.rec.spec_text);
-  SweepInfo info = Info(s);
+  SweepInfo info = InfoOf(s);
   s.rec.spec_text = std::move(spec);
+  info.workers = health;
   return info;
 }
 
@@ -103,7 +104,7 @@ SweepEvent Scheduler::EventFor(const TrialEntry& t) {
   // Nobody watches this sweep: an empty event, which Publish() delivers to no one. A watcher that
   // subscribes later reads the current state first, which already has this change.
   if (!watched_.IsWatched(t.rec.sweep_id)) return SweepEvent{};
-  return TrialEvent(Summary(sweeps_[t.rec.sweep_id]), t.rec);
+  return TrialEvent(Summary(sweeps_[t.rec.sweep_id], Health()), t.rec);
 }
 
 // A lease token is a worker's proof that it holds the lease: 128 bits from the kernel's CSPRNG
@@ -232,7 +233,7 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
     }
     batch.insert_trials = result.trials;
     SweepEvent ev;
-    ev.sweep = Summary(s);
+    ev.sweep = Summary(s, Health());
     result.sweep = InfoOf(s);
     Commit(std::move(batch), {ev},
            [result = std::move(result), done = std::move(done)](absl::Status st) mutable {
@@ -256,7 +257,8 @@ absl::StatusOr<SweepInfo> Scheduler::GetSweep(const std::string& sweep_id) {
 std::vector<SweepInfo> Scheduler::ListSweeps() {
   absl::MutexLock lock(&mu_);
   std::vector<SweepInfo> out;
-  for (const auto& id : sweep_order_) out.push_back(Summary(sweeps_[id]));
+  const WorkerHealth health = Health();  // the same for every sweep
+  for (const auto& id : sweep_order_) out.push_back(Summary(sweeps_[id], health));
   return out;
 }
 
@@ -287,8 +289,8 @@ void Scheduler::CancelSweep(const std::string& sweep_id, Callback<SweepInfo> don
           t.cancel_requested = true;  // told on its next heartbeat or report
         }
       }
+      if (events.empty()) events.push_back(SweepEvent{Summary(s, Health()), false, {}, {}});
       SweepInfo info = InfoOf(s);
-      if (events.empty()) events.push_back(SweepEvent{info, false, {}, {}});
       Commit(std::move(batch), std::move(events),
              [info, done](absl::Status st) { st.ok() ? done(info) : done(st); });
       return;

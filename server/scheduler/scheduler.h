@@ -228,8 +228,10 @@ class Scheduler {
   // ---- scheduler_admin.cc ----
   // InfoOf(s) with the worker health counts.
   SweepInfo Info(const SweepEntry& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Info without the spec text (lists and events).
-  SweepInfo Summary(SweepEntry& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Who could take queued trials now; the same for every sweep.
+  WorkerHealth Health() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Info without the spec text, with `health` computed once by the caller (lists and events).
+  SweepInfo Summary(SweepEntry& s, const WorkerHealth& health) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Leases held per worker id.
   std::map<std::string, int64_t> ActiveLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts a QUEUED trial in the lease queue, unless its sweep is paused.

@@ -50,8 +50,8 @@ void Scheduler::ResumeSweep(const std::string& sweep_id, Callback<SweepInfo> don
         }
         if (t.rec.status == TrialStatus::kQueued && !auto_lr_.IsHeld(id)) Enqueue(t);
       }
+      if (events.empty()) events.push_back(SweepEvent{Summary(s, Health()), false, {}, {}});
       SweepInfo info = Info(s);
-      if (events.empty()) events.push_back(SweepEvent{info, false, {}, {}});
       Commit(std::move(batch), std::move(events),
              [info, done](absl::Status st) { st.ok() ? done(info) : done(st); });
       ServeWaiters(clock_->NowMs(), deferred);
@@ -61,12 +61,16 @@ void Scheduler::ResumeSweep(const std::string& sweep_id, Callback<SweepInfo> don
   if (!error.ok()) done(error);
 }
 
-SweepInfo Scheduler::Info(const SweepEntry& s) {
-  SweepInfo info = InfoOf(s);
+WorkerHealth Scheduler::Health() {
   const int64_t window = options_.worker_seen_window_ms > 0
                              ? options_.worker_seen_window_ms
                              : options_.lease_ttl_ms + 2 * options_.max_acquire_wait_ms;
-  info.workers = workers_.Health(clock_->NowMs(), window, ActiveLeases());
+  return workers_.Health(clock_->NowMs(), window, ActiveLeases());
+}
+
+SweepInfo Scheduler::Info(const SweepEntry& s) {
+  SweepInfo info = InfoOf(s);
+  info.workers = Health();
   return info;
 }
 
