@@ -42,6 +42,10 @@ absl::Status Scheduler::Load() {
   ASSIGN_OR_RETURN(StoreState st, store_->LoadState());
   RecoveredState rs = Recover(std::move(st), clock_->NowMs(), options_.lease_ttl_ms);
   absl::MutexLock lock(&mu_);
+  return Install(std::move(rs));
+}
+
+absl::Status Scheduler::Install(RecoveredState rs) {
   for (auto& s : rs.sweeps) {
     next_sweep_seq_ = std::max(next_sweep_seq_, s.seq + 1);
     sweep_order_.push_back(s.rec.id);
@@ -79,8 +83,9 @@ absl::Status Scheduler::Load() {
 
 absl::Status Scheduler::BrokenError() {
   return absl::UnavailableError(
-      "the coordinator could not commit to its database; it must be restarted (state is safe in "
-      "the file up to the last acknowledged call)");
+      "the coordinator could not commit to its database (disk full?); it retries by itself and "
+      "serves again once the file takes writes (state is safe in the file up to the last "
+      "acknowledged call)");
 }
 
 TrialCounts& Scheduler::CountsOf(const TrialEntry& t) { return sweeps_[t.rec.sweep_id].counts; }
@@ -358,12 +363,68 @@ int64_t Scheduler::Tick() {
   return next;
 }
 
+// ---- recovery from a failed commit ----
+
+absl::Status Scheduler::RecoverFromFailedCommit() {
+  absl::MutexLock recovering(&recover_mu_);
+  if (!broken_) return absl::FailedPreconditionError("no commit has failed");
+  // Every batch queued before has been answered (committed or failed) once this returns.
+  RETURN_IF_ERROR(Flush());
+  WriteBatch probe;
+  probe.probe = true;
+  RETURN_IF_ERROR(store_->Write(std::move(probe)));
+  ASSIGN_OR_RETURN(StoreState st, store_->LoadState());
+  RecoveredState rs = Recover(std::move(st), clock_->NowMs(), options_.lease_ttl_ms);
+  std::vector<Callback<AcquireResult>> waiters;
+  std::vector<SweepEvent> events;
+  {
+    absl::MutexLock lock(&mu_);
+    // Writes were refused since broken_ was set, so the file is what memory would be after a
+    // restart; heartbeats kept only lease expiries, which Recover() renews.
+    waiters = queue_.TakeAllWaiters();
+    sweeps_.clear();
+    sweep_order_.clear();
+    trials_.clear();
+    queue_ = LeaseQueue();
+    auto_lr_ = AutoLrPlanner();
+    workers_ = WorkerRegistry();
+    next_sweep_seq_ = 1;
+    RETURN_IF_ERROR(Install(std::move(rs)));
+    const WorkerHealth health = Health();
+    for (auto& [id, s] : sweeps_) {
+      if (!watched_.IsWatched(id)) continue;
+      SweepEvent e;
+      e.sweep = Summary(s, health);
+      events.push_back(std::move(e));
+    }
+    broken_ = false;
+    wake_reaper_ = true;  // lease expiries changed
+  }
+  for (auto& done : waiters) done(AcquireResult{});
+  events_.Publish(events);
+  return absl::OkStatus();
+}
+
 void Scheduler::StartReaper() {
   reaper_ = std::thread([this] { ReaperLoop(); });
 }
 
 void Scheduler::ReaperLoop() {
   for (;;) {
+    if (broken_) {
+      bool due;
+      {
+        absl::MutexLock lock(&mu_);
+        due = clock_->NowMs() >= next_recovery_ms_;
+        if (due) next_recovery_ms_ = clock_->NowMs() + options_.recovery_interval_ms;
+      }
+      if (due) {
+        absl::Status st = RecoverFromFailedCommit();
+        if (st.ok()) {
+          std::fprintf(stderr, "hypersweepd: recovered from a failed commit\n");
+        }
+      }
+    }
     const int64_t next = Tick();
     absl::MutexLock lock(&mu_);
     if (shutting_down_) return;

@@ -38,7 +38,9 @@
 // Callbacks run on the store's writer thread or inline; they must not block or call back into the
 // Scheduler. Lease extensions by heartbeat are kept in memory only: after a restart every lease
 // gets a fresh TTL. If a commit fails, memory is ahead of the file: the scheduler then refuses
-// further writes (UNAVAILABLE) until it is restarted from the file.
+// further writes (UNAVAILABLE) until the file takes a write again, and then rebuilds its state
+// from the file as a restart would (RecoverFromFailedCommit; the reaper tries every
+// recovery_interval_ms), so a full disk that is cleared needs no restart.
 //
 // Thread-safe.
 #ifndef HYPERSWEEP_SERVER_SCHEDULER_SCHEDULER_H_
@@ -65,6 +67,7 @@
 #include "server/scheduler/clock.h"
 #include "server/scheduler/entities.h"
 #include "server/scheduler/lease_queue.h"
+#include "server/scheduler/recovery.h"
 #include "server/scheduler/sweep_events.h"
 #include "server/scheduler/trial_state.h"
 #include "server/scheduler/worker_registry.h"
@@ -89,6 +92,8 @@ struct SchedulerOptions {
   // Workers not seen for this long and holding no lease are removed (memory and store) when a
   // worker registers. 0: never.
   int64_t worker_expiry_ms = 24 * 3600 * 1000LL;
+  // After a failed commit, how often the reaper checks whether the file takes writes again.
+  int64_t recovery_interval_ms = 2000;
 };
 
 struct SubmitResult {
@@ -173,6 +178,18 @@ class Scheduler {
   // A thread that calls Tick() whenever something is due (real time; never with FakeClock).
   void StartReaper();
 
+  // ---- Recovery from a failed commit ----
+  // After a commit failed (memory ahead of the file; every write answered UNAVAILABLE): waits for
+  // the writes queued before, checks that the file takes a write again (WriteBatch::probe), and
+  // rebuilds the state from the file exactly as a restart would: every lease gets a fresh TTL,
+  // a lease that was never committed is gone (its worker's next call is ABORTED), parked
+  // long-polls are answered with no trial so their workers poll again, and watchers get each
+  // sweep's state. Then writes are accepted again. FAILED_PRECONDITION when no commit failed; the
+  // probe's or the reload's error while the cause remains (still broken).
+  absl::Status RecoverFromFailedCommit() ABSL_LOCKS_EXCLUDED(mu_, recover_mu_);
+  // Whether a commit failed and the state has not been rebuilt since.
+  bool broken() const { return broken_; }
+
   // ---- Events ----
   // `fn` runs after each committed change to the sweep (on the writer thread; must not block).
   uint64_t Subscribe(const std::string& sweep_id, std::function<void(const SweepEvent&)> fn);
@@ -198,6 +215,8 @@ class Scheduler {
   Scheduler(Store* store, Clock* clock, const SchedulerOptions& options);
   // Installs Recover()'s result and releases the trials of range tests that ended before.
   absl::Status Load();
+  // Load()'s second half, on an empty state: writes the released trials (synchronously).
+  absl::Status Install(RecoveredState rs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- scheduler_leases.cc ----
   // The trial `lease` names if the lease is current (trial_state.h's CheckLease). An expired
@@ -265,6 +284,8 @@ class Scheduler {
   Clock* const clock_;
   const SchedulerOptions options_;
   std::atomic<bool> broken_{false};  // a commit failed: memory is ahead of the file
+  absl::Mutex recover_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one recovery at a time
+  int64_t next_recovery_ms_ ABSL_GUARDED_BY(mu_) = 0;  // the reaper's next attempt
 
   // Guards the whole in-memory state below, including the components (which have no lock of
   // their own). Never held while a caller's callback runs.

@@ -201,6 +201,10 @@ absl::Status SqliteStore::Summarize(const std::string& trial_id) {
 absl::Status SqliteStore::Apply(const WriteBatch& b) {
   sqlite3* db = write_db_;
   std::vector<const std::string*> finals;  // trials that are final after this batch
+  if (b.probe) {
+    RETURN_IF_ERROR(
+        CachedStmt(db, write_cache_, "UPDATE schema_version SET version = version").Run());
+  }
   if (!b.put_sweeps.empty()) {
     Stmt s = CachedStmt(
         db, write_cache_,

@@ -41,10 +41,14 @@ struct WriteBatch {
   std::vector<std::pair<std::string, LrCurveRecord>> put_lr_curves;  // by trial id, replace
   std::vector<WorkerRecord> put_workers;                             // insert or replace
   std::vector<std::string> delete_workers;  // by id, after put_workers; unknown ids are ignored
+  // Changes nothing but makes the SqliteStore write a page (a no-op UPDATE), so the commit fails
+  // where a real one would (a full disk): the scheduler's probe before it recovers from a failed
+  // commit. The InMemoryStore ignores it.
+  bool probe = false;
   bool empty() const {
     return put_sweeps.empty() && insert_trials.empty() && update_trials.empty() &&
            resolve_trials.empty() && add_epochs.empty() && put_lr_curves.empty() &&
-           put_workers.empty() && delete_workers.empty();
+           put_workers.empty() && delete_workers.empty() && !probe;
   }
 };
 

@@ -628,7 +628,8 @@ TEST(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
   store.fail_ = true;
   EXPECT_EQ(report(1).status().code(), absl::StatusCode::kUnavailable);
   store.fail_ = false;
-  // Memory may be ahead of the file now: the scheduler refuses writes until restarted.
+  // Memory may be ahead of the file now: the scheduler refuses writes until it is rebuilt from
+  // the file (here by a restart; RecoverFromFailedCommit in place, below).
   EXPECT_EQ(report(2).status().code(), absl::StatusCode::kUnavailable);
   sched->reset();
   auto again = Scheduler::Create(&store, &clock, SchedulerOptions());
@@ -641,6 +642,105 @@ TEST(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
   });
   ASSERT_TRUE(r.ok()) << r.status();  // the lease survived the restart; epoch 1 is new again
   EXPECT_EQ(r->epochs_reported, 2);
+}
+
+// A failed commit no longer needs a restart: once the file takes a write again, the scheduler
+// rebuilds its state from the file in place, as a restart would.
+TEST(SchedulerFailureTest, RecoversInPlaceOnceTheFileTakesWritesAgain) {
+  StoreOptions so;
+  so.path = ":memory:";
+  auto inner = Store::Open(so);
+  ASSERT_TRUE(inner.ok());
+  FlakyStore store(inner->get());
+  FakeClock clock;
+  auto sched = Scheduler::Create(&store, &clock, SchedulerOptions());
+  ASSERT_TRUE(sched.ok());
+  EXPECT_EQ((*sched)->RecoverFromFailedCommit().code(), absl::StatusCode::kFailedPrecondition);
+  auto submitted = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
+    (*sched)->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n", false, 0,
+                          std::move(cb));
+  });
+  ASSERT_TRUE(submitted.ok());
+  WorkerRecord w;
+  auto reg = Await<WorkerRecord>(
+      [&](Callback<WorkerRecord> cb) { (*sched)->RegisterWorker(w, std::move(cb)); });
+  ASSERT_TRUE(reg.ok());
+  auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
+    (*sched)->Acquire(reg->id, clock.NowMs(), std::move(cb));
+  });
+  ASSERT_TRUE(a.ok() && a->acquired);
+  const LeaseRef lease{a->trial.id, a->trial.attempt, a->trial.lease_token};
+  auto report = [&](int64_t epoch) {
+    return Await<ReportResult>([&](Callback<ReportResult> cb) {
+      (*sched)->ReportEpochs(lease, {EpochRecord{epoch, {{"val_loss", 1.0}}}}, "", std::move(cb));
+    });
+  };
+  ASSERT_TRUE(report(0).ok());
+  store.fail_ = true;
+  EXPECT_EQ(report(1).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE((*sched)->broken());
+  // Still failing: the probe fails, nothing changes, writes stay refused.
+  EXPECT_FALSE((*sched)->RecoverFromFailedCommit().ok());
+  EXPECT_TRUE((*sched)->broken());
+  store.fail_ = false;
+  EXPECT_EQ(report(2).status().code(), absl::StatusCode::kUnavailable);
+  // A second submission while broken is refused, never acknowledged.
+  auto refused = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
+    (*sched)->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.2}}\n", false, 0,
+                          std::move(cb));
+  });
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE((*sched)->RecoverFromFailedCommit().ok());
+  EXPECT_FALSE((*sched)->broken());
+  // The state is the file's: the acknowledged epoch only, the lease kept (it was committed).
+  auto epochs = (*sched)->GetEpochs(lease.trial_id, {});
+  ASSERT_TRUE(epochs.ok());
+  EXPECT_EQ(epochs->size(), 1u);
+  EXPECT_EQ((*sched)->ListSweeps().size(), 1u);
+  auto r = report(1);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->epochs_reported, 2);
+  auto fin = Await<TrialStatus>([&](Callback<TrialStatus> cb) {
+    (*sched)->FinishTrial(lease, TrialStatus::kSucceeded, FailureClass::kNone, "", std::move(cb));
+  });
+  ASSERT_TRUE(fin.ok()) << fin.status();
+  EXPECT_EQ(*fin, TrialStatus::kSucceeded);
+  auto sweep = (*sched)->GetSweep(submitted->sweep.record.id);
+  ASSERT_TRUE(sweep.ok());
+  EXPECT_EQ(sweep->counts.Of(TrialStatus::kSucceeded), 1);
+}
+
+// A lease granted in memory whose commit failed is gone after recovery: its worker is fenced off
+// (ABORTED) and the trial is handed out again.
+TEST(SchedulerFailureTest, ALeaseThatNeverCommittedIsFencedAfterRecovery) {
+  StoreOptions so;
+  so.path = ":memory:";
+  auto inner = Store::Open(so);
+  ASSERT_TRUE(inner.ok());
+  FlakyStore store(inner->get());
+  FakeClock clock;
+  auto sched = Scheduler::Create(&store, &clock, SchedulerOptions());
+  ASSERT_TRUE(sched.ok());
+  auto submitted = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
+    (*sched)->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n", false, 0,
+                          std::move(cb));
+  });
+  ASSERT_TRUE(submitted.ok());
+  auto reg = Await<WorkerRecord>(
+      [&](Callback<WorkerRecord> cb) { (*sched)->RegisterWorker(WorkerRecord{}, std::move(cb)); });
+  ASSERT_TRUE(reg.ok());
+  store.fail_ = true;
+  auto lost = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
+    (*sched)->Acquire(reg->id, clock.NowMs(), std::move(cb));
+  });
+  EXPECT_FALSE(lost.ok());  // the lease's commit failed: never acknowledged
+  store.fail_ = false;
+  ASSERT_TRUE((*sched)->RecoverFromFailedCommit().ok());
+  auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
+    (*sched)->Acquire(reg->id, clock.NowMs(), std::move(cb));
+  });
+  ASSERT_TRUE(a.ok() && a->acquired) << a.status();
+  EXPECT_EQ(a->trial.attempt, 1);
 }
 
 }  // namespace
