@@ -10,11 +10,14 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/log.h"
 #include "rpc/token_file.h"
 #include "server/coordinator.h"
 #include "server/service/listen_address.h"
+#include "server/store/sqlite_schema.h"
 
 namespace hypersweep {
 namespace {
@@ -31,7 +34,7 @@ int Run(int argc, char** argv) {
   CLI::App app{"hypersweepd: the hypersweep coordinator (sweeps, leases, results in SQLite)"};
   std::string listen = "127.0.0.1:7070", db, client_token_file, worker_token_file,
               operator_token_file, tls_cert, tls_key, lease_ttl = "30s", max_wait = "60s",
-              worker_expiry = "24h";
+              worker_expiry = "24h", log_format = "text", log_level = "info";
   int registration_rate = kRegistrationsPerSecondPerPeer;
   bool no_sync = false, insecure_plaintext = false;
   int64_t max_spec_bytes = kDefaultMaxSpecBytes, max_sweep_trials = kDefaultMaxSweepTrials,
@@ -71,7 +74,21 @@ int Run(int argc, char** argv) {
                  "most trials queued or running over all sweeps; a submit beyond is refused")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  app.add_option("--log-format", log_format,
+                 "log lines on stderr: text (key=value) or json (one object per line)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "least level logged: debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
+  {
+    log::Format format = log::Format::kText;
+    log::Level level = log::Level::kInfo;
+    log::ParseFormat(log_format, &format);
+    log::ParseLevel(log_level, &level);
+    log::Configure(format, level, "hypersweepd");
+  }
 
   auto fail = [](const std::string& msg) {
     std::cerr << "hypersweepd: " << msg << "\n";
@@ -149,19 +166,33 @@ int Run(int argc, char** argv) {
   options.auth = auth;
   options.grpc = grpc_options;
   auto coordinator = Coordinator::Start(options);
-  if (!coordinator.ok()) return fail(std::string(coordinator.status().message()));
+  if (!coordinator.ok()) {
+    const int code = coordinator.status().code() == absl::StatusCode::kFailedPrecondition ? 3 : 2;
+    log::Error("start_failed", {{"db", db}, {"error", coordinator.status().message()},
+                                {"exit_code", code}});
+    log::Flush();
+    std::cerr << "hypersweepd: " << coordinator.status().message() << "\n";
+    return code;
+  }
   std::string host = listen.substr(0, listen.rfind(':'));
+  log::Info("serving", {{"address", absl::StrCat(host, ":", (*coordinator)->port())},
+                        {"tls", !grpc_options.tls_cert_pem.empty()},
+                        {"db", db},
+                        {"schema_version", kSchemaVersion},
+                        {"sync", !no_sync},
+                        {"lease_ttl_ms", options.scheduler.lease_ttl_ms}});
   std::printf("hypersweepd listening on %s:%d (%s, db %s)\n", host.c_str(), (*coordinator)->port(),
               grpc_options.tls_cert_pem.empty() ? "plaintext" : "TLS", db.c_str());
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&signals, &sig);
-  std::fprintf(stderr, "hypersweepd: signal %d, shutting down\n", sig);
+  log::Info("shutting_down", {{"signal", sig}});
   // End long-polls, stop accepting and let in-flight calls finish (their commits complete), then
   // drain the store's queue.
   (*coordinator)->Shutdown(absl::Seconds(5));
-  std::fprintf(stderr, "hypersweepd: stopped\n");
+  log::Info("stopped");
+  log::Flush();
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 #include "core/sweep_spec.h"
 #include "core/trial_spec.h"
@@ -133,7 +134,10 @@ void Scheduler::Commit(WriteBatch batch, std::vector<SweepEvent> events,
                        std::function<void(absl::Status)> done) {
   store_->WriteAsync(
       std::move(batch), [this, events = std::move(events), done = std::move(done)](absl::Status s) {
-        if (!s.ok()) broken_ = true;
+        if (!s.ok() && !broken_.exchange(true)) {
+          log::Error("commit_failed", {{"error", s.message()},
+                                       {"effect", "writes refused until the file takes one again"}});
+        }
         if (done)
           done(s.ok() ? s : absl::UnavailableError(absl::StrCat("commit failed: ", s.message())));
         if (s.ok()) events_.Publish(events);
@@ -243,6 +247,10 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
     Commit(std::move(batch), {ev},
            [result = std::move(result), done = std::move(done)](absl::Status st) mutable {
              if (st.ok()) {
+               log::Info("sweep_submitted",
+                         {{"sweep", result.sweep.record.id},
+                          {"name", result.sweep.record.name},
+                          {"trials", static_cast<int64_t>(result.trials.size())}});
                done(std::move(result));
              } else {
                done(st);
@@ -296,8 +304,10 @@ void Scheduler::CancelSweep(const std::string& sweep_id, Callback<SweepInfo> don
       }
       if (events.empty()) events.push_back(SweepEvent{Summary(s, Health()), false, {}, {}});
       SweepInfo info = InfoOf(s);
-      Commit(std::move(batch), std::move(events),
-             [info, done](absl::Status st) { st.ok() ? done(info) : done(st); });
+      Commit(std::move(batch), std::move(events), [info, done](absl::Status st) {
+        if (st.ok()) log::Info("sweep_cancelled", {{"sweep", info.record.id}});
+        st.ok() ? done(info) : done(st);
+      });
       return;
     }
   }
@@ -419,9 +429,16 @@ void Scheduler::ReaperLoop() {
         if (due) next_recovery_ms_ = clock_->NowMs() + options_.recovery_interval_ms;
       }
       if (due) {
-        absl::Status st = RecoverFromFailedCommit();
+        const absl::Status st = RecoverFromFailedCommit();
         if (st.ok()) {
-          std::fprintf(stderr, "hypersweepd: recovered from a failed commit\n");
+          log::Info("recovered", {{"from", "failed commit"}, {"state", "reloaded from the file"}});
+          recovery_attempts_ = 0;
+        } else {
+          // The first failed attempt says why; later ones only at debug (one every interval).
+          log::Event(recovery_attempts_++ == 0 ? log::Level::kWarn : log::Level::kDebug,
+                     "recovery_waiting",
+                     {{"error", st.message()},
+                      {"retry_ms", options_.recovery_interval_ms}});
         }
       }
     }

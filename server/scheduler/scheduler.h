@@ -286,6 +286,7 @@ class Scheduler {
   std::atomic<bool> broken_{false};  // a commit failed: memory is ahead of the file
   absl::Mutex recover_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one recovery at a time
   int64_t next_recovery_ms_ ABSL_GUARDED_BY(mu_) = 0;  // the reaper's next attempt
+  int64_t recovery_attempts_ = 0;  // failed attempts since the last success (reaper thread only)
 
   // Guards the whole in-memory state below, including the components (which have no lock of
   // their own). Never held while a caller's callback runs.

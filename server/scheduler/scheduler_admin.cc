@@ -2,6 +2,7 @@
 // quarantine, pausing a sweep whose trials fail with the same user error and resuming it, the
 // worker health counts and the expiry of stale workers.
 #include "absl/strings/str_cat.h"
+#include "core/log.h"
 #include "server/scheduler/scheduler.h"
 
 namespace hypersweep {
@@ -14,8 +15,10 @@ void Scheduler::ClearQuarantine(const std::string& worker_id, Callback<WorkerRec
     if (auto rec = workers_.ClearQuarantine(worker_id)) {
       WriteBatch batch;
       batch.put_workers.push_back(*rec);
-      Commit(std::move(batch), {},
-             [rec = *rec, done](absl::Status st) { st.ok() ? done(rec) : done(st); });
+      Commit(std::move(batch), {}, [rec = *rec, done](absl::Status st) {
+        if (st.ok()) log::Info("quarantine_cleared", {{"worker", rec.id}, {"host", rec.host}});
+        st.ok() ? done(rec) : done(st);
+      });
       // A waiter it had is gone already (a quarantined worker's long-poll answers at once).
       return;
     }
@@ -52,8 +55,10 @@ void Scheduler::ResumeSweep(const std::string& sweep_id, Callback<SweepInfo> don
       }
       if (events.empty()) events.push_back(SweepEvent{Summary(s, Health()), false, {}, {}});
       SweepInfo info = Info(s);
-      Commit(std::move(batch), std::move(events),
-             [info, done](absl::Status st) { st.ok() ? done(info) : done(st); });
+      Commit(std::move(batch), std::move(events), [info, done](absl::Status st) {
+        if (st.ok()) log::Info("sweep_resumed", {{"sweep", info.record.id}});
+        st.ok() ? done(info) : done(st);
+      });
       ServeWaiters(clock_->NowMs(), deferred);
     }
   }
@@ -90,6 +95,7 @@ bool Scheduler::MaybePause(SweepEntry& s) {
   for (const auto& id : s.trial_ids) recs.push_back(&trials_[id].rec);
   s.paused_reason = PauseReason(recs);
   if (s.paused_reason.empty()) return false;
+  log::Warn("sweep_paused", {{"sweep", s.rec.id}, {"reason", s.paused_reason}});
   for (const auto& id : s.trial_ids) {
     const TrialEntry& t = trials_[id];
     if (t.rec.status == TrialStatus::kQueued) queue_.Remove(t.position(), id);
@@ -100,6 +106,7 @@ bool Scheduler::MaybePause(SweepEntry& s) {
 void Scheduler::ExpireWorkers(int64_t now, WriteBatch& batch) {
   if (options_.worker_expiry_ms <= 0) return;
   for (auto& id : workers_.Expire(now - options_.worker_expiry_ms, ActiveLeases())) {
+    log::Info("worker_expired", {{"worker", id}, {"not_seen_for_ms", options_.worker_expiry_ms}});
     batch.delete_workers.push_back(std::move(id));
   }
 }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint_ref.h"
+#include "core/log.h"
 #include "core/trial_spec.h"
 #include "server/scheduler/scheduler.h"
 
@@ -127,6 +128,8 @@ void Scheduler::ExpireLeases(int64_t now, Deferred& deferred) {
   std::vector<SweepEvent> events;
   for (const auto& id : expired) {
     TrialEntry& t = trials_[id];
+    log::Warn("lease_expired", {{"trial", id}, {"worker", t.rec.worker_id},
+                                {"attempt", int64_t{t.rec.attempt}}});
     ReleaseLease(t, ReleaseContext{}, "lease expired (no heartbeat within the lease TTL)", batch);
     events.push_back(EventFor(t));
   }
@@ -144,7 +147,14 @@ void Scheduler::RegisterWorker(const WorkerRecord& worker, Callback<WorkerRecord
   WriteBatch batch;
   batch.put_workers.push_back(rec);
   ExpireWorkers(now, batch);  // not this one: it was just seen
-  Commit(std::move(batch), {}, [rec, done](absl::Status st) { st.ok() ? done(rec) : done(st); });
+  Commit(std::move(batch), {}, [rec, done](absl::Status st) {
+    if (st.ok()) {
+      log::Info("worker_registered", {{"worker", rec.id}, {"host", rec.host}, {"device", rec.device},
+                                      {"slots", int64_t{rec.slots}},
+                                      {"quarantined", rec.quarantined}});
+    }
+    st.ok() ? done(rec) : done(st);
+  });
 }
 
 uint64_t Scheduler::Acquire(const std::string& worker_id, int64_t deadline_ms,
@@ -375,15 +385,42 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
       }
       if (auto w = workers_.RecordOutcome(worker_id, plan.worker,
                                           options_.quarantine_after_failures, now)) {
+        if (w->quarantined) {
+          log::Warn("worker_quarantined", {{"worker", w->id}, {"host", w->host},
+                                           {"consecutive_failures",
+                                            int64_t{w->consecutive_failures}}});
+        }
         batch.put_workers.push_back(*w);
       }
       const TrialStatus after = tr.rec.status;
+      // Successes only at debug (a busy coordinator ends hundreds a second); every failure,
+      // divergence, retry and cancellation at info, with its reason.
+      log::Event(after == TrialStatus::kSucceeded ? log::Level::kDebug : log::Level::kInfo,
+                 "trial_finished",
+                 {{"trial", tr.rec.id}, {"worker", worker_id},
+                  {"attempt", int64_t{lease.attempt}}, {"reported", TrialStatusName(status)},
+                  {"status", TrialStatusName(after)}, {"reason", reason}});
+      const SweepEntry& sweep = sweeps_[tr.rec.sweep_id];
+      const bool completed = !sweep.rec.cancelled &&
+                             sweep.counts.Of(TrialStatus::kQueued) +
+                                     sweep.counts.Of(TrialStatus::kLeased) == 0;
+      const TrialCounts counts = sweep.counts;
       std::vector<SweepEvent> events = {EventFor(tr)};
       if (IsFinal(after) && auto_lr_.HasDependents(tr.rec.id)) {
         ReleaseDependents(tr.rec.id, batch, events);
       }
       Commit(std::move(batch), std::move(events),
-             [after, done](absl::Status st) { st.ok() ? done(after) : done(st); });
+             [after, done, completed, counts, sweep_id = tr.rec.sweep_id](absl::Status st) {
+               if (st.ok() && completed) {
+                 log::Info("sweep_completed",
+                           {{"sweep", sweep_id},
+                            {"succeeded", counts.Of(TrialStatus::kSucceeded)},
+                            {"failed", counts.Of(TrialStatus::kFailed)},
+                            {"diverged", counts.Of(TrialStatus::kDiverged)},
+                            {"cancelled", counts.Of(TrialStatus::kCancelled)}});
+               }
+               st.ok() ? done(after) : done(st);
+             });
       ServeWaiters(now, deferred);
     }
   }
