@@ -521,6 +521,10 @@ TEST(FaultTest, FullDiskRefusesNewWorkWithUnavailableAndRecoversByItselfOnceSpac
               std::chrono::duration<double>(std::chrono::steady_clock::now() - freed).count());
   EXPECT_TRUE(c.coordinator().running());
   EXPECT_EQ(c.coordinator().pid(), pid) << "the coordinator was restarted";
+  // The operator's view: an error when the commit failed, a line when it recovered.
+  const std::string log = c.coordinator().log();
+  EXPECT_GE(CountOccurrences(log, "event=commit_failed"), 1) << log;
+  EXPECT_NE(log.find("event=recovered"), std::string::npos) << log;
   ASSERT_TRUE(WaitFor([&] { return c.Done(during) && c.Done(after); }, 120s)) << c.Logs();
   for (const auto& s : {before, during, after}) {
     auto trials = c.Trials(s);
