@@ -262,7 +262,7 @@ class Scheduler {
   void ExpireWorkers(int64_t now, WriteBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- scheduler.cc ----
-  // What every write answers once a commit failed (broken_): UNAVAILABLE, restart needed.
+  // What every write answers once a commit failed (broken_): UNAVAILABLE until recovered.
   static absl::Status BrokenError();
   // The counts of the sweep `t` belongs to (what trial_state.h's transitions keep in step).
   TrialCounts& CountsOf(const TrialEntry& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
