@@ -248,9 +248,8 @@ absl::StatusOr<int> SchemaVersion(sqlite3* db, const std::string& path) {
 }
 
 // Checks the copy open on `db` at `path` (PRAGMA integrity_check, its schema version) and counts
-// what it holds. `name` is how errors refer to the file the copy was made from.
-absl::Status CheckCopy(sqlite3* db, const std::string& path, const std::string& name,
-                       BackupSummary* summary) {
+// what it holds.
+absl::Status CheckCopy(sqlite3* db, const std::string& path, BackupSummary* summary) {
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, nullptr) != SQLITE_OK) {
     return FileError(db, path, "PRAGMA integrity_check");
@@ -270,9 +269,9 @@ absl::Status CheckCopy(sqlite3* db, const std::string& path, const std::string& 
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) return FileError(db, path, "PRAGMA integrity_check");
   if (!ok || problems > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, " fails PRAGMA integrity_check (", problems,
-        " problems; `sqlite3 FILE 'PRAGMA integrity_check'` lists them)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("fails PRAGMA integrity_check (", problems,
+                     " problems; `sqlite3 FILE 'PRAGMA integrity_check'` lists them)"));
   }
   ASSIGN_OR_RETURN(summary->schema_version, SchemaVersion(db, path));
   int64_t counts[3] = {0, 0, 0};
@@ -282,7 +281,7 @@ absl::Status CheckCopy(sqlite3* db, const std::string& path, const std::string& 
                           counts, 3);
       !st.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(name, " lacks the sweeps, trials or epochs table: ", st.message()));
+        absl::StrCat("lacks the sweeps, trials or epochs table: ", st.message()));
   }
   summary->sweeps = counts[0];
   summary->trials = counts[1];
@@ -327,14 +326,15 @@ class TmpFile {
 };
 
 // Puts the copy in rollback-journal mode (one self-contained file, no -wal), checks it, closes it.
+// Errors start with `name`, the file the copy was made from.
 absl::Status FinishCopy(Db& dest, const std::string& tmp, const std::string& name,
                         BackupSummary* summary) {
-  RETURN_IF_ERROR(ExecOn(dest.get(), tmp, "PRAGMA journal_mode=DELETE"));
-  RETURN_IF_ERROR(CheckCopy(dest.get(), tmp, name, summary));
-  if (auto st = dest.Close(); !st.ok()) {
-    return absl::InternalError(absl::StrCat("'", tmp, "': ", st.message()));
-  }
-  return absl::OkStatus();
+  absl::Status st = ExecOn(dest.get(), tmp, "PRAGMA journal_mode=DELETE");
+  if (st.ok()) st = CheckCopy(dest.get(), tmp, summary);
+  if (st.ok()) st = dest.Close();
+  if (st.ok()) return st;
+  return absl::Status(st.code(), absl::StrCat(name, " (checked in its copy '", tmp,
+                                              "'): ", st.message()));
 }
 
 }  // namespace
@@ -367,7 +367,7 @@ absl::StatusOr<BackupSummary> BackupDatabase(const std::string& db_path,
     Db dest;
     RETURN_IF_ERROR(CopyPages(src.get(), db_path, dest, tmp.path(), options, &summary.pages));
     RETURN_IF_ERROR(src.Close());
-    if (auto st = FinishCopy(dest, tmp.path(), absl::StrCat("the copy of '", db_path, "'"),
+    if (auto st = FinishCopy(dest, tmp.path(), absl::StrCat("database '", db_path, "'"),
                              &summary);
         !st.ok()) {
       // The copy of a database that passed its own reads fails its check: the source is damaged.
