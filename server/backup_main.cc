@@ -67,8 +67,7 @@ int RunBackupCommand(int argc, char** argv) {
         ->required();
     app.add_flag("--force", options.force, "replace an existing --out file");
   } else {
-    app.add_option("--from", other, "the backup file (written by hypersweepd backup)")
-        ->required();
+    app.add_option("--from", other, "the backup file (written by hypersweepd backup)")->required();
     app.add_option("--db", db, "the database file to create (start hypersweepd --db on it)")
         ->required();
     app.add_flag("--force", options.force,

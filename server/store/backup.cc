@@ -178,8 +178,7 @@ absl::Status OpenSnapshot(Db& db, const std::string& path, const std::string& la
 // Copies every page of `src` (in a read transaction, which the copy keeps: it never restarts)
 // into the new file `dest_path`, reporting progress after each step.
 absl::Status CopyPages(sqlite3* src, const std::string& src_path, Db& dest,
-                       const std::string& dest_path, const BackupOptions& options,
-                       int64_t* pages) {
+                       const std::string& dest_path, const BackupOptions& options, int64_t* pages) {
   RETURN_IF_ERROR(dest.Open(dest_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
   sqlite3_backup* b = sqlite3_backup_init(dest.get(), "main", src, "main");
   if (b == nullptr) return FileError(dest.get(), dest_path, "backup init");
@@ -211,8 +210,8 @@ absl::Status CopyPages(sqlite3* src, const std::string& src_path, Db& dest,
   }
   sqlite3_backup_finish(b);
   if (rc == SQLITE_DONE) return absl::OkStatus();
-  const std::string msg = absl::StrCat("copying '", src_path, "' to '", dest_path,
-                                       "': ", sqlite3_errstr(rc));
+  const std::string msg =
+      absl::StrCat("copying '", src_path, "' to '", dest_path, "': ", sqlite3_errstr(rc));
   switch (rc) {
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
@@ -232,7 +231,8 @@ absl::Status CopyPages(sqlite3* src, const std::string& src_path, Db& dest,
 absl::StatusOr<int> SchemaVersion(sqlite3* db, const std::string& path) {
   int64_t has_table = 0;
   RETURN_IF_ERROR(QueryInts(
-      db, path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+      db, path,
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
       &has_table, 1));
   int64_t version = 0;
   bool null = true;
@@ -300,9 +300,9 @@ class DbLock {
     fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) return ErrnoError("cannot open lock file", lock_path);
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "database '", db_path, "' is in use by a running hypersweepd (", lock_path,
-          " is locked); stop it before restoring"));
+      return absl::UnavailableError(
+          absl::StrCat("database '", db_path, "' is in use by a running hypersweepd (", lock_path,
+                       " is locked); stop it before restoring"));
     }
     return absl::OkStatus();
   }
@@ -333,8 +333,8 @@ absl::Status FinishCopy(Db& dest, const std::string& tmp, const std::string& nam
   if (st.ok()) st = CheckCopy(dest.get(), tmp, summary);
   if (st.ok()) st = dest.Close();
   if (st.ok()) return st;
-  return absl::Status(st.code(), absl::StrCat(name, " (checked in its copy '", tmp,
-                                              "'): ", st.message()));
+  return absl::Status(st.code(),
+                      absl::StrCat(name, " (checked in its copy '", tmp, "'): ", st.message()));
 }
 
 }  // namespace
@@ -367,8 +367,7 @@ absl::StatusOr<BackupSummary> BackupDatabase(const std::string& db_path,
     Db dest;
     RETURN_IF_ERROR(CopyPages(src.get(), db_path, dest, tmp.path(), options, &summary.pages));
     RETURN_IF_ERROR(src.Close());
-    if (auto st = FinishCopy(dest, tmp.path(), absl::StrCat("database '", db_path, "'"),
-                             &summary);
+    if (auto st = FinishCopy(dest, tmp.path(), absl::StrCat("database '", db_path, "'"), &summary);
         !st.ok()) {
       // The copy of a database that passed its own reads fails its check: the source is damaged.
       if (absl::IsInvalidArgument(st)) return absl::DataLossError(st.message());
@@ -411,8 +410,8 @@ absl::StatusOr<BackupSummary> RestoreDatabase(const std::string& backup_path,
     ASSIGN_OR_RETURN(int version, SchemaVersion(src.get(), backup_path));
     if (version > kSchemaVersion) {
       return absl::InvalidArgumentError(absl::StrCat(
-          name, " has schema version ", version, ", newer than this hypersweepd's ",
-          kSchemaVersion, "; restore it with the hypersweepd that wrote it, or a newer one"));
+          name, " has schema version ", version, ", newer than this hypersweepd's ", kSchemaVersion,
+          "; restore it with the hypersweepd that wrote it, or a newer one"));
     }
     TmpFile tmp(db_path + ".restore.tmp");
     RemoveDatabaseFiles(tmp.path());

@@ -261,10 +261,11 @@ TEST_F(BackupTest, BackupUnderConcurrentWritesHoldsEveryAcknowledgedWrite) {
     }
   }
   EXPECT_GE(checked, 40 * kTrialsPerSweep);
-  std::printf("backup under writes: %zu steps, %lld pages, %lld sweeps acknowledged during it, "
-              "%lld trials checked\n",
-              progress.size(), static_cast<long long>(summary->pages),
-              static_cast<long long>(acked_during), static_cast<long long>(checked));
+  std::printf(
+      "backup under writes: %zu steps, %lld pages, %lld sweeps acknowledged during it, "
+      "%lld trials checked\n",
+      progress.size(), static_cast<long long>(summary->pages), static_cast<long long>(acked_during),
+      static_cast<long long>(checked));
 }
 
 TEST_F(BackupTest, RefusesToReplaceAnExistingBackupUnlessForced) {
