@@ -2,7 +2,7 @@
 // committing holds every write acknowledged before it began and only whole batches (one commit's
 // state), passes integrity_check, and is one self-contained file; a restore refuses a database a
 // store holds open, an existing file without force, damaged or foreign files (naming them, never
-// quoting them) and a newer schema.
+// quoting them) and a newer schema. The last test runs the hypersweepd subcommands themselves.
 #include "server/store/backup.h"
 
 #include <atomic>
@@ -20,6 +20,7 @@
 #include "server/store/store.h"
 #include "sqlite3.h"
 #include "tests/support/files.h"
+#include "tests/support/process.h"
 
 namespace hypersweep {
 namespace {
@@ -427,6 +428,56 @@ TEST_F(BackupTest, RestoreRefusesANewerSchemaAndTakesAnOlderOne) {
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_EQ(static_cast<int64_t>(state->trials.size()), old->trials);
   EXPECT_GT(old->trials, 0);
+}
+
+// The subcommands of the real binary: exit status, progress and summary, errors that name files.
+TEST_F(BackupTest, HypersweepdBackupAndRestoreCommands) {
+  using test_support::RunProgram;
+  const std::string db = MakeDatabase("cli.db", 3);
+  const std::string out = File("cli.backup");
+  auto help = RunProgram({HYPERSWEEPD_BIN, "backup", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("--out"));
+  auto usage = RunProgram({HYPERSWEEPD_BIN, "backup", "--db", db});
+  EXPECT_EQ(usage.exit_code, 2) << usage.err;
+  EXPECT_THAT(usage.err, HasSubstr("--out"));
+
+  auto ok = RunProgram({HYPERSWEEPD_BIN, "backup", "--db", db, "--out", out});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("backup '" + out + "' from '" + db + "'"));
+  EXPECT_THAT(ok.out, HasSubstr("3 sweeps, 12 trials, 36 epochs"));
+  EXPECT_THAT(ok.err, HasSubstr("pages (100%)"));
+  auto again = RunProgram({HYPERSWEEPD_BIN, "backup", "--db", db, "--out", out});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.err, HasSubstr("pass --force"));
+  EXPECT_EQ(RunProgram({HYPERSWEEPD_BIN, "backup", "--db", db, "--out", out, "--force"}).exit_code,
+            0);
+
+  const std::string junk = File("junk.backup");
+  ASSERT_TRUE(test_support::WriteFile(junk, std::string(kSecret) + std::string(5000, 'z')));
+  auto foreign = RunProgram({HYPERSWEEPD_BIN, "restore", "--from", junk, "--db", File("j.db")});
+  EXPECT_EQ(foreign.exit_code, 2);
+  EXPECT_THAT(foreign.err, HasSubstr(junk));
+  EXPECT_THAT(foreign.err, Not(HasSubstr(kSecret)));
+
+  {
+    auto store = OpenStore(db);  // a running coordinator's lock
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto busy = RunProgram({HYPERSWEEPD_BIN, "restore", "--from", out, "--db", db, "--force"});
+    EXPECT_EQ(busy.exit_code, 1);
+    EXPECT_THAT(busy.err, HasSubstr("in use by a running hypersweepd"));
+  }
+  const std::string restored = File("cli-restored.db");
+  auto restore = RunProgram({HYPERSWEEPD_BIN, "restore", "--from", out, "--db", restored});
+  ASSERT_EQ(restore.exit_code, 0) << restore.err;
+  EXPECT_THAT(restore.out, HasSubstr("restored '" + restored + "'"));
+  EXPECT_THAT(restore.err, HasSubstr("hypersweepd --db " + restored));
+  ExpectSweeps(restored, 3);
+
+  // The coordinator's own flags are as before.
+  auto plain = RunProgram({HYPERSWEEPD_BIN, "--help"});
+  EXPECT_EQ(plain.exit_code, 0);
+  EXPECT_THAT(plain.out, HasSubstr("--listen"));
 }
 
 }  // namespace
