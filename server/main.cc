@@ -199,4 +199,14 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace hypersweep
 
-int main(int argc, char** argv) { return hypersweep::Run(argc, argv); }
+namespace hypersweep {
+int RunBackupCommand(int argc, char** argv);  // server/backup_main.cc
+}  // namespace hypersweep
+
+int main(int argc, char** argv) {
+  // `hypersweepd backup ...` and `hypersweepd restore ...`: subcommands; anything else is the
+  // coordinator's own flags.
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (first == "backup" || first == "restore") return hypersweep::RunBackupCommand(argc, argv);
+  return hypersweep::Run(argc, argv);
+}

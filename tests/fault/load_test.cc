@@ -3,10 +3,17 @@
 // file database (fsync on). No call may fail; p50/p99 latencies are printed on a LOAD_SUMMARY line
 // that docs/RELIABILITY.md quotes. HYPERSWEEP_LOAD_WORKERS and HYPERSWEEP_LOAD_SECONDS override
 // the size (bounded: at most 1000 workers, 600 s).
+//
+// Halfway through, `hypersweepd backup` (the real binary) snapshots the database under that load
+// (issue 19). After the run the backup is restored with `hypersweepd restore` to a new file, a
+// coordinator is started on it, and every result acknowledged before the backup started (each
+// sweep submitted, each epoch reported and each trial finished whose call returned OK) must be
+// served by it; a BACKUP_SUMMARY line gives the backup's time and the count checked.
 #include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <set>
 
 #include "gtest/gtest.h"
 #include "tests/e2e/harness.h"
@@ -44,6 +51,23 @@ struct Latencies {
     if (v.empty()) return -1;
     std::sort(v.begin(), v.end());
     return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
+  }
+};
+
+// Results the coordinator acknowledged (the call returned OK), in the order the answers came: an
+// epoch of a trial, or the trial's finish (epoch kFinished). Append-only, so the first n entries
+// at any moment are exactly what had been acknowledged by then.
+struct Acks {
+  static constexpr int64_t kFinished = -1;
+  std::mutex mu;
+  std::vector<std::pair<std::string, int64_t>> results;  // (trial id, epoch or kFinished)
+  void Add(const std::string& trial_id, int64_t epoch) {
+    std::lock_guard<std::mutex> l(mu);
+    results.emplace_back(trial_id, epoch);
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> l(mu);
+    return results.size();
   }
 };
 
@@ -102,6 +126,7 @@ TEST(LoadTest, TwoHundredSimulatedWorkersForSixtySeconds) {
   }
 
   Latencies lat;
+  Acks acks;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> trials_done{0}, epochs_reported{0}, calls{0};
   const auto start = Clock::now();
@@ -181,6 +206,7 @@ TEST(LoadTest, TwoHundredSimulatedWorkersForSixtySeconds) {
         if (timed("ReportEpochs",
                   [&] { return stub->ReportEpochs(Ctx().get(), rep, &rep_resp); })) {
           ++epochs_reported;
+          acks.Add(lease.lease().trial_id(), e);
         }
       }
       v1::FinishTrialRequest fin;
@@ -189,15 +215,34 @@ TEST(LoadTest, TwoHundredSimulatedWorkersForSixtySeconds) {
       v1::FinishTrialResponse fin_resp;
       if (timed("FinishTrial", [&] { return stub->FinishTrial(Ctx().get(), fin, &fin_resp); })) {
         ++trials_done;
+        acks.Add(lease.lease().trial_id(), Acks::kFinished);
       }
     }
   };
+  // Halfway through: note what has been acknowledged so far, then back the database up with the
+  // real binary while the workers keep going.
+  const std::string backup_path = c.dir() + "/backup.db";
+  size_t acked_before_backup = 0, sweeps_before_backup = 0;
+  test_support::ProgramResult backup;
+  std::thread backupper([&] {
+    std::this_thread::sleep_until(start + std::chrono::seconds(seconds) / 2);
+    while (acks.size() == 0 && Clock::now() < end) std::this_thread::sleep_for(10ms);  // short runs
+    acked_before_backup = acks.size();
+    {
+      std::lock_guard<std::mutex> l(sweeps_mu);
+      sweeps_before_backup = sweeps.size();
+    }
+    backup =
+        test_support::RunProgram({HYPERSWEEPD_BIN, "backup", "--db", c.db(), "--out", backup_path});
+  });
+
   std::vector<std::thread> threads;
   for (int i = 0; i < workers; ++i) threads.emplace_back(worker, i);
   for (auto& t : threads) t.join();
   stop = true;
   feeder.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  backupper.join();
 
   for (const auto& [call, n] : lat.errors) {
     ADD_FAILURE() << n << " " << call << " errors, first: " << lat.first_error[call];
@@ -226,6 +271,86 @@ TEST(LoadTest, TwoHundredSimulatedWorkersForSixtySeconds) {
       lat.errors.size(), lat.Pct("AcquireTrial", 0.5), lat.Pct("AcquireTrial", 0.99),
       lat.Pct("ReportEpochs", 0.5), lat.Pct("ReportEpochs", 0.99), lat.Pct("Heartbeat", 0.5),
       lat.Pct("Heartbeat", 0.99), lat.Pct("FinishTrial", 0.5), lat.Pct("FinishTrial", 0.99));
+  std::fflush(stdout);
+
+  // The backup, restored to a new file and served by a new coordinator, has every result
+  // acknowledged before it started.
+  ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+  std::printf("hypersweepd backup: %s", backup.out.c_str());
+  ASSERT_GT(acked_before_backup, 0u);
+  Cluster r;
+  const auto restore =
+      test_support::RunProgram({HYPERSWEEPD_BIN, "restore", "--from", backup_path, "--db", r.db()});
+  ASSERT_EQ(restore.exit_code, 0) << restore.out << restore.err;
+  r.StartCoordinator("30s");
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  std::map<std::string, v1::Trial> restored;  // every trial the restored coordinator serves
+  int64_t missing = 0, checked = 0;
+  for (size_t i = 0; i < sweeps.size(); ++i) {
+    auto trials = r.Trials(sweeps[i]);  // empty for a sweep submitted after the backup
+    if (i < sweeps_before_backup) {
+      ++checked;
+      if (trials.size() != 256u) {
+        ++missing;
+        ADD_FAILURE() << "sweep " << sweeps[i] << " was acknowledged before the backup; restored "
+                      << "it has " << trials.size() << " of 256 trials";
+      }
+    }
+    for (auto& t : trials) restored[t.id()] = std::move(t);
+  }
+  std::map<std::string, std::set<int64_t>> acked_epochs;  // before the backup
+  for (size_t i = 0; i < acked_before_backup; ++i) {
+    const auto& [trial, epoch] = acks.results[i];
+    ++checked;
+    if (epoch == Acks::kFinished) {
+      auto it = restored.find(trial);
+      if (it == restored.end() || it->second.status() != v1::SUCCEEDED) {
+        if (++missing <= 10) ADD_FAILURE() << "finish of " << trial << " not in the restored db";
+      }
+    } else {
+      acked_epochs[trial].insert(epoch);
+    }
+  }
+  // Each acknowledged epoch is served with the values reported (GetTrialMetrics answers NOT_FOUND
+  // for a whole request with an unknown trial: those are counted first).
+  std::vector<std::string> ids;
+  for (const auto& [id, epochs] : acked_epochs) {
+    if (restored.count(id)) {
+      ids.push_back(id);
+    } else if ((missing += epochs.size()) <= 10) {
+      ADD_FAILURE() << "trial " << id << " (" << epochs.size() << " acknowledged epochs) is not "
+                    << "in the restored db";
+    }
+  }
+  for (size_t next = 0; next < ids.size();) {
+    v1::GetTrialMetricsRequest req;
+    for (size_t i = next; i < ids.size() && i < next + 1000; ++i) req.add_trial_ids(ids[i]);
+    v1::GetTrialMetricsResponse resp;
+    const grpc::Status s = r.sweeps().GetTrialMetrics(Ctx(30).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_GT(resp.trials_size(), 0);  // the answer covers the first trial_ids; ask for the rest
+    for (const auto& tm : resp.trials()) {
+      std::set<int64_t> served;
+      for (const auto& e : tm.epochs()) {
+        auto v = e.metrics().find("val_loss");
+        if (v != e.metrics().end() && v->second == 1.1 / (e.epoch() + 1)) served.insert(e.epoch());
+      }
+      for (int64_t e : acked_epochs[tm.trial_id()]) {
+        if (!served.count(e) && ++missing <= 10) {
+          ADD_FAILURE() << "epoch " << e << " of " << tm.trial_id() << " not in the restored db";
+        }
+      }
+    }
+    next += resp.trials_size();
+  }
+  EXPECT_EQ(missing, 0);
+  EXPECT_EQ(r.StopCoordinator(), 0);
+  EXPECT_EQ(r.IntegrityCheck(), "ok");
+  std::printf(
+      "BACKUP_SUMMARY: backup took %.2f s under load, %lld acknowledged results checked "
+      "(%zu sweeps, %zu epochs and finishes), %lld missing; restore took %.2f s\n",
+      backup.seconds, static_cast<long long>(checked), sweeps_before_backup, acked_before_backup,
+      static_cast<long long>(missing), restore.seconds);
   std::fflush(stdout);
 }
 
