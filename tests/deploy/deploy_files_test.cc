@@ -44,9 +44,12 @@ const std::set<std::string>& HelpFlags(const std::string& binary) {
   std::string path;
   if (binary == "hypersweepd") path = HYPERSWEEPD_BIN;
   if (binary == "hypersweep-worker") path = HYPERSWEEP_WORKER_BIN;
+  // "hypersweepd backup": a subcommand's own flags.
+  std::string sub;
+  if (binary == "hypersweepd backup") path = HYPERSWEEPD_BIN, sub = " backup";
   std::set<std::string> flags;
   if (!path.empty()) {
-    CommandResult r = RunCommand("'" + path + "' --help");
+    CommandResult r = RunCommand("'" + path + "'" + sub + " --help");
     EXPECT_EQ(r.status, 0) << r.output;
     const std::regex re("--[a-z0-9][a-z0-9-]*");
     for (std::sregex_iterator m(r.output.begin(), r.output.end(), re), end; m != end; ++m) {
@@ -505,7 +508,10 @@ TEST(SystemdTest, SystemdAnalyzeVerifyIsClean) {
   const fs::path dir = fs::temp_directory_path() / ("hypersweep-units-" + std::to_string(getpid()));
   fs::create_directories(dir);
   std::vector<std::string> instances;
-  for (const auto& name : kUnits) {
+  std::vector<std::string> units = kUnits;
+  units.push_back("hypersweepd-backup.service");
+  units.push_back("hypersweepd-backup.timer");
+  for (const auto& name : units) {
     std::string text = ReadFile(kDeploy + "/systemd/" + name);
     text = std::regex_replace(text, std::regex("/usr/local/bin/hypersweepd"), HYPERSWEEPD_BIN);
     text = std::regex_replace(text, std::regex("/usr/local/bin/hypersweep-worker"),
@@ -523,6 +529,50 @@ TEST(SystemdTest, SystemdAnalyzeVerifyIsClean) {
   EXPECT_EQ(r.status, 0) << r.output;
   // Unknown keys and bad values are only warnings: any output is a finding.
   EXPECT_EQ(r.output, "");
+}
+
+// The daily backup (hypersweepd-backup.service + .timer): it backs up the database the service
+// serves, as the service's user, with flags the subcommand has, and may write both places it must.
+TEST(SystemdTest, TheBackupUnitBacksUpTheServicesDatabase) {
+  const Unit svc = LoadUnit("hypersweepd.service");
+  const Unit backup = LoadUnit("hypersweepd-backup.service");
+  EXPECT_EQ(backup.Get("Service.User"), svc.Get("Service.User"));
+  EXPECT_EQ(backup.Get("Service.Type"), "oneshot");
+  std::string served_db;
+  for (const auto& w : Words(svc.Get("Service.ExecStart"))) {
+    if (SplitFlag(w).first == "--db") served_db = SplitFlag(w).second;
+  }
+  ASSERT_FALSE(served_db.empty());
+  // ExecStart=/bin/sh -c 'exec /usr/local/bin/hypersweepd backup --db ... --out ...'
+  const std::string exec = backup.Get("Service.ExecStart");
+  const std::smatch m = [&] {
+    std::smatch out;
+    std::regex_search(exec, out, std::regex("/usr/local/bin/hypersweepd backup ([^']*)'"));
+    return out;
+  }();
+  ASSERT_FALSE(m.empty()) << exec;
+  // A command substitution ($(date -I)) is one word to the shell.
+  const auto words = Words(std::regex_replace(m[1].str(), std::regex("\\$\\([^)]*\\)"), "DATE"));
+  std::map<std::string, std::string> flags;
+  for (size_t i = 0; i < words.size(); ++i) {
+    ASSERT_TRUE(StartsWith(words[i], "--")) << words[i] << " in " << exec;
+    EXPECT_THAT(HelpFlags("hypersweepd backup"), Contains(words[i]));
+    const std::string flag = words[i];
+    const bool takes_value = i + 1 < words.size() && !StartsWith(words[i + 1], "--");
+    if (takes_value) ++i;
+    flags[flag] = takes_value ? words[i] : "";
+  }
+  EXPECT_EQ(flags["--db"], served_db);
+  ASSERT_TRUE(flags.count("--out"));
+  std::vector<std::string> writable;
+  for (auto [it, end] = backup.keys.equal_range("Service.ReadWritePaths"); it != end; ++it) {
+    for (const auto& w : Words(it->second)) writable.push_back(w);
+  }
+  for (const std::string& path : {flags["--db"], flags["--out"]}) {
+    const std::string dir = fs::path(path).parent_path().string();
+    EXPECT_THAT(writable, Contains(dir)) << path << " is not under ReadWritePaths";
+  }
+  EXPECT_FALSE(LoadUnit("hypersweepd-backup.timer").Get("Timer.OnCalendar").empty());
 }
 
 // ---- Docker ----
