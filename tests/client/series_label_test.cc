@@ -87,7 +87,9 @@ TEST(SeriesLabelTest, AutoLrTrialsShowTheResolvedLrNotItsBookkeeping) {
          {"schedule", "one_cycle"},
          {"schedule_index", "0"},
          {"max_lr", std::to_string(lr)},
-         {"lr_from", "sw-eeb160dd-3, sw-eeb160dd-4, sw-eeb160dd-5 (min_div_10, geometric mean of 3)"},
+         // Each batch size had its own range tests.
+         {"lr_from", "sw-eeb160dd-" + std::to_string(bs) + ", sw-eeb160dd-" + std::to_string(bs + 1) +
+                         " (min_div_10, geometric mean of 2)"},
          {"role", "lr_range_test"},
          {"seed", "1"},
          {"fold", "0"}}));
