@@ -140,5 +140,30 @@ TEST(PlotLayoutTest, TextWidthIsConservativeAndFitTextShortens) {
   EXPECT_EQ(FitText("abc", 12, 1), "");
 }
 
+// Axis labels say what is plotted and, where it has one, its unit.
+TEST(PlotLayoutTest, AxisLabelsInWordsWithUnits) {
+  EXPECT_EQ(MetricAxisLabel("val_loss"), "validation loss");
+  EXPECT_EQ(MetricAxisLabel("train_loss"), "training loss");
+  EXPECT_EQ(MetricAxisLabel("val_accuracy"), "validation accuracy (fraction)");
+  EXPECT_EQ(MetricAxisLabel("test_accuracy"), "test accuracy (fraction)");
+  EXPECT_EQ(MetricAxisLabel("val_auc"), "validation AUC (fraction)");
+  EXPECT_EQ(MetricAxisLabel("val_ams"), "validation AMS");
+  EXPECT_EQ(MetricAxisLabel("elapsed_seconds"), "elapsed time (s)");
+  EXPECT_EQ(MetricAxisLabel("samples_per_second"), "samples per second (1/s)");
+  EXPECT_EQ(MetricAxisLabel("lr"), "learning rate");
+  EXPECT_EQ(MetricAxisLabel("my_metric"), "my metric");
+  const std::string time =
+      RenderSweepFigure(SweepFigure::kTime, "s", "val_accuracy", {Curve("a", 0)});
+  EXPECT_THAT(time, ::testing::HasSubstr(">wall-clock training time (s)</text>"));
+  EXPECT_THAT(time, ::testing::HasSubstr(">validation accuracy (fraction)</text>"));
+  std::vector<LrRangeCurve> lr(1);
+  lr[0].label = "LR range test";
+  lr[0].lr = {1e-5, 1e-3, 1e-1};
+  lr[0].smoothed_loss = {2.3, 1.0, 3.0};
+  const std::string finder = RenderLrFinderFigure("s", lr);
+  EXPECT_THAT(finder, ::testing::HasSubstr(">learning rate (log scale)</text>"));
+  EXPECT_THAT(finder, ::testing::HasSubstr(">training loss (smoothed)</text>"));
+}
+
 }  // namespace
 }  // namespace hypersweep
