@@ -356,7 +356,8 @@ std::string RenderSvg(const std::vector<PlotSeries>& series, const PlotOptions& 
                     "\" stroke=\"#555\" stroke-dasharray=\"5,4\"/>\n");
     const std::string label = FitText(m.label, kFont, w - 2 * kPad);
     const double lw = TextWidth(label, kFont);
-    const double ly = top + kFont + (kFont + 2) * static_cast<double>(marker_index++ % marker_lines);
+    const double ly =
+        top + kFont + (kFont + 2) * static_cast<double>(marker_index++ % marker_lines);
     std::string anchor = "start";
     double lx = px + 4;
     if (lx + lw > w - kPad) {

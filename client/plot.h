@@ -36,7 +36,7 @@ struct PlotOptions {
   // Clip the y axis at this value: higher points are drawn on the top edge (e.g. an LR range
   // test's loss explosion). Unset: fit all points.
   std::optional<double> y_max;
-  int width = 800;   // pixels
+  int width = 800;  // pixels
   // Pixels without the legend: the legend goes below the x label, in as many rows as it needs,
   // and the canvas grows by them.
   int height = 500;

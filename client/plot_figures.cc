@@ -46,8 +46,8 @@ std::string MetricAxisLabel(const std::string& metric) {
     if (c == '_') c = ' ';
   }
   auto ends_with = [&](const std::string& tail) {
-    return words.size() >= tail.size() && words.compare(words.size() - tail.size(), tail.size(),
-                                                        tail) == 0;
+    return words.size() >= tail.size() &&
+           words.compare(words.size() - tail.size(), tail.size(), tail) == 0;
   };
   if (ends_with("auc")) words = absl::StrCat(words.substr(0, words.size() - 3), "AUC");
   if (ends_with("ams")) words = absl::StrCat(words.substr(0, words.size() - 3), "AMS");

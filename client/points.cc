@@ -2,8 +2,8 @@
 
 #include <set>
 
-#include "core/trial_spec.h"
 #include "core/stats.h"
+#include "core/trial_spec.h"
 
 namespace hypersweep {
 

@@ -15,7 +15,7 @@ namespace hypersweep {
 struct Point {
   std::map<std::string, std::string> params;  // swept values without fold and seed
   std::string label;  // what differs from the other points, in words (client/series_label.h)
-  std::vector<const v1::Trial*> trials;       // in the order given
+  std::vector<const v1::Trial*> trials;  // in the order given
 };
 
 // Groups trials into points (in order of first appearance) and labels each by what differs

@@ -44,9 +44,8 @@ std::string ParamName(const std::string& key) {
 
 // The parameters whose value the spec-based descriptions already show.
 bool DescribedBySpec(const std::string& key) {
-  static const std::set<std::string> kKeys = {"batch_size", "momentum", "weight_decay",
-                                              "epochs",     "schedule", "max_lr",
-                                              "optimizer"};
+  static const std::set<std::string> kKeys = {"batch_size", "momentum", "weight_decay", "epochs",
+                                              "schedule",   "max_lr",   "optimizer"};
   return kKeys.count(key) > 0 || key.rfind("schedule.", 0) == 0;
 }
 
@@ -65,9 +64,9 @@ Descriptions Describe(const SeriesSubject& s, int precision) {
     d.emplace_back("momentum", DescribeMomentum(t, precision));
     d.emplace_back("wd", absl::StrCat("wd ", LabelNumber(t.weight_decay, precision)));
     d.emplace_back("epochs", absl::StrCat(t.epochs, t.epochs == 1 ? " epoch" : " epochs"));
-    d.emplace_back("optimizer", absl::StrCat("optimizer ", t.optimizer.kind == OptimizerSpec::Kind::kSgd
-                                                               ? "sgd"
-                                                               : "adamw"));
+    d.emplace_back("optimizer",
+                   absl::StrCat("optimizer ",
+                                t.optimizer.kind == OptimizerSpec::Kind::kSgd ? "sgd" : "adamw"));
   } else {
     std::string schedule = param("schedule").empty() ? "all" : KindWords(param("schedule"));
     if (!param("max_lr").empty()) absl::StrAppend(&schedule, " max_lr ", param("max_lr"));

@@ -289,13 +289,15 @@ int Main(int argc, char** argv) {
         }
         return nullptr;
       };
-      for (const auto& [lr, a, b] :
-           {std::tuple<const char*, const char*, const char*>{
-                "a constant LR of 0.01", "constant lr 0.01, momentum 0.95\xE2\x86\x92" "0.85",
-                "constant lr 0.01, momentum 0.9"},
-            {"the triangular LR cycle 0.001-0.05",
-             "triangular 0.001-0.05, momentum 0.95\xE2\x86\x92" "0.85",
-             "triangular 0.001-0.05, momentum 0.9"}}) {
+      for (const auto& [lr, a, b] : {std::tuple<const char*, const char*, const char*>{
+                                         "a constant LR of 0.01",
+                                         "constant lr 0.01, momentum 0.95\xE2\x86\x92"
+                                         "0.85",
+                                         "constant lr 0.01, momentum 0.9"},
+                                     {"the triangular LR cycle 0.001-0.05",
+                                      "triangular 0.001-0.05, momentum 0.95\xE2\x86\x92"
+                                      "0.85",
+                                      "triangular 0.001-0.05, momentum 0.9"}}) {
         const Point *cycled = find(a), *constant = find(b);
         if (!cycled || !constant) continue;
         rep.Finding(absl::StrCat(

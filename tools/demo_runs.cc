@@ -87,15 +87,16 @@ std::string ScheduleLabel(const json& spec) {
   t.momentum = spec.contains("momentum") && spec["momentum"].is_number()
                    ? spec["momentum"].get<double>()
                    : t.momentum;
-  const bool cycled =
-      std::visit([](const auto& k) -> bool {
+  const bool cycled = std::visit(
+      [](const auto& k) -> bool {
         using K = std::decay_t<decltype(k)>;
         if constexpr (std::is_same_v<K, OneCycleSchedule> || std::is_same_v<K, CyclicSchedule>) {
           return k.cycle_momentum;
         } else {
           return false;
         }
-      }, schedule->kind);
+      },
+      schedule->kind);
   if (cycled) absl::StrAppend(&label, ", ", DescribeMomentum(t));
   return label;
 }

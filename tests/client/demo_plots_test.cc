@@ -32,15 +32,15 @@ using ::testing::_;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Invoke;
-using ::testing::Not;
 using ::testing::NiceMock;
+using ::testing::Not;
 using testing_xml::Element;
 
 constexpr int kRangeTestsPerGroup = 3;  // the demo's auto.range_tests (the default)
 
 // What the coordinator holds for the demo: sweeps by id, their trials, metrics and LR curves.
 struct Demo {
-  std::vector<v1::Sweep> sweeps;  // in the file's order
+  std::vector<v1::Sweep> sweeps;                         // in the file's order
   std::map<std::string, std::vector<v1::Trial>> trials;  // by sweep id
   std::map<std::string, v1::TrialMetrics> metrics;       // by trial id
   std::map<std::string, v1::GetLrCurveResponse> curves;  // by trial id
@@ -65,8 +65,8 @@ v1::Trial MakeTrial(const std::string& sweep_id, int index, const TrialSpec& spe
 // The demo's sweeps, expanded; auto LRs resolved the way the coordinator does it.
 Demo MakeDemo() {
   Demo demo;
-  const std::string text =
-      test_support::ReadFile(std::string(HYPERSWEEP_SOURCE_DIR) + "/examples/sweeps/smith-demo.yaml");
+  const std::string text = test_support::ReadFile(std::string(HYPERSWEEP_SOURCE_DIR) +
+                                                  "/examples/sweeps/smith-demo.yaml");
   int n = 0;
   for (absl::string_view doc : absl::StrSplit(text, "\n---\n")) {
     auto spec = ParseSweepSpec(std::string(doc));
@@ -225,8 +225,9 @@ class DemoPlotsTest : public ::testing::Test {
   static std::vector<std::string> Legend(const Element& root) {
     std::vector<const Element*> groups;
     root.Collect(
-        [](const Element& e) { return e.name == "g" && e.attrs.count("class") &&
-                                      e.attrs.at("class") == "legend"; },
+        [](const Element& e) {
+          return e.name == "g" && e.attrs.count("class") && e.attrs.at("class") == "legend";
+        },
         &groups);
     std::vector<std::string> out;
     for (const Element* g : groups) {
@@ -248,11 +249,16 @@ const std::string kMean = " (mean of 3 \xC2\xB1 SE)";
 
 TEST_F(DemoPlotsTest, EveryPlotOfTheDemoIsReadable) {
   const std::vector<std::tuple<const char*, const char*, const char*>> plots = {
-      {"lr-range-test", "lr-finder", "val_loss"},  {"schedules", "curves", "val_loss"},
-      {"schedules", "schedule", "lr"},            {"one-cycle", "curves", "val_accuracy"},
-      {"one-cycle", "lr-finder", "val_loss"},     {"batch-sizes", "time", "val_loss"},
-      {"batch-sizes", "lr-finder", "val_loss"},   {"momentum-constant", "curves", "val_loss"},
-      {"momentum-cycled", "curves", "val_loss"},  {"weight-decay", "curves", "val_loss"},
+      {"lr-range-test", "lr-finder", "val_loss"},
+      {"schedules", "curves", "val_loss"},
+      {"schedules", "schedule", "lr"},
+      {"one-cycle", "curves", "val_accuracy"},
+      {"one-cycle", "lr-finder", "val_loss"},
+      {"batch-sizes", "time", "val_loss"},
+      {"batch-sizes", "lr-finder", "val_loss"},
+      {"momentum-constant", "curves", "val_loss"},
+      {"momentum-cycled", "curves", "val_loss"},
+      {"weight-decay", "curves", "val_loss"},
       {"one-cycle-baseline", "curves", "val_loss"}};
   for (const auto& [sweep, kind, metric] : plots) {
     SCOPED_TRACE(absl::StrCat(sweep, " ", kind));
@@ -265,9 +271,9 @@ TEST_F(DemoPlotsTest, EveryPlotOfTheDemoIsReadable) {
 TEST_F(DemoPlotsTest, LegendsNameWhatDiffersInWords) {
   auto root = Plot("schedules", "curves", "val_loss");
   ASSERT_NE(root, nullptr);
-  EXPECT_THAT(Legend(*root), ElementsAre("constant lr 0.05" + kMean, "constant lr 0.01" + kMean,
-                                         "triangular 0.005-0.1" + kMean,
-                                         "cosine restarts lr 0.1 T0 4" + kMean));
+  EXPECT_THAT(Legend(*root),
+              ElementsAre("constant lr 0.05" + kMean, "constant lr 0.01" + kMean,
+                          "triangular 0.005-0.1" + kMean, "cosine restarts lr 0.1 T0 4" + kMean));
   root = Plot("batch-sizes", "time", "val_loss");
   ASSERT_NE(root, nullptr);
   const auto batch = Legend(*root);

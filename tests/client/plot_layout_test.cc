@@ -53,13 +53,16 @@ std::vector<FigureCurve> TwelveLongCurves() {
   const char* schedules[] = {"1cycle max_lr 0.0963", "triangular 0.001-0.1",
                              "cosine restarts lr 0.1 T0 2"};
   const char* batches[] = {"batch 64", "batch 1024"};
-  const char* momenta[] = {"momentum 0.95\xE2\x86\x92" "0.85", "momentum 0.9"};
+  const char* momenta[] = {
+      "momentum 0.95\xE2\x86\x92"
+      "0.85",
+      "momentum 0.9"};
   int k = 0;
   for (const char* s : schedules) {
     for (const char* b : batches) {
       for (const char* m : momenta) {
-        curves.push_back(Curve(std::string(s) + ", " + b + ", " + m + ", wd 5e-4, optimizer sgd",
-                               k++));
+        curves.push_back(
+            Curve(std::string(s) + ", " + b + ", " + m + ", wd 5e-4, optimizer sgd", k++));
       }
     }
   }
@@ -107,7 +110,8 @@ TEST(PlotLayoutTest, TheDemosFiguresStayOnTheCanvas) {
     lr.push_back(c);
   }
   ExpectAllTextInside(RenderLrFinderFigure("demo-range-test", lr));
-  ExpectAllTextInside(RenderSchedulePreview("one_cycle", 4690, Curve("1cycle max_lr 0.1", 0, 10, 1)));
+  ExpectAllTextInside(
+      RenderSchedulePreview("one_cycle", 4690, Curve("1cycle max_lr 0.1", 0, 10, 1)));
 }
 
 TEST(PlotLayoutTest, LongTitlesAxisLabelsAndLabelsAreShortenedNotClipped) {

@@ -48,8 +48,12 @@ TEST(PointsTest, SchedulesAreToldApartByTheirValuesNotTheirIndex) {
                 R"({"constant": {"lr": 0.05}})")};
   auto points = GroupIntoPoints(trials);
   ASSERT_EQ(points.size(), 3u);
-  EXPECT_EQ(points[0].label, "1cycle max_lr 0.1, momentum 0.95\xE2\x86\x92" "0.85");
-  EXPECT_EQ(points[1].label, "1cycle max_lr 0.3, momentum 0.95\xE2\x86\x92" "0.85");
+  EXPECT_EQ(points[0].label,
+            "1cycle max_lr 0.1, momentum 0.95\xE2\x86\x92"
+            "0.85");
+  EXPECT_EQ(points[1].label,
+            "1cycle max_lr 0.3, momentum 0.95\xE2\x86\x92"
+            "0.85");
   EXPECT_EQ(points[2].label, "constant lr 0.05, momentum 0.9");
   for (const auto& p : points) EXPECT_THAT(p.label, ::testing::Not(::testing::HasSubstr("index")));
 

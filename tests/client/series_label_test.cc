@@ -32,8 +32,8 @@ SeriesSubject Subject(const std::string& yaml, std::map<std::string, std::string
 
 TEST(SeriesLabelTest, SeriesThatDifferOnlyInScheduleAreNamedByTheirSchedules) {
   const auto labels = SeriesLabels({
-      Subject("schedule: {constant: {lr: 0.05}}", {{"schedule", "constant"},
-                                                     {"schedule_index", "0"}}),
+      Subject("schedule: {constant: {lr: 0.05}}",
+              {{"schedule", "constant"}, {"schedule_index", "0"}}),
       Subject("schedule: {one_cycle: {max_lr: 0.096, cycle_momentum: false}}",
               {{"schedule", "one_cycle"}, {"schedule_index", "1"}}),
       Subject("schedule: {cyclic: {base_lr: 0.001, max_lr: 0.1, step_size_up_epochs: 2, "
@@ -43,9 +43,8 @@ TEST(SeriesLabelTest, SeriesThatDifferOnlyInScheduleAreNamedByTheirSchedules) {
               {{"schedule", "cosine_restarts"}, {"schedule_index", "3"}}),
       Subject("schedule: {lr_range_test: {}}", {{"role", "lr_range_test"}}),
   });
-  EXPECT_THAT(labels, ElementsAre("constant lr 0.05", "1cycle max_lr 0.096",
-                                  "triangular 0.001-0.1", "cosine restarts lr 0.1 T0 2",
-                                  "LR range test"));
+  EXPECT_THAT(labels, ElementsAre("constant lr 0.05", "1cycle max_lr 0.096", "triangular 0.001-0.1",
+                                  "cosine restarts lr 0.1 T0 2", "LR range test"));
 }
 
 TEST(SeriesLabelTest, SeriesThatDifferOnlyInWeightDecayAreNamedByIt) {
@@ -68,10 +67,10 @@ TEST(SeriesLabelTest, BatchMomentumAndOtherParamsInWords) {
   EXPECT_THAT(SeriesLabels({Subject(cyc), Subject(s + "momentum: 0.9")}),
               ElementsAre(std::string("momentum 0.95") + kArrow + "0.85", "momentum 0.9"));
   // A swept model field is named by its field; the coordinator's params never show.
-  EXPECT_THAT(SeriesLabels({Subject(s + "model: {mlp: {dropout: 0.1}}", {{"model.dropout", "0.1"},
-                                                              {"lr_warning", "uncertain"}}),
-                            Subject(s + "model: {mlp: {dropout: 0.3}}", {{"model.dropout", "0.3"},
-                                                              {"lr_warning", "other"}})}),
+  EXPECT_THAT(SeriesLabels({Subject(s + "model: {mlp: {dropout: 0.1}}",
+                                    {{"model.dropout", "0.1"}, {"lr_warning", "uncertain"}}),
+                            Subject(s + "model: {mlp: {dropout: 0.3}}",
+                                    {{"model.dropout", "0.3"}, {"lr_warning", "other"}})}),
               ElementsAre("dropout 0.1", "dropout 0.3"));
 }
 
@@ -80,22 +79,23 @@ TEST(SeriesLabelTest, BatchMomentumAndOtherParamsInWords) {
 TEST(SeriesLabelTest, AutoLrTrialsShowTheResolvedLrNotItsBookkeeping) {
   std::vector<SeriesSubject> subjects;
   for (const auto& [bs, lr] : {std::pair<int, double>{64, 0.00105831}, {128, 0.00147841}}) {
-    subjects.push_back(Subject(
-        "batch_size: " + std::to_string(bs) + "\nschedule: {one_cycle: {max_lr: " +
-            std::to_string(lr) + "}}",
-        {{"batch_size", std::to_string(bs)},
-         {"schedule", "one_cycle"},
-         {"schedule_index", "0"},
-         {"max_lr", std::to_string(lr)},
-         // Each batch size had its own range tests.
-         {"lr_from", "sw-eeb160dd-" + std::to_string(bs) + ", sw-eeb160dd-" + std::to_string(bs + 1) +
-                         " (min_div_10, geometric mean of 2)"},
-         {"role", "lr_range_test"},
-         {"seed", "1"},
-         {"fold", "0"}}));
+    subjects.push_back(
+        Subject("batch_size: " + std::to_string(bs) +
+                    "\nschedule: {one_cycle: {max_lr: " + std::to_string(lr) + "}}",
+                {{"batch_size", std::to_string(bs)},
+                 {"schedule", "one_cycle"},
+                 {"schedule_index", "0"},
+                 {"max_lr", std::to_string(lr)},
+                 // Each batch size had its own range tests.
+                 {"lr_from", "sw-eeb160dd-" + std::to_string(bs) + ", sw-eeb160dd-" +
+                                 std::to_string(bs + 1) + " (min_div_10, geometric mean of 2)"},
+                 {"role", "lr_range_test"},
+                 {"seed", "1"},
+                 {"fold", "0"}}));
   }
   const auto labels = SeriesLabels(subjects);
-  EXPECT_THAT(labels, ElementsAre("1cycle max_lr 0.00106, batch 64", "1cycle max_lr 0.00148, batch 128"));
+  EXPECT_THAT(labels,
+              ElementsAre("1cycle max_lr 0.00106, batch 64", "1cycle max_lr 0.00148, batch 128"));
   for (const auto& l : labels) {
     for (const char* bad : {"sw-", "lr_from", "schedule_index", "role", "seed", "fold", "="}) {
       EXPECT_THAT(l, Not(HasSubstr(bad))) << l;

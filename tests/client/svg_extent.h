@@ -73,8 +73,8 @@ inline std::string TextsOutsideCanvas(const Element& root) {
   std::ostringstream out;
   for (const TextBox& b : TextBoxes(root)) {
     if (b.x0 < vx || b.y0 < vy || b.x1 > vx + w || b.y1 > vy + h) {
-      out << "'" << b.text << "' spans x " << b.x0 << ".." << b.x1 << ", y " << b.y0 << ".."
-          << b.y1 << " on a canvas " << w << " x " << h << "\n";
+      out << "'" << b.text << "' spans x " << b.x0 << ".." << b.x1 << ", y " << b.y0 << ".." << b.y1
+          << " on a canvas " << w << " x " << h << "\n";
     }
   }
   return out.str();

@@ -104,15 +104,17 @@ TEST(DemoReportTest, AutoLrRunsAreNamedInWordsWithoutIds) {
     json t = Trial({{"one_cycle", {{"max_lr", 0.00127458}}}}, seed, {0.5, 0.3 + 0.01 * seed});
     t["params"] = {{"max_lr", "0.00127458"},
                    {"schedule_index", "0"},
-                   {"lr_from", "sw-eeb160dd-0, sw-eeb160dd-1, sw-eeb160dd-2 (min, geometric mean "
-                               "of 3)"}};
+                   {"lr_from",
+                    "sw-eeb160dd-0, sw-eeb160dd-1, sw-eeb160dd-2 (min, geometric mean "
+                    "of 3)"}};
     trials.push_back(t);
   }
   json base = json::array();
   for (uint64_t seed : {0, 1, 2}) base.push_back(Trial(kConstant05, seed, {0.5, 0.35}));
   const std::string md =
       Report({{"one-cycle", {{"trials", trials}}}, {"one-cycle-baseline", {{"trials", base}}}});
-  EXPECT_THAT(md, HasSubstr("| 1cycle max_lr 0.00127, momentum 0.95\xE2\x86\x92" "0.85 |"));
+  EXPECT_THAT(md, HasSubstr("| 1cycle max_lr 0.00127, momentum 0.95\xE2\x86\x92"
+                            "0.85 |"));
   EXPECT_THAT(md, HasSubstr("| constant lr 0.05 |"));
   EXPECT_THAT(md, HasSubstr("1cycle's max_lr, 0.00127458, came from 3 range tests (min, geometric "
                             "mean of 3)."));

@@ -53,13 +53,16 @@ TEST(DemoRunsTest, ScheduleLabelsAreThePlotsWords) {
                                {"step_size_up_epochs", 2},
                                {"base_momentum", 0.85},
                                {"max_momentum", 0.95}}}}}}),
-            "constant lr 0.01, momentum 0.95\xE2\x86\x92" "0.85");
-  EXPECT_EQ(ScheduleLabel({{"schedule",
-                            {{"cosine_restarts",
-                              {{"max_lr", 0.1}, {"t_0_epochs", 4}, {"eta_min", 0.001}}}}}}),
-            "cosine restarts lr 0.1 T0 4");
+            "constant lr 0.01, momentum 0.95\xE2\x86\x92"
+            "0.85");
+  EXPECT_EQ(
+      ScheduleLabel(
+          {{"schedule",
+            {{"cosine_restarts", {{"max_lr", 0.1}, {"t_0_epochs", 4}, {"eta_min", 0.001}}}}}}),
+      "cosine restarts lr 0.1 T0 4");
   EXPECT_EQ(ScheduleLabel({{"schedule", {{"one_cycle", {{"max_lr", 0.00127458}}}}}}),
-            "1cycle max_lr 0.00127, momentum 0.95\xE2\x86\x92" "0.85");
+            "1cycle max_lr 0.00127, momentum 0.95\xE2\x86\x92"
+            "0.85");
   EXPECT_EQ(ScheduleLabel({{"schedule", {{"lr_range_test", json::object()}}}}), "LR range test");
   EXPECT_EQ(ScheduleLabel({{"schedule", {{"warp_drive", {{"lr", 1}}}}}}), "warp_drive");
 }
