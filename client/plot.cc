@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -76,7 +77,50 @@ std::string TickLabel(double v) {
   return absl::StrFormat("%.6g", v);
 }
 
+// The start of each UTF-8 code point of `text` (continuation bytes are 10xxxxxx).
+std::vector<size_t> CodePointStarts(const std::string& text) {
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
+  }
+  return starts;
+}
+
+double GlyphEms(unsigned char c) {
+  if (c >= 0x80) return 1.0;  // the lead byte of a non-ASCII code point
+  static constexpr std::string_view kNarrow = "ijlIJ|!'.,:; ";
+  static constexpr std::string_view kSemi = "frt()[]{}/\\-\"";
+  static constexpr std::string_view kWide = "mwMW%@";
+  static constexpr std::string_view kBroad = "=+<>~^&#";
+  if (kNarrow.find(static_cast<char>(c)) != std::string_view::npos) return 0.34;
+  if (kSemi.find(static_cast<char>(c)) != std::string_view::npos) return 0.45;
+  if (kWide.find(static_cast<char>(c)) != std::string_view::npos) return 1.0;
+  if ((c >= 'A' && c <= 'Z') || kBroad.find(static_cast<char>(c)) != std::string_view::npos) {
+    return 0.84;
+  }
+  return 0.66;
+}
+
 }  // namespace
+
+double TextWidth(const std::string& text, double font_size) {
+  double ems = 0;
+  for (size_t i : CodePointStarts(text)) ems += GlyphEms(static_cast<unsigned char>(text[i]));
+  return ems * font_size;
+}
+
+std::string FitText(const std::string& text, double font_size, double max_width) {
+  if (TextWidth(text, font_size) <= max_width) return text;
+  const std::string kEllipsis = "\xE2\x80\xA6";  // U+2026 …
+  const std::vector<size_t> starts = CodePointStarts(text);
+  for (size_t n = starts.size(); n-- > 0;) {
+    std::string cut = text.substr(0, starts[n]);
+    while (!cut.empty() && cut.back() == ' ') cut.pop_back();
+    cut += kEllipsis;
+    if (TextWidth(cut, font_size) <= max_width) return cut;
+  }
+  return "";
+}
 
 std::string XmlEscape(const std::string& text) {
   std::string out;
@@ -150,9 +194,14 @@ std::vector<double> LogTicks(double lo, double hi) {
 
 std::string RenderSvg(const std::vector<PlotSeries>& series, const PlotOptions& options,
                       const std::vector<PlotMarker>& markers) {
-  const int w = options.width, h = options.height;
-  const int legend_w = 220;
-  const double left = 80, right = w - legend_w - 20, top = 40, bottom = h - 60;
+  // Layout, all from TextWidth's conservative estimate so that no text leaves the canvas: the
+  // title on top; the y label (rotated) and the y tick labels left of the plot, which is as wide
+  // as they need; the x tick labels and the x label below it; then the legend, in as many
+  // columns as its widest entry allows and as many rows as it takes, below everything, the
+  // canvas growing downwards to hold it (options.height is the height without the legend).
+  // Text too long for its place is shortened with an ellipsis (FitText).
+  constexpr double kFont = 12, kTitleFont = 15, kPad = 8, kRow = 18, kSwatch = 26, kColGap = 18;
+  const double w = std::max(options.width, 200), h = std::max(options.height, 160);
 
   Axis x, y;
   std::vector<double> xs, ys;
@@ -168,20 +217,50 @@ std::string RenderSvg(const std::vector<PlotSeries>& series, const PlotOptions& 
     for (double& v : ys) v = std::min(v, *options.y_max);
   }
   FitRange(ys, options.log_y, &y, /*pad=*/true);
+  const auto x_ticks = x.log ? LogTicks(x.lo, x.hi) : LinearTicks(x.lo, x.hi);
+  const auto y_ticks = y.log ? LogTicks(y.lo, y.hi) : LinearTicks(y.lo, y.hi);
+
+  // Margins: the y label's line (x from kPad to kPad + 1.3 em), the widest y tick label and 8px to
+  // the axis; half of the first and last x tick labels, which are centred on the plot's edges.
+  const double ylabel_x = kPad + kFont;  // baseline of the rotated y label
+  double y_tick_w = 0;
+  for (double t : y_ticks) y_tick_w = std::max(y_tick_w, TextWidth(TickLabel(t), kFont));
+  const double x_first_half =
+      x_ticks.empty() ? 0 : TextWidth(TickLabel(x_ticks.front()), kFont) / 2;
+  const double x_last_half = x_ticks.empty() ? 0 : TextWidth(TickLabel(x_ticks.back()), kFont) / 2;
+  const double left =
+      std::max({60.0, ylabel_x + 0.3 * kFont + 6 + y_tick_w + 8, kPad + x_first_half});
+  const double right = w - std::max(20.0, kPad + x_last_half);
+  const double top = 40, bottom = h - 60;
   x.pixel_lo = left;
   x.pixel_hi = right;
   y.pixel_lo = bottom;
   y.pixel_hi = top;
 
+  // The legend's grid.
+  double widest = 0;
+  for (const auto& s : series) widest = std::max(widest, kSwatch + TextWidth(s.label, kFont));
+  const double legend_room = w - 2 * kPad;
+  const double col_w = std::min(widest, legend_room) + kColGap;
+  const size_t cols = series.empty()
+                          ? 1
+                          : std::clamp<size_t>(static_cast<size_t>((legend_room + kColGap) / col_w),
+                                               1, series.size());
+  const size_t rows = (series.size() + cols - 1) / cols;
+  const double legend_top = h + 2;  // the first row's swatch line
+  const double total_h = rows == 0 ? h : h + kRow * static_cast<double>(rows) + 4;
+  const double label_room = std::min(widest, legend_room) - kSwatch;
+  const int canvas_w = static_cast<int>(w), canvas_h = static_cast<int>(std::ceil(total_h));
+
   std::string svg = absl::StrFormat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d "
-      "%d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "%d\" font-family=\"sans-serif\" font-size=\"%g\">\n"
       "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
-      w, h, w, h, w, h);
-  absl::StrAppend(&svg, "<text class=\"title\" x=\"", Num((left + right) / 2), "\" y=\"22\"",
-                  " text-anchor=\"middle\" font-size=\"15\">", XmlEscape(options.title),
-                  "</text>\n");
+      canvas_w, canvas_h, canvas_w, canvas_h, kFont, canvas_w, canvas_h);
+  absl::StrAppend(&svg, "<text class=\"title\" x=\"", Num(w / 2), "\" y=\"22\"",
+                  " text-anchor=\"middle\" font-size=\"", kTitleFont, "\">",
+                  XmlEscape(FitText(options.title, kTitleFont, w - 2 * kPad)), "</text>\n");
 
   // Grid, ticks and tick labels.
   absl::StrAppend(&svg, "<g class=\"axes\" stroke=\"#000\" fill=\"none\">\n");
@@ -189,8 +268,6 @@ std::string RenderSvg(const std::vector<PlotSeries>& series, const PlotOptions& 
                   "\" y2=\"", Num(bottom), "\"/>\n");
   absl::StrAppend(&svg, "<line x1=\"", Num(left), "\" y1=\"", Num(top), "\" x2=\"", Num(left),
                   "\" y2=\"", Num(bottom), "\"/>\n</g>\n");
-  const auto x_ticks = x.log ? LogTicks(x.lo, x.hi) : LinearTicks(x.lo, x.hi);
-  const auto y_ticks = y.log ? LogTicks(y.lo, y.hi) : LinearTicks(y.lo, y.hi);
   absl::StrAppend(&svg, "<g class=\"xticks\">\n");
   for (double t : x_ticks) {
     const double px = x.Map(t);
@@ -212,12 +289,17 @@ std::string RenderSvg(const std::vector<PlotSeries>& series, const PlotOptions& 
                     "\" text-anchor=\"end\">", XmlEscape(TickLabel(t)), "</text>\n");
   }
   absl::StrAppend(&svg, "</g>\n");
-  absl::StrAppend(&svg, "<text class=\"xlabel\" x=\"", Num((left + right) / 2), "\" y=\"",
-                  Num(h - 20.0), "\" text-anchor=\"middle\">",
-                  XmlEscape(options.x_label + (x.log ? " (log scale)" : "")), "</text>\n");
-  absl::StrAppend(&svg, "<text class=\"ylabel\" x=\"18\" y=\"", Num((top + bottom) / 2),
-                  "\" text-anchor=\"middle\" transform=\"rotate(-90 18 ", Num((top + bottom) / 2),
-                  ")\">", XmlEscape(options.y_label + (y.log ? " (log scale)" : "")), "</text>\n");
+  const double x_mid = (left + right) / 2, y_mid = (top + bottom) / 2;
+  const std::string x_label = options.x_label + (x.log ? " (log scale)" : "");
+  const std::string y_label = options.y_label + (y.log ? " (log scale)" : "");
+  absl::StrAppend(&svg, "<text class=\"xlabel\" x=\"", Num(x_mid), "\" y=\"", Num(h - 24),
+                  "\" text-anchor=\"middle\">",
+                  XmlEscape(FitText(x_label, kFont, 2 * std::min(x_mid - kPad, w - kPad - x_mid))),
+                  "</text>\n");
+  absl::StrAppend(&svg, "<text class=\"ylabel\" x=\"", Num(ylabel_x), "\" y=\"", Num(y_mid),
+                  "\" text-anchor=\"middle\" transform=\"rotate(-90 ", Num(ylabel_x), " ",
+                  Num(y_mid), ")\">", XmlEscape(FitText(y_label, kFont, bottom - top)),
+                  "</text>\n");
 
   // Bands first so lines draw on top.
   for (size_t i = 0; i < series.size(); ++i) {
@@ -261,26 +343,45 @@ std::string RenderSvg(const std::vector<PlotSeries>& series, const PlotOptions& 
                       "\" r=\"3\" fill=\"", kPalette[i % kPaletteSize], "\"/>\n");
     }
   }
+  // Marker labels: right of their line when they fit there, else left of it, else from the left
+  // edge; one line lower for each marker so that labels of close markers do not overprint.
+  const size_t marker_lines =
+      std::max<size_t>(1, static_cast<size_t>((bottom - top - kFont) / (kFont + 2)));
+  size_t marker_index = 0;
   for (const auto& m : markers) {
     if (!Usable(m.x, x.log)) continue;
     const double px = x.Map(m.x);
     absl::StrAppend(&svg, "<line class=\"marker\" x1=\"", Num(px), "\" y1=\"", Num(top), "\" x2=\"",
                     Num(px), "\" y2=\"", Num(bottom),
                     "\" stroke=\"#555\" stroke-dasharray=\"5,4\"/>\n");
-    absl::StrAppend(&svg, "<text x=\"", Num(px + 4), "\" y=\"", Num(top + 12), "\">",
-                    XmlEscape(m.label), "</text>\n");
+    const std::string label = FitText(m.label, kFont, w - 2 * kPad);
+    const double lw = TextWidth(label, kFont);
+    const double ly =
+        top + kFont + (kFont + 2) * static_cast<double>(marker_index++ % marker_lines);
+    std::string anchor = "start";
+    double lx = px + 4;
+    if (lx + lw > w - kPad) {
+      if (px - 4 - lw >= kPad) {
+        lx = px - 4;
+        anchor = "end";
+      } else {
+        lx = kPad;
+      }
+    }
+    absl::StrAppend(&svg, "<text class=\"marker-label\" x=\"", Num(lx), "\" y=\"", Num(ly),
+                    "\" text-anchor=\"", anchor, "\">", XmlEscape(label), "</text>\n");
   }
 
-  // Legend.
+  // Legend: row-major in `cols` columns below the x label.
   absl::StrAppend(&svg, "<g class=\"legend\">\n");
   for (size_t i = 0; i < series.size(); ++i) {
-    const double ly = top + 10 + 18.0 * i;
-    const double lx = w - legend_w;
+    const double ly = legend_top + kRow * static_cast<double>(i / cols);
+    const double lx = kPad + col_w * static_cast<double>(i % cols);
     absl::StrAppend(&svg, "<line x1=\"", Num(lx), "\" y1=\"", Num(ly), "\" x2=\"", Num(lx + 20),
                     "\" y2=\"", Num(ly), "\" stroke=\"", kPalette[i % kPaletteSize],
                     "\" stroke-width=\"3\"/>");
-    absl::StrAppend(&svg, "<text x=\"", Num(lx + 26), "\" y=\"", Num(ly + 4), "\">",
-                    XmlEscape(series[i].label), "</text>\n");
+    absl::StrAppend(&svg, "<text x=\"", Num(lx + kSwatch), "\" y=\"", Num(ly + 4), "\">",
+                    XmlEscape(FitText(series[i].label, kFont, label_room)), "</text>\n");
   }
   absl::StrAppend(&svg, "</g>\n</svg>\n");
   return svg;

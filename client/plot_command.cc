@@ -141,7 +141,7 @@ absl::StatusOr<std::vector<LrRangeCurve>> LrRangeCurves(SweepClient& client,
       ASSIGN_OR_RETURN(auto curve, client.GetLrCurve(t->id()));
       if (curve.points_size() == 0) continue;
       LrRangeCurve c;
-      c.label = p.trials.size() > 1 ? absl::StrCat(p.label, " seed=", t->seed()) : p.label;
+      c.label = p.trials.size() > 1 ? absl::StrCat(p.label, ", seed ", t->seed()) : p.label;
       for (const auto& q : curve.points()) {
         if (q.diverged() || !std::isfinite(q.smoothed_loss())) continue;
         c.lr.push_back(q.lr());

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "client/output.h"
@@ -30,6 +32,32 @@ PlotSeries Series(const FigureCurve& c) {
 
 }  // namespace
 
+std::string MetricAxisLabel(const std::string& metric) {
+  std::string words = metric;
+  for (const auto& [prefix, name] : {std::pair<const char*, const char*>{"val_", "validation "},
+                                     {"train_", "training "},
+                                     {"test_", "test "}}) {
+    if (words.rfind(prefix, 0) == 0) {
+      words = absl::StrCat(name, words.substr(std::strlen(prefix)));
+      break;
+    }
+  }
+  for (char& c : words) {
+    if (c == '_') c = ' ';
+  }
+  auto ends_with = [&](const std::string& tail) {
+    return words.size() >= tail.size() &&
+           words.compare(words.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (ends_with("auc")) words = absl::StrCat(words.substr(0, words.size() - 3), "AUC");
+  if (ends_with("ams")) words = absl::StrCat(words.substr(0, words.size() - 3), "AMS");
+  if (ends_with("accuracy") || ends_with("AUC")) return absl::StrCat(words, " (fraction)");
+  if (ends_with("seconds")) return absl::StrCat(words.substr(0, words.size() - 7), "time (s)");
+  if (ends_with("samples per second")) return absl::StrCat(words, " (1/s)");
+  if (words == "lr") return "learning rate";
+  return words;
+}
+
 std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
                               const std::string& metric, const std::vector<FigureCurve>& curves) {
   PlotOptions po;
@@ -37,12 +65,12 @@ std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
     case SweepFigure::kCurves:
       po.title = absl::StrCat(sweep_name, ": ", metric, " per epoch");
       po.x_label = "epoch";
-      po.y_label = metric;
+      po.y_label = MetricAxisLabel(metric);
       break;
     case SweepFigure::kTime:
       po.title = absl::StrCat(sweep_name, ": ", metric, " against training time");
-      po.x_label = "wall-clock training seconds";
-      po.y_label = metric;
+      po.x_label = "wall-clock training time (s)";
+      po.y_label = MetricAxisLabel(metric);
       break;
     case SweepFigure::kSchedules:
       po.title = absl::StrCat(sweep_name, ": learning-rate schedules");
@@ -61,7 +89,7 @@ std::string RenderLrFinderFigure(const std::string& sweep_name,
   PlotOptions po;
   po.title = absl::StrCat(sweep_name, ": LR range test");
   po.x_label = "learning rate";
-  po.y_label = "smoothed loss";
+  po.y_label = "training loss (smoothed)";
   po.log_x = true;
   std::vector<PlotSeries> series;
   std::vector<PlotMarker> markers;

@@ -14,7 +14,7 @@ namespace hypersweep {
 
 // One curve of a figure: y against x, possibly the mean over several trials.
 struct FigureCurve {
-  std::string label;  // the point's label ("batch_size=256, schedule=one_cycle")
+  std::string label;  // the point's label ("1cycle max_lr 0.096, batch 256": client/series_label)
   std::vector<double> x;
   std::vector<double> y;
   std::vector<double> se;  // empty, or the standard error of each y
@@ -38,7 +38,13 @@ enum class SweepFigure {
   kSchedules,  // each point's learning rate per epoch (metric unused)
 };
 
-// A figure of a sweep named `sweep_name`, one curve per point.
+// A metric's axis label in words with its unit where it has one: "validation loss",
+// "validation accuracy (fraction)", "elapsed time (s)", "learning rate"; other names with
+// their underscores as spaces.
+std::string MetricAxisLabel(const std::string& metric);
+
+// A figure of a sweep named `sweep_name`, one curve per point. Axes: "epoch" or "wall-clock
+// training time (s)" against MetricAxisLabel(metric), or "learning rate" per epoch.
 std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
                               const std::string& metric, const std::vector<FigureCurve>& curves);
 

@@ -2,10 +2,26 @@
 
 #include <set>
 
-#include "absl/strings/str_join.h"
 #include "core/stats.h"
+#include "core/trial_spec.h"
 
 namespace hypersweep {
+
+SeriesSubject SubjectOf(const v1::Trial& trial) {
+  SeriesSubject s;
+  s.params.insert(trial.params().begin(), trial.params().end());
+  if (!s.params.count("schedule") && !trial.schedule().empty()) {
+    s.params["schedule"] = trial.schedule();
+  }
+  if (!trial.spec_json().empty()) {
+    ParseOptions options;
+    options.allow_auto = true;  // an auto LR not resolved yet reads "auto"
+    if (auto spec = ParseTrialSpec(trial.spec_json(), options); spec.ok()) {
+      s.spec = *std::move(spec);
+    }
+  }
+  return s;
+}
 
 std::vector<Point> GroupIntoPoints(const std::vector<v1::Trial>& trials) {
   std::vector<Point> points;
@@ -19,39 +35,11 @@ std::vector<Point> GroupIntoPoints(const std::vector<v1::Trial>& trials) {
     if (inserted) points.push_back(Point{key, "", {}});
     points[it->second].trials.push_back(&t);
   }
-  // Keys whose value is not the same in every point.
-  std::set<std::string> all_keys, differing;
-  for (const auto& p : points) {
-    for (const auto& [k, v] : p.params) all_keys.insert(k);
-  }
-  for (const auto& k : all_keys) {
-    std::set<std::string> values;
-    for (const auto& p : points) {
-      auto it = p.params.find(k);
-      values.insert(it == p.params.end() ? "" : it->second);
-    }
-    if (values.size() > 1) differing.insert(k);
-  }
-  // schedule_index only tells apart points that nothing else does (two one_cycle entries).
-  auto make_labels = [&](bool with_index) {
-    std::set<std::string> seen;
-    for (auto& p : points) {
-      std::vector<std::string> parts;
-      for (const auto& k : differing) {
-        if (k == "schedule_index" && !with_index) continue;
-        auto it = p.params.find(k);
-        if (it != p.params.end()) parts.push_back(k + "=" + it->second);
-      }
-      if (parts.empty()) {
-        auto it = p.params.find("schedule");
-        parts.push_back(it != p.params.end() ? it->second : "all");
-      }
-      p.label = absl::StrJoin(parts, ", ");
-      seen.insert(p.label);
-    }
-    return seen.size() == points.size();
-  };
-  if (!make_labels(false)) make_labels(true);
+  // Each point is named by what differs between the points, in human terms (client/series_label).
+  std::vector<SeriesSubject> subjects;
+  for (const auto& p : points) subjects.push_back(SubjectOf(*p.trials.front()));
+  const std::vector<std::string> labels = SeriesLabels(subjects);
+  for (size_t i = 0; i < points.size(); ++i) points[i].label = labels[i];
   return points;
 }
 

@@ -56,6 +56,22 @@ class Report {
   std::vector<std::string> summary_;
 };
 
+// Where an auto LR came from, without the range tests' ids: lr_from is "ID, ID, ... (HOW)".
+std::string LrSource(const Run& r) {
+  const std::string from = r.Param("lr_from");
+  if (from.empty()) return "";
+  const size_t open = from.find(" (");
+  const std::string ids = from.substr(0, open);
+  const int tests = 1 + static_cast<int>(std::count(ids.begin(), ids.end(), ','));
+  std::string how;
+  if (open != std::string::npos && from.back() == ')') {
+    how = absl::StrCat(" (", from.substr(open + 2, from.size() - open - 3), ")");
+  }
+  const std::string lr = r.Param("max_lr");
+  return absl::StrCat("1cycle's max_lr", lr.empty() ? "" : absl::StrCat(", ", lr, ","),
+                      " came from ", tests, " range test", tests == 1 ? "" : "s", how, ". ");
+}
+
 std::optional<json> Exp(const std::string& dir, const std::string& name) {
   auto j = Load(dir + "/" + name + ".json");
   if (!j)
@@ -198,7 +214,7 @@ int Main(int argc, char** argv) {
       const Point& oc = pts.front();
       const Point& c = base.front();
       rep.Finding(absl::StrCat(
-          "1cycle's LR came from its range tests: ", oc.first().Param("lr_from"), ". ",
+          LrSource(oc.first()),
           Comparison(absl::StrFormat("1cycle (%d epoch(s), final)",
                                      static_cast<int>(oc.first().epochs.size())),
                      absl::StrFormat("%s (%d epoch(s), best)", c.label,
@@ -273,12 +289,15 @@ int Main(int argc, char** argv) {
         }
         return nullptr;
       };
-      for (const auto& [lr, a, b] :
-           {std::tuple<const char*, const char*, const char*>{
-                "a constant LR of 0.01", "constant lr 0.01, momentum 0.95-0.85",
-                "constant lr 0.01, momentum 0.9"},
-            {"the triangular LR cycle 0.001-0.05", "triangular 0.001-0.05, momentum 0.95-0.85",
-             "triangular 0.001-0.05, momentum 0.9"}}) {
+      for (const auto& [lr, a, b] : {std::tuple<const char*, const char*, const char*>{
+                                         "a constant LR of 0.01",
+                                         "constant lr 0.01, momentum 0.95\xE2\x86\x92"
+                                         "0.85",
+                                         "constant lr 0.01, momentum 0.9"},
+                                     {"the triangular LR cycle 0.001-0.05",
+                                      "triangular 0.001-0.05, momentum 0.95\xE2\x86\x92"
+                                      "0.85",
+                                      "triangular 0.001-0.05, momentum 0.9"}}) {
         const Point *cycled = find(a), *constant = find(b);
         if (!cycled || !constant) continue;
         rep.Finding(absl::StrCat(

@@ -3,10 +3,15 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/series_label.h"
+#include "core/trial_spec.h"
+#include "yaml-cpp/yaml.h"
 
 namespace hypersweep::demo {
 
@@ -68,26 +73,32 @@ uint64_t Run::Seed() const {
 
 std::string ScheduleLabel(const json& spec) {
   if (!spec.contains("schedule")) return "?";
-  const auto& s = spec["schedule"];
-  const std::string name = s.begin().key();
-  const json& b = s.begin().value();
-  auto g = [&](const char* k) {
-    return b.contains(k) && b[k].is_number() ? absl::StrFormat("%g", b[k].get<double>())
-                                             : std::string("?");
-  };
-  if (name == "constant") return absl::StrCat("constant lr ", g("lr"));
-  if (name == "one_cycle") return absl::StrCat("1cycle max_lr ", g("max_lr"));
-  if (name == "cosine_restarts") return absl::StrCat("cosine restarts max_lr ", g("max_lr"));
-  if (name == "cyclic") {
-    std::string l = g("base_lr") == g("max_lr")
-                        ? absl::StrCat("constant lr ", g("max_lr"))
-                        : absl::StrCat("triangular ", g("base_lr"), "-", g("max_lr"));
-    if (!b.contains("cycle_momentum") || b["cycle_momentum"].get<bool>()) {
-      absl::StrAppend(&l, ", momentum ", g("max_momentum"), "-", g("base_momentum"));
-    }
-    return l;
+  ParseOptions options;
+  options.allow_auto = true;
+  auto schedule = ParseSchedule(YAML::Load(spec["schedule"].dump()), "schedule", options);
+  if (!schedule.ok()) {
+    const auto& s = spec["schedule"];
+    return s.is_object() && !s.empty() ? s.begin().key() : "?";
   }
-  return name;
+  // The plots' words (client/series_label), so that the report and its SVGs name runs alike.
+  std::string label = DescribeSchedule(*schedule);
+  TrialSpec t;
+  t.schedule = *schedule;
+  t.momentum = spec.contains("momentum") && spec["momentum"].is_number()
+                   ? spec["momentum"].get<double>()
+                   : t.momentum;
+  const bool cycled = std::visit(
+      [](const auto& k) -> bool {
+        using K = std::decay_t<decltype(k)>;
+        if constexpr (std::is_same_v<K, OneCycleSchedule> || std::is_same_v<K, CyclicSchedule>) {
+          return k.cycle_momentum;
+        } else {
+          return false;
+        }
+      },
+      schedule->kind);
+  if (cycled) absl::StrAppend(&label, ", ", DescribeMomentum(t));
+  return label;
 }
 
 std::vector<Run> Runs(const json& exp) {

@@ -39,6 +39,9 @@ struct Run {
   uint64_t Seed() const;
 };
 
+// The schedule of a trial's spec in the plots' words (client/series_label's DescribeSchedule:
+// "constant lr 0.05", "triangular 0.001-0.05", "cosine restarts lr 0.1 T0 4"), with ", momentum
+// 0.95→0.85" where the schedule cycles momentum; the schedule's name when it cannot be read.
 std::string ScheduleLabel(const json& spec);
 std::vector<Run> Runs(const json& exp);
 bool IsRangeTest(const Run& r);

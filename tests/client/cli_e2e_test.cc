@@ -534,7 +534,7 @@ TEST_F(CliE2eTest, PlotCurvesTimeAndSchedule) {
       }
     }
     EXPECT_EQ(labels.size(), 4u);
-    EXPECT_THAT(*labels.begin(), HasSubstr("weight_decay="));
+    EXPECT_THAT(*labels.begin(), HasSubstr("wd "));  // named in words (client/series_label)
     if (std::string(kind) != "schedule") {
       EXPECT_EQ(Count(*root, "band"), 4) << kind;  // mean +- SE over the 2 seeds
       EXPECT_THAT(*labels.begin(), HasSubstr("mean of 2"));
@@ -563,7 +563,7 @@ TEST_F(CliE2eTest, LrFinderPlotAndCurve) {
     ASSERT_EQ(curve["points"].size(), 60u) << t["status"] << t["reason"];
     int n = 0;
     for (const auto& p : curve["points"]) n += p["smoothed_loss"].is_number();
-    usable["batch_size=" + t["params"]["batch_size"].get<std::string>()] = n;
+    usable["batch " + t["params"]["batch_size"].get<std::string>()] = n;
     auto rows = CliCsv({"lr-curve", t["id"]});
     EXPECT_EQ(rows.size(), 60u);
     // The sweep's rule (here the default, min) and its LR, or why it has none.
@@ -581,7 +581,7 @@ TEST_F(CliE2eTest, LrFinderPlotAndCurve) {
   ASSERT_EQ(paths.size(), 2u);
   for (const auto* p : paths) {
     std::string label = p->attrs.at("data-label");
-    label = label.substr(0, label.find(' '));
+    label = label.substr(0, label.find(" ("));  // "batch 32 (min 0.01)" -> "batch 32"
     EXPECT_EQ(testing_xml::PathPoints(p->attrs.at("d")), usable.at(label)) << label;
   }
   EXPECT_THAT(ReadAll(out), HasSubstr("(log scale)"));

@@ -27,27 +27,43 @@ TEST(PointsTest, GroupsFoldsAndSeedsAndLabelsByWhatDiffers) {
   }
   auto points = GroupIntoPoints(trials);
   ASSERT_EQ(points.size(), 2u);
-  EXPECT_EQ(points[0].label, "batch_size=64");  // momentum is the same everywhere
-  EXPECT_EQ(points[1].label, "batch_size=256");
+  EXPECT_EQ(points[0].label, "batch 64");  // momentum is the same everywhere
+  EXPECT_EQ(points[1].label, "batch 256");
   EXPECT_EQ(points[0].trials.size(), 3u);
   EXPECT_EQ(points[1].trials[2]->id(), "t2562");
 }
 
-TEST(PointsTest, ScheduleIndexOnlyWhenNeeded) {
+// Two 1cycle entries of a schedule grid are told apart by their values, never by schedule_index.
+TEST(PointsTest, SchedulesAreToldApartByTheirValuesNotTheirIndex) {
+  auto with_spec = [](v1::Trial t, const std::string& schedule) {
+    t.set_spec_json(R"({"dataset": {"fashion_mnist": {}}, "schedule": )" + schedule + "}");
+    return t;
+  };
   std::vector<v1::Trial> trials = {
-      MakeTrial("a", {{"schedule", "one_cycle"}, {"schedule_index", "0"}}),
-      MakeTrial("b", {{"schedule", "one_cycle"}, {"schedule_index", "1"}}),
-      MakeTrial("c", {{"schedule", "constant"}, {"schedule_index", "2"}})};
+      with_spec(MakeTrial("a", {{"schedule", "one_cycle"}, {"schedule_index", "0"}}),
+                R"({"one_cycle": {"max_lr": 0.1}})"),
+      with_spec(MakeTrial("b", {{"schedule", "one_cycle"}, {"schedule_index", "1"}}),
+                R"({"one_cycle": {"max_lr": 0.3}})"),
+      with_spec(MakeTrial("c", {{"schedule", "constant"}, {"schedule_index", "2"}}),
+                R"({"constant": {"lr": 0.05}})")};
   auto points = GroupIntoPoints(trials);
   ASSERT_EQ(points.size(), 3u);
-  EXPECT_EQ(points[0].label, "schedule=one_cycle, schedule_index=0");
-  EXPECT_EQ(points[2].label, "schedule=constant, schedule_index=2");
+  EXPECT_EQ(points[0].label,
+            "1cycle max_lr 0.1, momentum 0.95\xE2\x86\x92"
+            "0.85");
+  EXPECT_EQ(points[1].label,
+            "1cycle max_lr 0.3, momentum 0.95\xE2\x86\x92"
+            "0.85");
+  EXPECT_EQ(points[2].label, "constant lr 0.05, momentum 0.9");
+  for (const auto& p : points) EXPECT_THAT(p.label, ::testing::Not(::testing::HasSubstr("index")));
 
-  trials.pop_back();
-  trials[1] = MakeTrial("b", {{"schedule", "constant"}, {"schedule_index", "1"}});
+  // Without a readable spec the params still name the kind, and alike points get a count.
+  trials = {MakeTrial("a", {{"schedule", "one_cycle"}, {"schedule_index", "0"}}),
+            MakeTrial("b", {{"schedule", "one_cycle"}, {"schedule_index", "1"}})};
   points = GroupIntoPoints(trials);
-  EXPECT_EQ(points[0].label, "schedule=one_cycle");
-  EXPECT_EQ(points[1].label, "schedule=constant");
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0].label, "1cycle");
+  EXPECT_EQ(points[1].label, "1cycle (2)");
 }
 
 TEST(PointsTest, SinglePointIsLabelledBySchedule) {

@@ -90,5 +90,58 @@ TEST(DemoReportTest, OneSeedGivesNoFinding) {
   EXPECT_THAT(md, HasSubstr("no standard error, so no finding either way"));
 }
 
+// An auto-LR sweep as the coordinator exports it: range tests (role=lr_range_test) and 1cycle
+// trials whose params name the range tests' ids (lr_from) and the grid's schedule_index. The
+// report names runs as the plots do and shows none of those ids or params.
+TEST(DemoReportTest, AutoLrRunsAreNamedInWordsWithoutIds) {
+  json trials = json::array();
+  for (uint64_t seed : {0, 1, 2}) {
+    json range = Trial({{"lr_range_test", json::object()}}, seed, {2.0});
+    range["params"] = {{"role", "lr_range_test"}, {"batch_size", "128"}, {"seed", "0"}};
+    trials.push_back(range);
+  }
+  for (uint64_t seed : {0, 1, 2}) {
+    json t = Trial({{"one_cycle", {{"max_lr", 0.00127458}}}}, seed, {0.5, 0.3 + 0.01 * seed});
+    t["params"] = {{"max_lr", "0.00127458"},
+                   {"schedule_index", "0"},
+                   {"lr_from",
+                    "sw-eeb160dd-0, sw-eeb160dd-1, sw-eeb160dd-2 (min, geometric mean "
+                    "of 3)"}};
+    trials.push_back(t);
+  }
+  json base = json::array();
+  for (uint64_t seed : {0, 1, 2}) base.push_back(Trial(kConstant05, seed, {0.5, 0.35}));
+  const std::string md =
+      Report({{"one-cycle", {{"trials", trials}}}, {"one-cycle-baseline", {{"trials", base}}}});
+  EXPECT_THAT(md, HasSubstr("| 1cycle max_lr 0.00127, momentum 0.95\xE2\x86\x92"
+                            "0.85 |"));
+  EXPECT_THAT(md, HasSubstr("| constant lr 0.05 |"));
+  EXPECT_THAT(md, HasSubstr("1cycle's max_lr, 0.00127458, came from 3 range tests (min, geometric "
+                            "mean of 3)."));
+  for (const char* bad : {"sw-", "lr_from", "schedule_index", "role"}) {
+    EXPECT_THAT(md, Not(HasSubstr(bad))) << md;
+  }
+}
+
+// The momentum findings pair runs by their labels, which carry cycled momentum as "max→base".
+TEST(DemoReportTest, MomentumPairsAreFoundByThePlotsLabels) {
+  const json cycled = {{"cyclic",
+                        {{"base_lr", 0.01},
+                         {"max_lr", 0.01},
+                         {"step_size_up_epochs", 2},
+                         {"base_momentum", 0.85},
+                         {"max_momentum", 0.95}}}};
+  json constant = json::array(), cyc = json::array();
+  for (uint64_t seed : {0, 1, 2}) {
+    constant.push_back(Trial(kConstant01, seed, {0.5, 0.40 + 0.001 * seed}));
+    cyc.push_back(Trial(cycled, seed, {0.5, 0.30 + 0.002 * seed}));
+  }
+  const std::string md = Report(
+      {{"momentum-constant", {{"trials", constant}}}, {"momentum-cycled", {{"trials", cyc}}}});
+  EXPECT_THAT(md, HasSubstr("| constant lr 0.01, momentum 0.9 |"));
+  EXPECT_THAT(md, HasSubstr("under a constant LR of 0.01, best validation loss: momentum cycled "
+                            "0.95-0.85 minus constant momentum 0.9"));
+}
+
 }  // namespace
 }  // namespace hypersweep

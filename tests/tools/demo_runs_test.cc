@@ -36,6 +36,37 @@ TEST(DemoRunsTest, PointsGroupTheRunsThatDifferOnlyInSeed) {
   EXPECT_EQ(MeanSe({}), "-");
 }
 
+// The report names schedules as the plots' legends do (client/series_label).
+TEST(DemoRunsTest, ScheduleLabelsAreThePlotsWords) {
+  EXPECT_EQ(ScheduleLabel({{"schedule", {{"constant", {{"lr", 0.05}}}}}}), "constant lr 0.05");
+  EXPECT_EQ(ScheduleLabel({{"schedule",
+                            {{"cyclic",
+                              {{"base_lr", 0.005},
+                               {"max_lr", 0.1},
+                               {"step_size_up_epochs", 2},
+                               {"cycle_momentum", false}}}}}}),
+            "triangular 0.005-0.1");
+  EXPECT_EQ(ScheduleLabel({{"schedule",
+                            {{"cyclic",
+                              {{"base_lr", 0.01},
+                               {"max_lr", 0.01},
+                               {"step_size_up_epochs", 2},
+                               {"base_momentum", 0.85},
+                               {"max_momentum", 0.95}}}}}}),
+            "constant lr 0.01, momentum 0.95\xE2\x86\x92"
+            "0.85");
+  EXPECT_EQ(
+      ScheduleLabel(
+          {{"schedule",
+            {{"cosine_restarts", {{"max_lr", 0.1}, {"t_0_epochs", 4}, {"eta_min", 0.001}}}}}}),
+      "cosine restarts lr 0.1 T0 4");
+  EXPECT_EQ(ScheduleLabel({{"schedule", {{"one_cycle", {{"max_lr", 0.00127458}}}}}}),
+            "1cycle max_lr 0.00127, momentum 0.95\xE2\x86\x92"
+            "0.85");
+  EXPECT_EQ(ScheduleLabel({{"schedule", {{"lr_range_test", json::object()}}}}), "LR range test");
+  EXPECT_EQ(ScheduleLabel({{"schedule", {{"warp_drive", {{"lr", 1}}}}}}), "warp_drive");
+}
+
 TEST(DemoRunsTest, ComparisonsStateTheDifferenceItsSeAndWhatItSupports) {
   const Difference clear = PairedDifference({{0, 0.30}, {1, 0.32}}, {{0, 0.40}, {1, 0.41}});
   EXPECT_THAT(Comparison("A", "B", "best val_loss", clear, /*lower_is_better=*/true),
