@@ -223,19 +223,7 @@ class DemoPlotsTest : public ::testing::Test {
   }
 
   static std::vector<std::string> Legend(const Element& root) {
-    std::vector<const Element*> groups;
-    root.Collect(
-        [](const Element& e) {
-          return e.name == "g" && e.attrs.count("class") && e.attrs.at("class") == "legend";
-        },
-        &groups);
-    std::vector<std::string> out;
-    for (const Element* g : groups) {
-      for (const auto& c : g->children) {
-        if (c->name == "text") out.push_back(c->text);
-      }
-    }
-    return out;
+    return testing_xml::GroupTexts(root, "legend");
   }
 
   Demo demo_;

@@ -23,20 +23,7 @@ std::unique_ptr<Element> ParseSvg(const std::string& svg) {
 }
 
 std::vector<std::string> Texts(const Element& root, const std::string& group_class) {
-  std::vector<const Element*> groups;
-  root.Collect(
-      [&](const Element& e) {
-        auto it = e.attrs.find("class");
-        return e.name == "g" && it != e.attrs.end() && it->second == group_class;
-      },
-      &groups);
-  std::vector<std::string> out;
-  for (const Element* g : groups) {
-    for (const auto& c : g->children) {
-      if (c->name == "text") out.push_back(c->text);
-    }
-  }
-  return out;
+  return testing_xml::GroupTexts(root, group_class);
 }
 
 TEST(XmlCheckTest, RejectsMalformedDocuments) {

@@ -194,6 +194,24 @@ inline std::vector<const Element*> SeriesPaths(const Element& root) {
   return out;
 }
 
+// The texts of the <text> children of every <g class="`group_class`"> (e.g. "legend"), in order.
+inline std::vector<std::string> GroupTexts(const Element& root, const std::string& group_class) {
+  std::vector<const Element*> groups;
+  root.Collect(
+      [&](const Element& e) {
+        auto it = e.attrs.find("class");
+        return e.name == "g" && it != e.attrs.end() && it->second == group_class;
+      },
+      &groups);
+  std::vector<std::string> out;
+  for (const Element* g : groups) {
+    for (const auto& c : g->children) {
+      if (c->name == "text") out.push_back(c->text);
+    }
+  }
+  return out;
+}
+
 }  // namespace hypersweep::testing_xml
 
 #endif  // HYPERSWEEP_TESTS_CLIENT_XML_CHECK_H_
