@@ -596,43 +596,57 @@ class FlakyStore : public Store {
   Store* inner_;
 };
 
-TEST(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
-  StoreOptions so;
-  so.path = ":memory:";
-  auto inner = Store::Open(so);
-  ASSERT_TRUE(inner.ok());
-  FlakyStore store(inner->get());
+// A scheduler over a FlakyStore (over an InMemoryStore) with a one-trial sweep submitted.
+class SchedulerFailureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions so;
+    so.path = ":memory:";
+    auto opened = Store::Open(so);
+    ASSERT_TRUE(opened.ok());
+    inner = std::move(*opened);
+    store = std::make_unique<FlakyStore>(inner.get());
+    auto created = Scheduler::Create(store.get(), &clock, SchedulerOptions());
+    ASSERT_TRUE(created.ok());
+    sched = std::move(*created);
+    submitted = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
+      sched->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n", false, 0,
+                         std::move(cb));
+    });
+    ASSERT_TRUE(submitted.ok());
+  }
+
+  std::unique_ptr<Store> inner;
+  std::unique_ptr<FlakyStore> store;
   FakeClock clock;
-  auto sched = Scheduler::Create(&store, &clock, SchedulerOptions());
-  ASSERT_TRUE(sched.ok());
-  auto submitted = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
-    (*sched)->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n", false, 0,
-                          std::move(cb));
-  });
-  ASSERT_TRUE(submitted.ok());
+  std::unique_ptr<Scheduler> sched;
+  absl::StatusOr<SubmitResult> submitted;
+};
+
+TEST_F(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
   WorkerRecord w;
   auto reg = Await<WorkerRecord>(
-      [&](Callback<WorkerRecord> cb) { (*sched)->RegisterWorker(w, std::move(cb)); });
+      [&](Callback<WorkerRecord> cb) { sched->RegisterWorker(w, std::move(cb)); });
   ASSERT_TRUE(reg.ok());
   auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-    (*sched)->Acquire(reg->id, clock.NowMs(), std::move(cb));
+    sched->Acquire(reg->id, clock.NowMs(), std::move(cb));
   });
   ASSERT_TRUE(a.ok() && a->acquired);
   const LeaseRef lease{a->trial.id, a->trial.attempt, a->trial.lease_token};
   auto report = [&](int64_t epoch) {
     return Await<ReportResult>([&](Callback<ReportResult> cb) {
-      (*sched)->ReportEpochs(lease, {EpochRecord{epoch, {{"val_loss", 1.0}}}}, "", std::move(cb));
+      sched->ReportEpochs(lease, {EpochRecord{epoch, {{"val_loss", 1.0}}}}, "", std::move(cb));
     });
   };
   ASSERT_TRUE(report(0).ok());
-  store.fail_ = true;
+  store->fail_ = true;
   EXPECT_EQ(report(1).status().code(), absl::StatusCode::kUnavailable);
-  store.fail_ = false;
+  store->fail_ = false;
   // Memory may be ahead of the file now: the scheduler refuses writes until it is rebuilt from
   // the file (here by a restart; RecoverFromFailedCommit in place, below).
   EXPECT_EQ(report(2).status().code(), absl::StatusCode::kUnavailable);
-  sched->reset();
-  auto again = Scheduler::Create(&store, &clock, SchedulerOptions());
+  sched.reset();
+  auto again = Scheduler::Create(store.get(), &clock, SchedulerOptions());
   ASSERT_TRUE(again.ok());
   auto epochs = (*again)->GetEpochs(lease.trial_id, {});
   ASSERT_TRUE(epochs.ok());
@@ -646,98 +660,72 @@ TEST(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
 
 // A failed commit no longer needs a restart: once the file takes a write again, the scheduler
 // rebuilds its state from the file in place, as a restart would.
-TEST(SchedulerFailureTest, RecoversInPlaceOnceTheFileTakesWritesAgain) {
-  StoreOptions so;
-  so.path = ":memory:";
-  auto inner = Store::Open(so);
-  ASSERT_TRUE(inner.ok());
-  FlakyStore store(inner->get());
-  FakeClock clock;
-  auto sched = Scheduler::Create(&store, &clock, SchedulerOptions());
-  ASSERT_TRUE(sched.ok());
-  EXPECT_EQ((*sched)->RecoverFromFailedCommit().code(), absl::StatusCode::kFailedPrecondition);
-  auto submitted = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
-    (*sched)->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n", false, 0,
-                          std::move(cb));
-  });
-  ASSERT_TRUE(submitted.ok());
+TEST_F(SchedulerFailureTest, RecoversInPlaceOnceTheFileTakesWritesAgain) {
+  EXPECT_EQ(sched->RecoverFromFailedCommit().code(), absl::StatusCode::kFailedPrecondition);
   WorkerRecord w;
   auto reg = Await<WorkerRecord>(
-      [&](Callback<WorkerRecord> cb) { (*sched)->RegisterWorker(w, std::move(cb)); });
+      [&](Callback<WorkerRecord> cb) { sched->RegisterWorker(w, std::move(cb)); });
   ASSERT_TRUE(reg.ok());
   auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-    (*sched)->Acquire(reg->id, clock.NowMs(), std::move(cb));
+    sched->Acquire(reg->id, clock.NowMs(), std::move(cb));
   });
   ASSERT_TRUE(a.ok() && a->acquired);
   const LeaseRef lease{a->trial.id, a->trial.attempt, a->trial.lease_token};
   auto report = [&](int64_t epoch) {
     return Await<ReportResult>([&](Callback<ReportResult> cb) {
-      (*sched)->ReportEpochs(lease, {EpochRecord{epoch, {{"val_loss", 1.0}}}}, "", std::move(cb));
+      sched->ReportEpochs(lease, {EpochRecord{epoch, {{"val_loss", 1.0}}}}, "", std::move(cb));
     });
   };
   ASSERT_TRUE(report(0).ok());
-  store.fail_ = true;
+  store->fail_ = true;
   EXPECT_EQ(report(1).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE((*sched)->broken());
+  EXPECT_TRUE(sched->broken());
   // Still failing: the probe fails, nothing changes, writes stay refused.
-  EXPECT_FALSE((*sched)->RecoverFromFailedCommit().ok());
-  EXPECT_TRUE((*sched)->broken());
-  store.fail_ = false;
+  EXPECT_FALSE(sched->RecoverFromFailedCommit().ok());
+  EXPECT_TRUE(sched->broken());
+  store->fail_ = false;
   EXPECT_EQ(report(2).status().code(), absl::StatusCode::kUnavailable);
   // A second submission while broken is refused, never acknowledged.
   auto refused = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
-    (*sched)->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.2}}\n", false, 0,
+    sched->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.2}}\n", false, 0,
                           std::move(cb));
   });
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
-  ASSERT_TRUE((*sched)->RecoverFromFailedCommit().ok());
-  EXPECT_FALSE((*sched)->broken());
+  ASSERT_TRUE(sched->RecoverFromFailedCommit().ok());
+  EXPECT_FALSE(sched->broken());
   // The state is the file's: the acknowledged epoch only, the lease kept (it was committed).
-  auto epochs = (*sched)->GetEpochs(lease.trial_id, {});
+  auto epochs = sched->GetEpochs(lease.trial_id, {});
   ASSERT_TRUE(epochs.ok());
   EXPECT_EQ(epochs->size(), 1u);
-  EXPECT_EQ((*sched)->ListSweeps().size(), 1u);
+  EXPECT_EQ(sched->ListSweeps().size(), 1u);
   auto r = report(1);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->epochs_reported, 2);
   auto fin = Await<TrialStatus>([&](Callback<TrialStatus> cb) {
-    (*sched)->FinishTrial(lease, TrialStatus::kSucceeded, FailureClass::kNone, "", std::move(cb));
+    sched->FinishTrial(lease, TrialStatus::kSucceeded, FailureClass::kNone, "", std::move(cb));
   });
   ASSERT_TRUE(fin.ok()) << fin.status();
   EXPECT_EQ(*fin, TrialStatus::kSucceeded);
-  auto sweep = (*sched)->GetSweep(submitted->sweep.record.id);
+  auto sweep = sched->GetSweep(submitted->sweep.record.id);
   ASSERT_TRUE(sweep.ok());
   EXPECT_EQ(sweep->counts.Of(TrialStatus::kSucceeded), 1);
 }
 
 // A lease granted in memory whose commit failed is gone after recovery: its worker is fenced off
 // (ABORTED) and the trial is handed out again.
-TEST(SchedulerFailureTest, ALeaseThatNeverCommittedIsFencedAfterRecovery) {
-  StoreOptions so;
-  so.path = ":memory:";
-  auto inner = Store::Open(so);
-  ASSERT_TRUE(inner.ok());
-  FlakyStore store(inner->get());
-  FakeClock clock;
-  auto sched = Scheduler::Create(&store, &clock, SchedulerOptions());
-  ASSERT_TRUE(sched.ok());
-  auto submitted = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
-    (*sched)->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n", false, 0,
-                          std::move(cb));
-  });
-  ASSERT_TRUE(submitted.ok());
+TEST_F(SchedulerFailureTest, ALeaseThatNeverCommittedIsFencedAfterRecovery) {
   auto reg = Await<WorkerRecord>(
-      [&](Callback<WorkerRecord> cb) { (*sched)->RegisterWorker(WorkerRecord{}, std::move(cb)); });
+      [&](Callback<WorkerRecord> cb) { sched->RegisterWorker(WorkerRecord{}, std::move(cb)); });
   ASSERT_TRUE(reg.ok());
-  store.fail_ = true;
+  store->fail_ = true;
   auto lost = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-    (*sched)->Acquire(reg->id, clock.NowMs(), std::move(cb));
+    sched->Acquire(reg->id, clock.NowMs(), std::move(cb));
   });
   EXPECT_FALSE(lost.ok());  // the lease's commit failed: never acknowledged
-  store.fail_ = false;
-  ASSERT_TRUE((*sched)->RecoverFromFailedCommit().ok());
+  store->fail_ = false;
+  ASSERT_TRUE(sched->RecoverFromFailedCommit().ok());
   auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-    (*sched)->Acquire(reg->id, clock.NowMs(), std::move(cb));
+    sched->Acquire(reg->id, clock.NowMs(), std::move(cb));
   });
   ASSERT_TRUE(a.ok() && a->acquired) << a.status();
   EXPECT_EQ(a->trial.attempt, 1);
