@@ -6,21 +6,19 @@
 
 namespace hypersweep {
 
+SweepState StateOf(const SweepEntry& s) {
+  const bool open = s.counts.Of(TrialStatus::kQueued) + s.counts.Of(TrialStatus::kLeased) > 0;
+  if (s.rec.cancelled) return SweepState::kCancelled;
+  if (open && !s.paused_reason.empty()) return SweepState::kPaused;
+  return open ? SweepState::kRunning : SweepState::kCompleted;
+}
+
 SweepInfo InfoOf(const SweepEntry& s) {
   SweepInfo info;
   info.record = s.rec;
   info.counts = s.counts;
-  const bool open = s.counts.Of(TrialStatus::kQueued) + s.counts.Of(TrialStatus::kLeased) > 0;
-  if (s.rec.cancelled) {
-    info.state = SweepState::kCancelled;
-  } else if (open && !s.paused_reason.empty()) {
-    info.state = SweepState::kPaused;
-    info.paused_reason = s.paused_reason;
-  } else if (open) {
-    info.state = SweepState::kRunning;
-  } else {
-    info.state = SweepState::kCompleted;
-  }
+  info.state = StateOf(s);
+  if (info.state == SweepState::kPaused) info.paused_reason = s.paused_reason;
   return info;
 }
 

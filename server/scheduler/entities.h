@@ -55,6 +55,8 @@ struct TrialEntry {
 // CANCELLED once cancelled; PAUSED while paused with a trial queued or leased; RUNNING while any
 // trial is queued or leased; else COMPLETED.
 SweepInfo InfoOf(const SweepEntry& s);
+// InfoOf(s).state without copying the record (metrics read it for every sweep at each scrape).
+SweepState StateOf(const SweepEntry& s);
 
 // The pause rule: once kPauseAfterUserErrors trials of a sweep that a worker ran have FAILED as a
 // user error with the same reason, and none has succeeded or diverged, the spec is at fault (a

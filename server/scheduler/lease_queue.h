@@ -48,6 +48,7 @@ class LeaseQueue {
   void Push(Position pos, const std::string& trial_id);
   void Remove(Position pos, const std::string& trial_id);
   bool empty() const { return queue_.empty(); }
+  size_t size() const { return queue_.size(); }  // leasable trials (metrics)
   // The trial to lease next. Requires !empty().
   const std::string& Front() const { return std::get<2>(*queue_.begin()); }
 

@@ -68,6 +68,7 @@
 #include "server/scheduler/entities.h"
 #include "server/scheduler/lease_queue.h"
 #include "server/scheduler/recovery.h"
+#include "server/scheduler/scheduler_stats.h"
 #include "server/scheduler/sweep_events.h"
 #include "server/scheduler/trial_state.h"
 #include "server/scheduler/worker_registry.h"
@@ -201,6 +202,10 @@ class Scheduler {
 
   // Stops the reaper and ends every long-poll with acquired=false.
   void Shutdown();
+
+  // Counts for monitoring (server/metrics), taken under the lock in one pass over the sweeps
+  // (scheduler_stats.cc); no pass over the trials.
+  SchedulerStats Stats() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Test hook: how many Acquire long-polls are parked, waiting for work.
   size_t TEST_WaitingAcquires() ABSL_LOCKS_EXCLUDED(mu_) {
