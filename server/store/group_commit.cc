@@ -1,5 +1,6 @@
 #include "server/store/group_commit.h"
 
+#include <chrono>
 #include <future>
 
 #include "server/store/in_memory_store.h"
@@ -70,6 +71,12 @@ void GroupCommitStore::Close() {
   if (completer_.joinable()) completer_.join();  // after every queued callback has run
 }
 
+void GroupCommitStore::SetCommitObserver(CommitObserver observer) {
+  auto shared = observer ? std::make_shared<const CommitObserver>(std::move(observer)) : nullptr;
+  absl::MutexLock lock(&mu_);
+  observer_ = std::move(shared);
+}
+
 int64_t GroupCommitStore::TEST_commits() const {
   absl::MutexLock lock(&mu_);
   return commits_;
@@ -90,10 +97,21 @@ void GroupCommitStore::WriterLoop() {
     std::vector<WriteBatch*> batches;
     for (auto& p : group) batches.push_back(&p.batch);
     std::vector<absl::Status> results(group.size());
+    const auto start = std::chrono::steady_clock::now();
     absl::Status txn = CommitGroup(batches, &results);
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    std::shared_ptr<const CommitObserver> observer;
     {
       absl::MutexLock lock(&mu_);
       ++commits_;
+      observer = observer_;
+    }
+    if (observer) {
+      std::vector<absl::Status> outcome(group.size());
+      for (size_t i = 0; i < group.size(); ++i) outcome[i] = txn.ok() ? results[i] : txn;
+      (*observer)(
+          CommitObservation{batches, outcome, txn,
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()});
     }
     Completion c;
     c.done.reserve(group.size());

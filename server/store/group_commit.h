@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -17,8 +18,24 @@
 
 namespace hypersweep {
 
+// What one group commit did, for an observer (monitoring). References are valid only during the
+// observer's call.
+struct CommitObservation {
+  const std::vector<WriteBatch*>& batches;  // the group, in order
+  // Per batch: OK when it is committed, else why not (its own error, or the transaction's).
+  const std::vector<absl::Status>& results;
+  absl::Status transaction;  // the transaction's own status
+  int64_t duration_ns = 0;   // CommitGroup's wall time (including fsync)
+};
+// Runs on the writer thread after each group, before the group's callbacks: it must be quick and
+// must not block or write to the store.
+using CommitObserver = std::function<void(const CommitObservation&)>;
+
 class GroupCommitStore : public Store {
  public:
+  // Replaces the observer (nullptr: none). Thread-safe; the next group sees it.
+  void SetCommitObserver(CommitObserver observer) ABSL_LOCKS_EXCLUDED(mu_);
+
   void WriteAsync(WriteBatch batch, std::function<void(absl::Status)> done) override;
   void Close() override;
 
@@ -61,6 +78,7 @@ class GroupCommitStore : public Store {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const CommitObserver> observer_ ABSL_GUARDED_BY(mu_);
   std::thread writer_;
 
   absl::Mutex completions_mu_;  // guards completions_ and completer_closing_
