@@ -81,6 +81,12 @@ int Run(int argc, char** argv) {
   app.add_option("--log-level", log_level, "least level logged: debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  // Metrics (docs/METRICS.md): off unless --metrics-listen; non-loopback like --listen.
+  std::string metrics_listen, metrics_token_file;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve GET /metrics (Prometheus text) on host:port, e.g. 127.0.0.1:9464");
+  app.add_option("--metrics-token-file", metrics_token_file,
+                 "bearer token /metrics asks for (needed on a non-loopback --metrics-listen)");
   CLI11_PARSE(app, argc, argv);
   {
     log::Format format = log::Format::kText;
@@ -165,14 +171,31 @@ int Run(int argc, char** argv) {
   options.registrations_per_second = registration_rate;
   options.auth = auth;
   options.grpc = grpc_options;
+  options.metrics = {metrics_listen, "", tls_cert, tls_key, insecure_plaintext};
+  if (!metrics_token_file.empty()) {
+    auto t = ReadTokenFile(metrics_token_file);
+    if (!t.ok()) return fail(std::string(t.status().message()));
+    options.metrics.bearer_token = *t;
+  }
+  if (auto s =
+          metrics_listen.empty() ? absl::OkStatus() : CheckMetricsListenPolicy(options.metrics);
+      !s.ok()) {
+    return fail(std::string(s.message()));  // exit 2, like --listen's policy
+  }
   auto coordinator = Coordinator::Start(options);
   if (!coordinator.ok()) {
     const int code = coordinator.status().code() == absl::StatusCode::kFailedPrecondition ? 3 : 2;
-    log::Error("start_failed", {{"db", db}, {"error", coordinator.status().message()},
-                                {"exit_code", code}});
+    log::Error("start_failed",
+               {{"db", db}, {"error", coordinator.status().message()}, {"exit_code", code}});
     log::Flush();
     std::cerr << "hypersweepd: " << coordinator.status().message() << "\n";
     return code;
+  }
+  if (int mp = (*coordinator)->metrics_port(); mp != 0) {
+    std::string mhost = HostOf(metrics_listen);
+    if (mhost.find(':') != std::string::npos) mhost = "[" + mhost + "]";  // IPv6
+    log::Info("serving_metrics", {{"url", absl::StrCat(tls_cert.empty() ? "http" : "https", "://",
+                                                       mhost, ":", mp, "/metrics")}});
   }
   std::string host = listen.substr(0, listen.rfind(':'));
   log::Info("serving", {{"address", absl::StrCat(host, ":", (*coordinator)->port())},

@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(
   for (auto* s : services) builder.RegisterService(s);
   builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
   builder.SetMaxSendMessageSize(64 << 20);  // pages stay under kMaxResponseBytes
+  if (options.interceptors) builder.experimental().SetInterceptorCreators(options.interceptors());
   auto server = builder.BuildAndStart();
   if (!server || (port != nullptr && *port == 0)) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));

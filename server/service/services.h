@@ -4,7 +4,9 @@
 #define HYPERSWEEP_SERVER_SERVICE_SERVICES_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -120,6 +122,10 @@ struct GrpcServerOptions {
   // The largest request the server reads; larger ones are refused by gRPC before they are parsed.
   // Responses are paged to stay below kMaxResponseBytes.
   int max_receive_bytes = kDefaultMaxReceiveBytes;
+  // Makes the server's interceptors (metrics: server/metrics/rpc_metrics.h); empty: none.
+  std::function<
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>()>
+      interceptors;
 };
 
 // Builds and starts a server with the given services, grpc.health.v1 and server reflection.
