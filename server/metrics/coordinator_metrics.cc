@@ -64,8 +64,8 @@ CoordinatorMetrics::CoordinatorMetrics(const std::string& db_path) : rpc_(regist
   commit_errors_ =
       registry_
           .AddCounter("hypersweep_commit_errors_total",
-                      "Group-commit transactions that failed (the coordinator then refuses writes "
-                      "until restarted).")
+                      "Group-commit transactions that failed (disk full, I/O error); writes are "
+                      "refused until the database takes writes again.")
           .With({});
   group_batches_ = registry_
                        .AddHistogram("hypersweep_commit_group_batches",
