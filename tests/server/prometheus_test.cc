@@ -81,7 +81,8 @@ int PortAfter(const std::string& text, const std::string& prefix) {
 
 // hypersweepd on loopback with /metrics on a kernel-chosen port.
 struct Daemon {
-  Daemon(const std::string& dir, std::vector<std::string> extra = {})
+  Daemon(const std::string& dir, std::vector<std::string> extra = {},
+         const std::string& scheme = "http")
       : log(dir + "/hypersweepd.log"),
         process(
             [&] {
@@ -96,12 +97,12 @@ struct Daemon {
         [&] {
           const std::string l = process.log();
           return l.find("listening on 127.0.0.1:") != std::string::npos &&
-                 l.find("serving metrics on http://127.0.0.1:") != std::string::npos;
+                 l.find("serving metrics on " + scheme + "://127.0.0.1:") != std::string::npos;
         },
         std::chrono::seconds(20));
     const std::string l = process.log();
     grpc_port = PortAfter(l, "listening on 127.0.0.1:");
-    metrics_port = PortAfter(l, "serving metrics on http://127.0.0.1:");
+    metrics_port = PortAfter(l, "serving metrics on " + scheme + "://127.0.0.1:");
     EXPECT_GT(grpc_port, 0) << l;
     EXPECT_GT(metrics_port, 0) << l;
   }
@@ -389,6 +390,27 @@ TEST(MetricsListenPolicyTest, WithATokenARequestWithoutItGets401) {
   ASSERT_TRUE(good);
   EXPECT_EQ(good->status, 200);
   EXPECT_THAT(good->body, HasSubstr("hypersweep_build_info{version="));
+}
+
+// With the coordinator's --tls-cert/--tls-key, /metrics is HTTPS with the same certificate: a
+// client that trusts the CA reads it, and plain HTTP gets no metrics.
+TEST(MetricsListenPolicyTest, TlsServesHttpsWithTheCoordinatorsCertificate) {
+  const std::string dir = Scratch("tls");
+  auto certs = test_support::RunCommand(std::string(HYPERSWEEP_SOURCE_DIR) +
+                                        "/deploy/tls/make-certs.sh " + dir + "/tls 127.0.0.1");
+  ASSERT_EQ(certs.status, 0) << certs.output;
+  Daemon d(dir, {"--tls-cert", dir + "/tls/server.crt", "--tls-key", dir + "/tls/server.key"},
+           "https");
+  ASSERT_GT(d.metrics_port, 0) << d.process.log();
+  httplib::SSLClient tls("127.0.0.1", d.metrics_port);
+  tls.set_ca_cert_path((dir + "/tls/ca.crt").c_str());
+  tls.enable_server_certificate_verification(true);
+  auto res = tls.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_THAT(res->body, HasSubstr("hypersweep_build_info{version="));
+  auto plain = Get(d.metrics_port, "/metrics");
+  EXPECT_TRUE(!plain || plain->body.find("hypersweep_") == std::string::npos);
 }
 
 }  // namespace
