@@ -97,12 +97,13 @@ struct Daemon {
         [&] {
           const std::string l = process.log();
           return l.find("listening on 127.0.0.1:") != std::string::npos &&
-                 l.find("serving metrics on " + scheme + "://127.0.0.1:") != std::string::npos;
+                 l.find("event=serving_metrics url=" + scheme + "://127.0.0.1:") !=
+                     std::string::npos;
         },
         std::chrono::seconds(20));
     const std::string l = process.log();
     grpc_port = PortAfter(l, "listening on 127.0.0.1:");
-    metrics_port = PortAfter(l, "serving metrics on " + scheme + "://127.0.0.1:");
+    metrics_port = PortAfter(l, "event=serving_metrics url=" + scheme + "://127.0.0.1:");
     EXPECT_GT(grpc_port, 0) << l;
     EXPECT_GT(metrics_port, 0) << l;
   }
