@@ -69,7 +69,8 @@ std::optional<FigureCurve> TimeCurve(const Point& p, const MetricsById& metrics_
 
 // The learning rate the point's (first) trial trains with, per fractional epoch; nullopt when its
 // spec cannot be read. Steps per epoch come from its reported "steps" metric.
-std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metrics_of, Io& io) {
+std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metrics_of,
+                                         std::ostream& warnings) {
   const v1::Trial* t = p.trials.front();
   ParseOptions parse_options;
   parse_options.allow_auto = true;
@@ -93,7 +94,7 @@ std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metr
   options.max_rows = kScheduleMaxPoints;
   auto rows = ScheduleTable(spec->schedule, options);
   if (!rows.ok()) {
-    *io.err << "skipping " << p.label << ": " << rows.status().message() << "\n";
+    warnings << "skipping " << p.label << ": " << rows.status().message() << "\n";
     return std::nullopt;
   }
   FigureCurve c;
@@ -109,7 +110,8 @@ std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metr
 absl::StatusOr<std::vector<FigureCurve>> PointCurves(SweepClient& client, SweepFigure kind,
                                                      const std::vector<v1::Trial>& trials,
                                                      const std::vector<Point>& points,
-                                                     const std::string& metric, Io& io) {
+                                                     const std::string& metric,
+                                                     std::ostream& warnings) {
   std::vector<std::string> ids;
   for (const auto& t : trials) ids.push_back(t.id());
   ASSIGN_OR_RETURN(auto metrics,
@@ -125,7 +127,7 @@ absl::StatusOr<std::vector<FigureCurve>> PointCurves(SweepClient& client, SweepF
     } else if (kind == SweepFigure::kTime) {
       c = TimeCurve(p, metrics_of, metric);
     } else {
-      c = ScheduleCurve(p, metrics_of, io);
+      c = ScheduleCurve(p, metrics_of, warnings);
     }
     if (c) curves.push_back(std::move(*c));
   }
@@ -164,52 +166,66 @@ absl::Status WriteFile(const std::string& path, const std::string& contents) {
   return absl::OkStatus();
 }
 
+bool IsPlotKind(const std::string& kind) {
+  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time"};
+  return kKinds->count(kind) > 0;
+}
+
+absl::Status UnknownKind(const std::string& kind) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--kind: expected curves, lr-finder, schedule or time, got '", kind, "'"));
+}
+
 }  // namespace
 
-absl::Status RunPlot(SweepClient& client, const PlotOptionsCli& options, Io& io) {
-  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time"};
-  if (!kKinds->count(options.kind)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--kind: expected curves, lr-finder, schedule or time, got '", options.kind, "'"));
-  }
-  if (options.out_path.empty()) return absl::InvalidArgumentError("--out: required");
-  ASSIGN_OR_RETURN(const v1::Sweep sweep, client.GetSweep(options.sweep_id));
-  const std::string metric = options.metric.empty() ? sweep.objective().metric() : options.metric;
+absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& sweep_id,
+                                     const std::string& kind, const std::string& metric_name,
+                                     std::ostream& warnings) {
+  if (!IsPlotKind(kind)) return UnknownKind(kind);
+  ASSIGN_OR_RETURN(const v1::Sweep sweep, client.GetSweep(sweep_id));
+  const std::string metric = metric_name.empty() ? sweep.objective().metric() : metric_name;
   v1::ListTrialsRequest req;
-  req.set_sweep_id(options.sweep_id);
+  req.set_sweep_id(sweep_id);
   ASSIGN_OR_RETURN(auto all_trials, client.ListTrials(req));
   // LR range tests are plotted only by lr-finder, and lr-finder plots only them.
-  const bool lr_finder = options.kind == "lr-finder";
+  const bool lr_finder = kind == "lr-finder";
   std::vector<v1::Trial> trials;
   for (auto& t : all_trials) {
     if ((t.schedule() == "lr_range_test") == lr_finder) trials.push_back(std::move(t));
   }
   if (trials.empty()) {
-    return absl::NotFoundError(absl::StrCat("sweep ", options.sweep_id, " has no ",
+    return absl::NotFoundError(absl::StrCat("sweep ", sweep_id, " has no ",
                                             lr_finder ? "LR range test trials" : "trials",
                                             " to plot"));
   }
   const auto points = GroupIntoPoints(trials);
-  const SweepFigure figure = options.kind == "time"       ? SweepFigure::kTime
-                             : options.kind == "schedule" ? SweepFigure::kSchedules
-                                                          : SweepFigure::kCurves;
-  std::string svg;
-  size_t series = 0;
+  const SweepFigure figure = kind == "time"       ? SweepFigure::kTime
+                             : kind == "schedule" ? SweepFigure::kSchedules
+                                                  : SweepFigure::kCurves;
+  PlotResult result;
   if (lr_finder) {
     ASSIGN_OR_RETURN(auto curves, LrRangeCurves(client, points));
-    series = curves.size();
-    if (series > 0) svg = RenderLrFinderFigure(sweep.name(), curves);
+    result.series = curves.size();
+    if (result.series > 0) result.svg = RenderLrFinderFigure(sweep.name(), curves);
   } else {
-    ASSIGN_OR_RETURN(auto curves, PointCurves(client, figure, trials, points, metric, io));
-    series = curves.size();
-    if (series > 0) svg = RenderSweepFigure(figure, sweep.name(), metric, curves);
+    ASSIGN_OR_RETURN(auto curves, PointCurves(client, figure, trials, points, metric, warnings));
+    result.series = curves.size();
+    if (result.series > 0) result.svg = RenderSweepFigure(figure, sweep.name(), metric, curves);
   }
-  if (series == 0) {
-    return absl::NotFoundError(absl::StrCat("nothing to plot for sweep ", options.sweep_id, " (no ",
+  if (result.series == 0) {
+    return absl::NotFoundError(absl::StrCat("nothing to plot for sweep ", sweep_id, " (no ",
                                             lr_finder ? "LR curves" : metric, " reported yet)"));
   }
-  RETURN_IF_ERROR(WriteFile(options.out_path, svg));
-  *io.err << "wrote " << options.out_path << " (" << series << " series)\n";
+  return result;
+}
+
+absl::Status RunPlot(SweepClient& client, const PlotOptionsCli& options, Io& io) {
+  if (!IsPlotKind(options.kind)) return UnknownKind(options.kind);
+  if (options.out_path.empty()) return absl::InvalidArgumentError("--out: required");
+  ASSIGN_OR_RETURN(const PlotResult plot,
+                   BuildPlot(client, options.sweep_id, options.kind, options.metric, *io.err));
+  RETURN_IF_ERROR(WriteFile(options.out_path, plot.svg));
+  *io.err << "wrote " << options.out_path << " (" << plot.series << " series)\n";
   return absl::OkStatus();
 }
 
