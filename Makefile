@@ -10,7 +10,7 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libtorch-dev libopenblas0-pthread dataset-fashion-mnist \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
   libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev \
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev openssl procps \
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev openssl procps libcpp-httplib-dev \
   clang libclang-rt-14-dev llvm
 # A single-node Slurm for `make test-slurm` (tests/deploy/slurm_test.cc starts its own daemons).
 DEB_SLURM_PACKAGES := slurm-wlm munge
