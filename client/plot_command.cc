@@ -167,13 +167,15 @@ absl::Status WriteFile(const std::string& path, const std::string& contents) {
 }
 
 bool IsPlotKind(const std::string& kind) {
-  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time"};
+  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time",
+                                                         "objective-history"};
   return kKinds->count(kind) > 0;
 }
 
 absl::Status UnknownKind(const std::string& kind) {
   return absl::InvalidArgumentError(
-      absl::StrCat("--kind: expected curves, lr-finder, schedule or time, got '", kind, "'"));
+      absl::StrCat("--kind: expected curves, lr-finder, schedule, time or objective-history, got '",
+                   kind, "'"));
 }
 
 }  // namespace
@@ -186,6 +188,8 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
   const std::string metric = metric_name.empty() ? sweep.objective().metric() : metric_name;
   v1::ListTrialsRequest req;
   req.set_sweep_id(sweep_id);
+  // Sorting by the metric makes the store fill in each trial's best value of it.
+  if (kind == "objective-history") req.set_sort_metric(metric);
   ASSIGN_OR_RETURN(auto all_trials, client.ListTrials(req));
   // LR range tests are plotted only by lr-finder, and lr-finder plots only them.
   const bool lr_finder = kind == "lr-finder";
@@ -197,6 +201,27 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
     return absl::NotFoundError(absl::StrCat("sweep ", sweep_id, " has no ",
                                             lr_finder ? "LR range test trials" : "trials",
                                             " to plot"));
+  }
+  if (kind == "objective-history") {
+    // Each completed trial's best objective value, in trial order (no finish times on the wire).
+    std::sort(trials.begin(), trials.end(),
+              [](const v1::Trial& a, const v1::Trial& b) { return a.index() < b.index(); });
+    std::vector<double> values;
+    for (const auto& t : trials) {
+      const bool final = t.status() != v1::QUEUED && t.status() != v1::LEASED;
+      if (final && t.has_best_value() && std::isfinite(t.best_value())) {
+        values.push_back(t.best_value());
+      }
+    }
+    if (values.empty()) {
+      return absl::NotFoundError(absl::StrCat("nothing to plot for sweep ", sweep_id,
+                                              " (no completed trial with ", metric, " yet)"));
+    }
+    PlotResult result;
+    result.series = 2;
+    result.svg = RenderObjectiveHistoryFigure(
+        sweep.name(), metric, sweep.objective().goal() == v1::MAXIMIZE, values);
+    return result;
   }
   const auto points = GroupIntoPoints(trials);
   const SweepFigure figure = kind == "time"       ? SweepFigure::kTime

@@ -84,6 +84,27 @@ std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
   return RenderSvg(series, po);
 }
 
+std::string RenderObjectiveHistoryFigure(const std::string& sweep_name, const std::string& metric,
+                                         bool maximize, const std::vector<double>& values) {
+  PlotOptions po;
+  po.title = absl::StrCat(sweep_name, ": ", metric, " over completed trials");
+  po.x_label = "completed trial (n-th)";
+  po.y_label = MetricAxisLabel(metric);
+  PlotSeries each, best;
+  each.label = absl::StrCat("each trial's best ", metric);
+  best.label = absl::StrCat("best so far (", maximize ? "maximize" : "minimize", ")");
+  double so_far = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    so_far = i == 0 ? v : (maximize ? std::max(so_far, v) : std::min(so_far, v));
+    each.x.push_back(static_cast<double>(i + 1));
+    each.y.push_back(v);
+    best.x.push_back(static_cast<double>(i + 1));
+    best.y.push_back(so_far);
+  }
+  return RenderSvg({each, best}, po);
+}
+
 std::string RenderLrFinderFigure(const std::string& sweep_name,
                                  const std::vector<LrRangeCurve>& curves) {
   PlotOptions po;

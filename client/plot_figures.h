@@ -48,6 +48,11 @@ std::string MetricAxisLabel(const std::string& metric);
 std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
                               const std::string& metric, const std::vector<FigureCurve>& curves);
 
+// The objective over completed trials, in trial order: each trial's best value of `metric` and
+// the best so far (lower is better unless `maximize`). x: "completed trial (n-th)".
+std::string RenderObjectiveHistoryFigure(const std::string& sweep_name, const std::string& metric,
+                                         bool maximize, const std::vector<double>& values);
+
 // The LR range tests of a sweep: log-lr axis, the loss axis clipped at 4x the lowest loss of any
 // curve (like fastai's plot: the explosion is clipped, not the scale), a marker per suggestion.
 std::string RenderLrFinderFigure(const std::string& sweep_name,

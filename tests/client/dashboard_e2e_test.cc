@@ -204,6 +204,7 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   ASSERT_FALSE(trial.empty());
   ASSERT_TRUE(worker.Report(0));
   ASSERT_TRUE(worker.Report(1));
+  ASSERT_TRUE(worker.Finish());
   auto dash = StartDashboard();
   auto http = dash->Client();
 
@@ -218,7 +219,10 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   ASSERT_TRUE(page);
   ASSERT_EQ(page->status, 200) << page->body;
   EXPECT_THAT(page->body, HasSubstr("id=\"sweep-counts\""));
-  EXPECT_THAT(page->body, HasSubstr("<td data-count=\"leased\">leased <b>1</b></td>"));
+  EXPECT_THAT(page->body, HasSubstr("<td data-count=\"succeeded\">succeeded <b>1</b></td>"));
+  EXPECT_THAT(page->body, HasSubstr("<td data-count=\"queued\">queued <b>1</b></td>"));
+  EXPECT_THAT(page->body, HasSubstr("id=\"best-trial\""));
+  EXPECT_THAT(page->body, HasSubstr("<b id=\"best-value\">0.6</b>"));  // val_loss 1.2 / 2
   EXPECT_THAT(page->body, HasSubstr("<td data-count=\"total\">total <b>2</b></td>"));
   EXPECT_EQ(test_support::CountOccurrences(page->body, "<tr data-trial-id="), 2);
   EXPECT_THAT(page->body, HasSubstr("<tr data-trial-id=\"" + trial + "\""));
@@ -236,6 +240,14 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   ASSERT_NE(root, nullptr) << parser.error();
   EXPECT_EQ(root->name, "svg");
   EXPECT_EQ(testing_xml::SeriesPaths(*root).size(), 1u);  // the one trial with epochs
+
+  auto history = http.Get("/sweeps/" + sweep_id_ + "/plots/objective-history.svg");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->status, 200) << history->body;
+  testing_xml::Parser history_parser(history->body);
+  auto history_root = history_parser.Parse();
+  ASSERT_NE(history_root, nullptr) << history_parser.error();
+  EXPECT_EQ(testing_xml::SeriesPaths(*history_root).size(), 2u);
 
   auto trial_page = http.Get("/sweeps/" + sweep_id_ + "/trials/" + trial);
   ASSERT_TRUE(trial_page);

@@ -1,6 +1,9 @@
 #include "client/plot.h"
+#include "client/plot_figures.h"
 
 #include <cmath>
+#include <sstream>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -114,6 +117,32 @@ TEST(PlotTest, Ticks) {
   EXPECT_LE(t.back(), 0.47);
   EXPECT_THAT(LogTicks(1e-4, 1), ElementsAre(1e-4, 1e-3, 1e-2, 1e-1, 1));
   EXPECT_THAT(LogTicks(0.15, 0.9), ElementsAre(0.2, 0.5));
+}
+
+// The objective over completed trials: each trial's value and the best so far, which never gets
+// worse (minimize: never rises).
+TEST(PlotFiguresTest, ObjectiveHistoryHasEachValueAndTheBestSoFar) {
+  const std::string svg =
+      RenderObjectiveHistoryFigure("s", "val_loss", /*maximize=*/false, {0.5, 0.7, 0.3, 0.4});
+  Parser parser(svg);
+  auto root = parser.Parse();
+  ASSERT_NE(root, nullptr) << parser.error();
+  const auto paths = SeriesPaths(*root);
+  ASSERT_EQ(paths.size(), 2u);
+  EXPECT_EQ(PathPoints(paths[0]->attrs.at("d")), 4);
+  EXPECT_EQ(PathPoints(paths[1]->attrs.at("d")), 4);
+  EXPECT_EQ(paths[1]->attrs.at("data-label"), "best so far (minimize)");
+  // The best so far never rises; in SVG coordinates (y grows downwards) its y never decreases.
+  std::vector<double> ys;
+  std::istringstream d(paths[1]->attrs.at("d"));
+  std::string tok;
+  while (d >> tok) {  // "M12,34 L56,78 ..."
+    const auto comma = tok.find(',');
+    if (comma != std::string::npos) ys.push_back(std::stod(tok.substr(comma + 1)));
+  }
+  ASSERT_EQ(ys.size(), 4u) << paths[1]->attrs.at("d");
+  for (size_t i = 1; i < ys.size(); ++i) EXPECT_GE(ys[i], ys[i - 1]);
+  EXPECT_GT(ys[2], ys[1]);  // 0.3 improved on 0.5
 }
 
 }  // namespace
