@@ -72,7 +72,7 @@ class DashboardProcess {
     if (fgets(line, sizeof(line), f) != nullptr) {
       first_line_ = line;
       std::smatch m;
-      if (std::regex_search(first_line_, m, std::regex("http://127\\.0\\.0\\.1:([0-9]+)"))) {
+      if (std::regex_search(first_line_, m, std::regex("https?://127\\.0\\.0\\.1:([0-9]+)"))) {
         port_ = std::stoi(m[1]);
       }
     }
@@ -363,6 +363,40 @@ TEST_F(DashboardE2eTest, WithATokenEveryRequestNeedsIt) {
       "/", {{"Authorization", "Basic " + absl::Base64Escape("me:s3cret-token")}});
   ASSERT_TRUE(basic);
   EXPECT_EQ(basic->status, 200);
+}
+
+// The documented openssl recipe's certificates (deploy/tls/make-certs.sh): HTTPS with a token.
+TEST_F(DashboardE2eTest, ServesHttpsWithTlsCertAndKey) {
+  const std::string tls = dir_.File("tls");
+  auto certs = test_support::RunCommand(std::string(HYPERSWEEP_SOURCE_DIR) +
+                                        "/deploy/tls/make-certs.sh " + tls + " localhost 127.0.0.1");
+  ASSERT_EQ(certs.status, 0) << certs.output;
+  const std::string token = dir_.Write("token", "s3cret-token\n");
+  auto dash = StartDashboard({"--token-file", token, "--tls-cert", tls + "/server.crt",
+                              "--tls-key", tls + "/server.key"});
+  EXPECT_THAT(dash->first_line(), HasSubstr("https://127.0.0.1:"));
+  httplib::SSLClient https("127.0.0.1", dash->port());
+  https.set_ca_cert_path((tls + "/ca.crt").c_str());
+  https.enable_server_certificate_verification(true);
+  https.set_connection_timeout(5);
+  auto page = https.Get("/", {{"Authorization", "Bearer s3cret-token"}});
+  ASSERT_TRUE(page) << httplib::to_string(page.error());
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr(sweep_id_));
+  auto unauthorized = https.Get("/");
+  ASSERT_TRUE(unauthorized);
+  EXPECT_EQ(unauthorized->status, 401);
+  // Plain HTTP to the HTTPS port gets no page.
+  auto plain = dash->Client().Get("/", {{"Authorization", "Bearer s3cret-token"}});
+  EXPECT_TRUE(!plain || plain->status != 200);
+
+  const std::string bad = dir_.Write("bad.pem", "not a certificate\n");
+  auto refused = test_support::RunProgram({HYPERSWEEP_CLI_BIN, "--server", address_, "dashboard",
+                                           "--listen", "127.0.0.1:0", "--tls-cert", bad,
+                                           "--tls-key", bad});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("--tls-cert"));
+  EXPECT_THAT(refused.err, Not(HasSubstr("not a certificate")));  // never echo file contents
 }
 
 TEST_F(DashboardE2eTest, CancelOnlyWithAllowCancelAndTheCsrfHeader) {
