@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -168,13 +169,13 @@ absl::Status WriteFile(const std::string& path, const std::string& contents) {
 
 bool IsPlotKind(const std::string& kind) {
   static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time",
-                                                         "objective-history"};
+                                                         "objective-history", "parallel"};
   return kKinds->count(kind) > 0;
 }
 
 absl::Status UnknownKind(const std::string& kind) {
   return absl::InvalidArgumentError(
-      absl::StrCat("--kind: expected curves, lr-finder, schedule, time or objective-history, got '",
+      absl::StrCat("--kind: expected curves, lr-finder, schedule, time, objective-history or parallel, got '",
                    kind, "'"));
 }
 
@@ -189,7 +190,7 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
   v1::ListTrialsRequest req;
   req.set_sweep_id(sweep_id);
   // Sorting by the metric makes the store fill in each trial's best value of it.
-  if (kind == "objective-history") req.set_sort_metric(metric);
+  if (kind == "objective-history" || kind == "parallel") req.set_sort_metric(metric);
   ASSIGN_OR_RETURN(auto all_trials, client.ListTrials(req));
   // LR range tests are plotted only by lr-finder, and lr-finder plots only them.
   const bool lr_finder = kind == "lr-finder";
@@ -221,6 +222,65 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
     result.series = 2;
     result.svg = RenderObjectiveHistoryFigure(
         sweep.name(), metric, sweep.objective().goal() == v1::MAXIMIZE, values);
+    return result;
+  }
+  if (kind == "parallel") {
+    // Completed trials with a value; axes: the parameters that are numbers in all of them and
+    // take more than one value (not seed or fold: they are repetitions, not choices).
+    std::vector<const v1::Trial*> done;
+    for (const auto& t : trials) {
+      const bool final = t.status() != v1::QUEUED && t.status() != v1::LEASED;
+      if (final && t.has_best_value() && std::isfinite(t.best_value())) done.push_back(&t);
+    }
+    std::sort(done.begin(), done.end(),
+              [](const v1::Trial* a, const v1::Trial* b) { return a->index() < b->index(); });
+    auto number = [](const std::string& text, double* v) {
+      char* end = nullptr;
+      *v = std::strtod(text.c_str(), &end);
+      return !text.empty() && end == text.c_str() + text.size() && std::isfinite(*v);
+    };
+    std::set<std::string> keys;
+    for (const auto* t : done) {
+      for (const auto& [k, unused] : t->params()) keys.insert(k);
+    }
+    std::vector<std::string> axes;
+    for (const auto& k : keys) {
+      if (k == "seed" || k == "fold") continue;
+      std::set<double> distinct;
+      bool numeric = true;
+      for (const auto* t : done) {
+        auto it = t->params().find(k);
+        double v;
+        if (it == t->params().end() || !number(it->second, &v)) {
+          numeric = false;
+          break;
+        }
+        distinct.insert(v);
+      }
+      if (numeric && distinct.size() > 1) axes.push_back(k);
+    }
+    if (done.empty() || axes.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "nothing to plot for sweep ", sweep_id,
+          done.empty() ? " (no completed trial with a value yet)"
+                       : " (no numeric parameter takes more than one value)"));
+    }
+    std::vector<std::vector<double>> rows;
+    for (const auto* t : done) {
+      std::vector<double> row;
+      for (const auto& k : axes) {
+        double v = 0;
+        number(t->params().at(k), &v);
+        row.push_back(v);
+      }
+      row.push_back(t->best_value());
+      rows.push_back(std::move(row));
+    }
+    axes.push_back(metric);
+    PlotResult result;
+    result.series = rows.size();
+    result.svg = RenderParallelCoordinatesFigure(sweep.name(), axes, rows,
+                                                 sweep.objective().goal() == v1::MAXIMIZE);
     return result;
   }
   const auto points = GroupIntoPoints(trials);

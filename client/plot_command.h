@@ -16,7 +16,7 @@ namespace hypersweep {
 
 struct PlotOptionsCli {
   std::string sweep_id;
-  std::string kind;  // curves, lr-finder, schedule, time, objective-history
+  std::string kind;  // curves, lr-finder, schedule, time, objective-history, parallel
   std::string out_path;
   std::string metric;  // "" : the sweep's objective metric
 };
@@ -26,7 +26,7 @@ struct PlotResult {
   size_t series = 0;
 };
 // Fetches a sweep's results and draws the figure of `kind` (curves, lr-finder, schedule, time,
-// objective-history) for `metric` ("" : the objective's); the one drawing path of
+// objective-history, parallel) for `metric` ("" : the objective's); the one drawing path of
 // `hypersweep plot` and the dashboard.
 // Points that cannot be drawn are named on `warnings`. INVALID_ARGUMENT for an unknown kind;
 // NOT_FOUND when there is nothing to plot yet.

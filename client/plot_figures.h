@@ -53,6 +53,16 @@ std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
 std::string RenderObjectiveHistoryFigure(const std::string& sweep_name, const std::string& metric,
                                          bool maximize, const std::vector<double>& values);
 
+// Parallel coordinates: one vertical axis per name in `axes` (parameters, then the objective
+// last), one polyline per row (rows[i][j]: row i's value on axis j; NaN: not drawn on that axis),
+// coloured by its objective value from dark (best) to light (worst). An axis whose positive
+// values span more than two decades is logarithmic. Each axis is labelled with its name, its
+// lowest and highest value.
+std::string RenderParallelCoordinatesFigure(const std::string& sweep_name,
+                                            const std::vector<std::string>& axes,
+                                            const std::vector<std::vector<double>>& rows,
+                                            bool maximize);
+
 // The LR range tests of a sweep: log-lr axis, the loss axis clipped at 4x the lowest loss of any
 // curve (like fastai's plot: the explosion is clipped, not the scale), a marker per suggestion.
 std::string RenderLrFinderFigure(const std::string& sweep_name,

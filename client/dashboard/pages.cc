@@ -234,6 +234,7 @@ std::string SweepPage(const SweepView& view, absl::Time now) {
   for (const auto& m : view.metrics) img("plot-curves-" + m, "curves", m, m + " per epoch");
   img("plot-objective-history", "objective-history", "",
       "the objective over completed trials, and the best so far");
+  img("plot-parallel", "parallel", "", "parallel coordinates of the parameters and the objective");
   img("plot-time", "time", "val_loss", "validation loss against wall-clock time");
   img("plot-schedule", "schedule", "", "each point's learning-rate schedule");
   if (view.has_lr_range_tests) img("plot-lr-finder", "lr-finder", "", "LR range tests");

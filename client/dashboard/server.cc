@@ -164,7 +164,7 @@ class Dashboard {
     });
     server.Get(R"(/sweeps/([^/]+)/trials/([^/]+))",
                [this](const httplib::Request& req, httplib::Response& res) { Trial(req, res); });
-    server.Get(R"(/sweeps/([^/]+)/plots/(curves|time|schedule|lr-finder|objective-history)\.svg)",
+    server.Get(R"(/sweeps/([^/]+)/plots/(curves|time|schedule|lr-finder|objective-history|parallel)\.svg)",
                [this](const httplib::Request& req, httplib::Response& res) { Plot(req, res); });
     server.Get(R"(/sweeps/([^/]+)/events)",
                [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });

@@ -249,6 +249,13 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   ASSERT_NE(history_root, nullptr) << history_parser.error();
   EXPECT_EQ(testing_xml::SeriesPaths(*history_root).size(), 2u);
 
+  // One completed trial: no parameter takes two values yet, and the image says so.
+  auto parallel = http.Get("/sweeps/" + sweep_id_ + "/plots/parallel.svg");
+  ASSERT_TRUE(parallel);
+  EXPECT_EQ(parallel->status, 404);
+  EXPECT_THAT(parallel->body, HasSubstr("nothing to plot"));
+  EXPECT_NE(testing_xml::Parser(parallel->body).Parse(), nullptr);
+
   auto trial_page = http.Get("/sweeps/" + sweep_id_ + "/trials/" + trial);
   ASSERT_TRUE(trial_page);
   ASSERT_EQ(trial_page->status, 200) << trial_page->body;

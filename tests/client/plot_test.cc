@@ -145,5 +145,28 @@ TEST(PlotFiguresTest, ObjectiveHistoryHasEachValueAndTheBestSoFar) {
   EXPECT_GT(ys[2], ys[1]);  // 0.3 improved on 0.5
 }
 
+// Parallel coordinates: an axis per name, a line per row through every axis, names escaped, the
+// best line drawn last (on top) and darkest.
+TEST(PlotFiguresTest, ParallelCoordinatesHasAnAxisPerNameAndALinePerRow) {
+  const std::string svg = RenderParallelCoordinatesFigure(
+      "<s>", {"lr", "weight_decay", "val_loss"},
+      {{0.1, 0, 0.9}, {0.01, 1e-4, 0.4}, {1.0, 1e-5, 0.6}}, /*maximize=*/false);
+  Parser parser(svg);
+  auto root = parser.Parse();
+  ASSERT_NE(root, nullptr) << parser.error();
+  std::vector<const Element*> axes, lines;
+  root->Collect([](const Element& e) { return e.name == "g" && e.attrs.count("data-axis"); },
+                &axes);
+  root->Collect([](const Element& e) { return e.name == "path" && e.attrs.count("data-objective"); },
+                &lines);
+  ASSERT_EQ(axes.size(), 3u);
+  EXPECT_EQ(axes[1]->attrs.at("data-axis"), "weight_decay");
+  ASSERT_EQ(lines.size(), 3u);
+  for (const Element* l : lines) EXPECT_EQ(PathPoints(l->attrs.at("d")), 3);
+  EXPECT_EQ(lines.back()->attrs.at("data-objective"), "0.4");  // the best, on top
+  EXPECT_EQ(lines.front()->attrs.at("data-objective"), "0.9");
+  EXPECT_EQ(svg.find("<s>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hypersweep
