@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "client/plot_figures.h"
 #include "client/points.h"
 #include "core/metrics.h"
@@ -158,6 +159,22 @@ absl::StatusOr<std::vector<LrRangeCurve>> LrRangeCurves(SweepClient& client,
   return curves;
 }
 
+// The peak learning rate of a trial's schedule ({"schedule": {KIND: {"max_lr": x}}}, or "lr" for
+// a constant one); nullopt when the spec has neither.
+std::optional<double> ScheduleMaxLr(const std::string& spec_json) {
+  const auto spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
+  if (!spec.is_object() || !spec.contains("schedule") || !spec["schedule"].is_object()) {
+    return std::nullopt;
+  }
+  for (const auto& [kind, params] : spec["schedule"].items()) {
+    if (!params.is_object()) continue;
+    for (const char* key : {"max_lr", "lr"}) {
+      if (params.contains(key) && params[key].is_number()) return params[key].get<double>();
+    }
+  }
+  return std::nullopt;
+}
+
 absl::Status WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path);
   if (!out) return absl::InvalidArgumentError(absl::StrCat("--out: cannot write '", path, "'"));
@@ -195,9 +212,14 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
   // LR range tests are plotted only by lr-finder, and lr-finder plots only them.
   const bool lr_finder = kind == "lr-finder";
   std::vector<v1::Trial> trials;
+  std::set<double> used;  // the LRs that trials with a resolved `auto` LR ran with
   for (auto& t : all_trials) {
+    if (lr_finder && t.role() == v1::TRAIN && t.has_lr_spread()) {
+      if (auto lr = ScheduleMaxLr(t.spec_json())) used.insert(*lr);
+    }
     if ((t.schedule() == "lr_range_test") == lr_finder) trials.push_back(std::move(t));
   }
+  const std::vector<double> used_lrs(used.begin(), used.end());
   if (trials.empty()) {
     return absl::NotFoundError(absl::StrCat("sweep ", sweep_id, " has no ",
                                             lr_finder ? "LR range test trials" : "trials",
@@ -291,7 +313,7 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
   if (lr_finder) {
     ASSIGN_OR_RETURN(auto curves, LrRangeCurves(client, points));
     result.series = curves.size();
-    if (result.series > 0) result.svg = RenderLrFinderFigure(sweep.name(), curves);
+    if (result.series > 0) result.svg = RenderLrFinderFigure(sweep.name(), curves, used_lrs);
   } else {
     ASSIGN_OR_RETURN(auto curves, PointCurves(client, figure, trials, points, metric, warnings));
     result.series = curves.size();

@@ -212,7 +212,8 @@ std::string RenderParallelCoordinatesFigure(const std::string& sweep_name,
 }
 
 std::string RenderLrFinderFigure(const std::string& sweep_name,
-                                 const std::vector<LrRangeCurve>& curves) {
+                                 const std::vector<LrRangeCurve>& curves,
+                                 const std::vector<double>& used_lrs) {
   PlotOptions po;
   po.title = absl::StrCat(sweep_name, ": LR range test");
   po.x_label = "learning rate";
@@ -238,6 +239,7 @@ std::string RenderLrFinderFigure(const std::string& sweep_name,
     }
     series.push_back(std::move(s));
   }
+  for (const double lr : used_lrs) markers.push_back({lr, absl::StrCat("used LR ", CellText(lr))});
   return RenderSvg(series, po, markers);
 }
 

@@ -65,8 +65,11 @@ std::string RenderParallelCoordinatesFigure(const std::string& sweep_name,
 
 // The LR range tests of a sweep: log-lr axis, the loss axis clipped at 4x the lowest loss of any
 // curve (like fastai's plot: the explosion is clipped, not the scale), a marker per suggestion.
+// `used_lrs`: the learning rates the sweep's trials ran with after the range tests (their
+// resolved `auto` max_lr), each marked "used LR x" next to the suggestions.
 std::string RenderLrFinderFigure(const std::string& sweep_name,
-                                 const std::vector<LrRangeCurve>& curves);
+                                 const std::vector<LrRangeCurve>& curves,
+                                 const std::vector<double>& used_lrs = {});
 
 // `hypersweep schedule --format svg`: one schedule's learning rate per epoch; the title names the
 // schedule kind and the number of steps.

@@ -168,5 +168,22 @@ TEST(PlotFiguresTest, ParallelCoordinatesHasAnAxisPerNameAndALinePerRow) {
   EXPECT_EQ(svg.find("<s>"), std::string::npos);
 }
 
+// The LR range test figure marks the suggested LR and, when given, the LR the trials ran with.
+TEST(PlotFiguresTest, LrFinderMarksSuggestedAndUsedLr) {
+  LrRangeCurve c;
+  c.label = "batch 64";
+  c.lr = {1e-4, 1e-3, 1e-2, 1e-1, 1};
+  c.smoothed_loss = {2.3, 2.2, 1.5, 1.2, 9};
+  c.suggested_lr = 0.01;
+  c.rule = "valley";
+  const std::string without = RenderLrFinderFigure("s", {c});
+  EXPECT_NE(without.find("suggested 0.01 (rule valley)"), std::string::npos) << without;
+  EXPECT_EQ(without.find("used LR"), std::string::npos);
+  const std::string with = RenderLrFinderFigure("s", {c}, {0.02});
+  EXPECT_NE(with.find("used LR 0.02"), std::string::npos) << with;
+  Parser parser(with);
+  EXPECT_NE(parser.Parse(), nullptr) << parser.error();
+}
+
 }  // namespace
 }  // namespace hypersweep
