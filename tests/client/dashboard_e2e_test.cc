@@ -138,6 +138,15 @@ class SimulatedWorker {
     v1::ReportEpochsResponse resp;
     return stub_->ReportEpochs(Ctx().get(), req, &resp).ok();
   }
+  bool Fail(const std::string& reason) {
+    v1::FinishTrialRequest req;
+    *req.mutable_lease() = lease_;
+    req.set_status(v1::FAILED);
+    req.set_failure_class(v1::USER_ERROR);
+    req.set_reason(reason);
+    v1::FinishTrialResponse resp;
+    return stub_->FinishTrial(Ctx().get(), req, &resp).ok();
+  }
   bool Finish() {
     v1::FinishTrialRequest req;
     *req.mutable_lease() = lease_;
@@ -205,6 +214,9 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   ASSERT_TRUE(worker.Report(0));
   ASSERT_TRUE(worker.Report(1));
   ASSERT_TRUE(worker.Finish());
+  const std::string failed = worker.Acquire();
+  ASSERT_FALSE(failed.empty());
+  ASSERT_TRUE(worker.Fail("bad data: <img src=x onerror=alert(3)>"));
   auto dash = StartDashboard();
   auto http = dash->Client();
 
@@ -220,7 +232,8 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   ASSERT_EQ(page->status, 200) << page->body;
   EXPECT_THAT(page->body, HasSubstr("id=\"sweep-counts\""));
   EXPECT_THAT(page->body, HasSubstr("<td data-count=\"succeeded\">succeeded <b>1</b></td>"));
-  EXPECT_THAT(page->body, HasSubstr("<td data-count=\"queued\">queued <b>1</b></td>"));
+  EXPECT_THAT(page->body, HasSubstr("<td data-count=\"failed\">failed <b>1</b></td>"));
+  EXPECT_THAT(page->body, HasSubstr("bad data: &lt;img src=x onerror=alert(3)&gt;"));
   EXPECT_THAT(page->body, HasSubstr("id=\"best-trial\""));
   EXPECT_THAT(page->body, HasSubstr("<b id=\"best-value\">0.6</b>"));  // val_loss 1.2 / 2
   EXPECT_THAT(page->body, HasSubstr("<td data-count=\"total\">total <b>2</b></td>"));
@@ -261,6 +274,13 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   ASSERT_EQ(trial_page->status, 200) << trial_page->body;
   EXPECT_THAT(trial_page->body, HasSubstr("<td id=\"epoch-count\">2</td>"));
   EXPECT_EQ(test_support::CountOccurrences(trial_page->body, "<tr data-epoch="), 2);
+  auto failed_page = http.Get("/sweeps/" + sweep_id_ + "/trials/" + failed);
+  ASSERT_TRUE(failed_page);
+  ASSERT_EQ(failed_page->status, 200) << failed_page->body;
+  EXPECT_THAT(failed_page->body,
+              HasSubstr("<td id=\"trial-reason\">bad data: &lt;img src=x onerror=alert(3)&gt;</td>"));
+  EXPECT_THAT(failed_page->body, HasSubstr("<td id=\"trial-status\">FAILED</td>"));
+  EXPECT_THAT(failed_page->body, HasSubstr("<td id=\"trial-attempt\">1</td>"));
 
   auto workers = http.Get("/workers");
   ASSERT_TRUE(workers);
@@ -268,8 +288,10 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   EXPECT_THAT(workers->body, HasSubstr("&lt;b&gt;sim-host&lt;/b&gt;"));
 
   // No script or markup from data anywhere: the only <script is the embedded one, by URL.
-  for (const auto* body : {&index->body, &page->body, &trial_page->body, &workers->body}) {
+  for (const auto* body :
+       {&index->body, &page->body, &trial_page->body, &failed_page->body, &workers->body}) {
     EXPECT_THAT(*body, Not(HasSubstr("<script>")));
+    EXPECT_THAT(*body, Not(HasSubstr("<img src=x")));
     EXPECT_THAT(*body, Not(HasSubstr("<b>sim-host")));
     EXPECT_EQ(test_support::CountOccurrences(*body, "<script"), 1);
   }
