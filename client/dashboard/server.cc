@@ -1,6 +1,8 @@
 #include "client/dashboard/server.h"
 
 #include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -421,7 +423,8 @@ class Dashboard {
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [stream](size_t, httplib::DataSink& sink) {
+        [this, stream](size_t, httplib::DataSink& sink) {
+          if (stopping_) return false;  // shutting down: end the stream, the page reconnects
           std::unique_lock<std::mutex> l(stream->mu);
           stream->cv.wait_for(l, kStreamPing,
                               [&] { return !stream->chunks.empty() || stream->ended; });
@@ -458,6 +461,10 @@ class Dashboard {
   std::unique_ptr<SweepClient> client_;
   const std::string token_;
   std::atomic<int> streams_{0};
+
+ public:
+  // Open event streams end within a ping interval (kStreamPing) so the server can stop.
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace
@@ -494,6 +501,14 @@ absl::Status RunDashboard(const DashboardOptions& options, const ClientConfig& c
   } else {
     server = std::make_unique<httplib::Server>();
   }
+  // SIGINT and SIGTERM stop the server gracefully: blocked here, before any thread exists that
+  // could take them (gRPC's and the HTTP pool's inherit the mask), and taken by one thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR2);  // how the server wakes the waiter when it stops on its own
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // The channel connects lazily and reconnects on its own (rpc/connection.cc: backoff at most
   // 2 s), so the dashboard starts and keeps running while the coordinator is down.
   auto channel = MakeChannel(coordinator.connection);
@@ -527,9 +542,24 @@ absl::Status RunDashboard(const DashboardOptions& options, const ClientConfig& c
       address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
   *io.out << "dashboard listening on " << (tls ? "https" : "http") << "://" << shown << ":" << port
           << " (coordinator " << coordinator.connection.server << ")" << std::endl;
-  if (!server->listen_after_bind()) {
-    return absl::InternalError("the HTTP server stopped");
+  std::atomic<bool> signalled{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (sig == SIGUSR2) return;  // the server stopped on its own: nothing to do
+    signalled = true;
+    dashboard.stopping_ = true;
+    server->stop();
+  });
+  const bool listened = server->listen_after_bind();
+  if (!signalled) pthread_kill(waiter.native_handle(), SIGUSR2);  // blocked everywhere: taken
+                                                                   // only by the waiter's sigwait
+  waiter.join();
+  if (signalled) {
+    *io.err << "dashboard stopped\n";
+    return absl::OkStatus();
   }
+  if (!listened) return absl::InternalError("the HTTP server stopped");
   return absl::OkStatus();
 }
 

@@ -85,6 +85,16 @@ class DashboardProcess {
     }
   }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Waits up to `timeout` for the process to exit; its wait status, or -1.
+  int Wait(std::chrono::milliseconds timeout) {
+    int status = -1;
+    const bool exited = test_support::WaitFor(
+        [&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+    if (!exited) return -1;
+    pid_ = -1;
+    return status;
+  }
   const std::string& first_line() const { return first_line_; }
   bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
   httplib::Client Client() const {
@@ -354,6 +364,26 @@ TEST_F(DashboardE2eTest, EventStreamDeliversAnEventWhenAnEpochIsReported) {
   reader.join();
   EXPECT_EQ(status, 200);
   EXPECT_TRUE(dash->running());
+}
+
+// SIGTERM ends the dashboard with exit 0 even while a browser holds an event stream open.
+TEST_F(DashboardE2eTest, SigtermStopsGracefullyWithAnOpenStream) {
+  auto dash = StartDashboard();
+  std::atomic<bool> opened{false};
+  std::thread reader([&] {
+    auto http = dash->Client();
+    http.Get(("/sweeps/" + sweep_id_ + "/events").c_str(), [&](const char*, size_t) {
+      opened = true;
+      return true;
+    });
+  });
+  EXPECT_TRUE(test_support::WaitFor([&] { return opened.load(); }, 10s));
+  kill(dash->pid(), SIGTERM);
+  const int status = dash->Wait(15s);
+  reader.join();
+  ASSERT_NE(status, -1) << "still running 15 s after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST_F(DashboardE2eTest, NonLoopbackListenNeedsTokenAndTls) {
