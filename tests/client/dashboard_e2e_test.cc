@@ -366,6 +366,49 @@ TEST_F(DashboardE2eTest, EventStreamDeliversAnEventWhenAnEpochIsReported) {
   EXPECT_TRUE(dash->running());
 }
 
+// An event stream says "end" and closes when the sweep ends; it closes without "end" when the
+// coordinator goes away (the page then shows "reconnecting" and retries).
+TEST_F(DashboardE2eTest, EventStreamEndsWithTheSweepAndClosesWhenTheCoordinatorDies) {
+  auto dash = StartDashboard();
+  auto read_stream = [&](const std::string& id, std::string* out, std::atomic<bool>* done) {
+    return std::thread([&, id, out, done] {
+      auto http = dash->Client();
+      http.Get(("/sweeps/" + id + "/events").c_str(), [&](const char* data, size_t n) {
+        out->append(data, n);  // only this thread writes; read after `done`
+        return true;
+      });
+      *done = true;
+    });
+  };
+  std::string ended;
+  std::atomic<bool> ended_done{false};
+  std::thread first = read_stream(sweep_id_, &ended, &ended_done);
+  std::this_thread::sleep_for(500ms);  // the stream is open and watching
+  v1::CancelSweepRequest cancel;
+  cancel.set_sweep_id(sweep_id_);
+  v1::CancelSweepResponse cancelled;
+  ASSERT_TRUE(sweeps_->CancelSweep(Ctx().get(), cancel, &cancelled).ok());
+  EXPECT_TRUE(test_support::WaitFor([&] { return ended_done.load(); }, 15s));
+  first.join();
+  EXPECT_THAT(ended, HasSubstr("event: end\n"));
+
+  v1::SubmitSweepRequest req;
+  req.set_spec("name: second\ndataset: {synthetic: {samples: 200, features: 4, classes: 2}}\n"
+               "schedule: {constant: {lr: 0.01}}\nepochs: 3\n");
+  v1::SubmitSweepResponse second;
+  ASSERT_TRUE(sweeps_->SubmitSweep(Ctx().get(), req, &second).ok());
+  std::string broken;
+  std::atomic<bool> broken_done{false};
+  std::thread other = read_stream(second.sweep().id(), &broken, &broken_done);
+  std::this_thread::sleep_for(500ms);
+  coordinator_->Kill(SIGKILL);
+  EXPECT_TRUE(test_support::WaitFor([&] { return broken_done.load(); }, 15s));
+  other.join();
+  EXPECT_THAT(broken, HasSubstr("event: hello\n"));
+  EXPECT_THAT(broken, Not(HasSubstr("event: end")));
+  EXPECT_TRUE(dash->running());
+}
+
 // SIGTERM ends the dashboard with exit 0 even while a browser holds an event stream open.
 TEST_F(DashboardE2eTest, SigtermStopsGracefullyWithAnOpenStream) {
   auto dash = StartDashboard();
