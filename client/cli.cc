@@ -155,6 +155,8 @@ int RunCli(int argc, char** argv, const CliEnvironment& environment, std::ostrea
                             "auth with the token as password); required off loopback");
   dashboard_cmd->add_option("--tls-cert", dash.tls_cert, "PEM certificate: serve HTTPS");
   dashboard_cmd->add_option("--tls-key", dash.tls_key, "PEM private key of --tls-cert");
+  dashboard_cmd->add_option("--max-streams", dash.max_streams,
+                            "live event streams served at once; more get 503 (default 16)");
   dashboard_cmd->add_flag("--allow-cancel", dash.allow_cancel,
                           "add a cancel button to running sweeps (POST /sweeps/ID/cancel)");
 

@@ -478,8 +478,11 @@ absl::Status RunDashboard(const DashboardOptions& options, const ClientConfig& c
   }
   const bool tls = !options.tls_cert.empty();
   if (auto st = CheckListen(options.listen, !options.token_file.empty(), tls); !st.ok()) return st;
-  if (options.trial_page_size < 1 || options.trial_page_size > 1000 || options.max_streams < 1) {
-    return absl::InvalidArgumentError("page size must be 1..1000 and streams at least 1");
+  if (options.max_streams < 1 || options.max_streams > 1000) {
+    return absl::InvalidArgumentError("--max-streams: expected 1 to 1000");
+  }
+  if (options.trial_page_size < 1 || options.trial_page_size > 1000) {
+    return absl::InvalidArgumentError("trial page size: expected 1 to 1000");
   }
   std::string token;
   if (!options.token_file.empty()) {

@@ -409,6 +409,46 @@ TEST_F(DashboardE2eTest, EventStreamEndsWithTheSweepAndClosesWhenTheCoordinatorD
   EXPECT_TRUE(dash->running());
 }
 
+// --max-streams bounds the event streams served at once: one more gets 503 until one closes.
+TEST_F(DashboardE2eTest, EventStreamsAreBounded) {
+  auto dash = StartDashboard({"--max-streams", "1"});
+  std::atomic<bool> opened{false}, stop{false};
+  std::thread holder([&] {
+    auto http = dash->Client();
+    http.Get(("/sweeps/" + sweep_id_ + "/events").c_str(), [&](const char*, size_t) {
+      opened = true;
+      return !stop.load();
+    });
+  });
+  ASSERT_TRUE(test_support::WaitFor([&] { return opened.load(); }, 10s));
+  auto http = dash->Client();
+  auto second = http.Get("/sweeps/" + sweep_id_ + "/events");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503);
+  EXPECT_EQ(second->get_header_value("Retry-After"), "10");
+  auto page = http.Get("/sweeps/" + sweep_id_);  // pages still work
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  stop = true;
+  holder.join();  // a ping that fails to write (within two pings, 10 s) frees its slot
+  int status = 0;
+  EXPECT_TRUE(test_support::WaitFor(
+      [&] {
+        // The freed slot is taken by a stream that is then dropped at once.
+        httplib::Client c("127.0.0.1", dash->port());
+        c.set_read_timeout(2);
+        c.Get(("/sweeps/" + sweep_id_ + "/events").c_str(),
+              [&](const httplib::Response& r) {
+                status = r.status;
+                return false;
+              },
+              [](const char*, size_t) { return false; });
+        return status == 200;
+      },
+      30s))
+      << status;
+}
+
 // SIGTERM ends the dashboard with exit 0 even while a browser holds an event stream open.
 TEST_F(DashboardE2eTest, SigtermStopsGracefullyWithAnOpenStream) {
   auto dash = StartDashboard();
