@@ -33,7 +33,18 @@ const char kDashboardJs[] = R"JS('use strict';
     }
   }
 
+  // An error page (503: coordinator unavailable) reloads itself once the page answers again.
+  async function retryErrorPage() {
+    try {
+      const r = await fetch(window.location.href, {credentials: 'same-origin'});
+      if (r.ok) window.location.reload();
+    } catch (e) {
+      // still down: try again at the next interval
+    }
+  }
+
   async function refresh() {
+    if (document.getElementById('error-title')) return retryErrorPage();
     if (pending) return;
     pending = true;
     await new Promise((r) => setTimeout(r, 250));  // coalesce bursts of events

@@ -591,6 +591,9 @@ TEST_F(DashboardE2eTest, StoppedCoordinatorGives503AndPagesWorkAgainAfterRestart
     EXPECT_EQ(down->status, 503) << path;
     if (path != "/sweeps/" + sweep_id_ + "/events") {
       EXPECT_THAT(down->body, HasSubstr("coordinator unavailable")) << path;
+      // The page script re-checks it every 5 s and reloads once it answers.
+      EXPECT_THAT(down->body, HasSubstr("data-refresh-seconds=\"5\"")) << path;
+      EXPECT_THAT(down->body, HasSubstr("id=\"error-title\" data-http-status=\"503\"")) << path;
     }
   }
   EXPECT_TRUE(dash->running());
