@@ -87,8 +87,11 @@ std::string TitleFor(int http_status) {
 
 void SendError(httplib::Response& res, const absl::Status& st) {
   const int code = HttpStatusFor(st);
+  const bool refused = st.code() == absl::StatusCode::kUnauthenticated ||
+                       st.code() == absl::StatusCode::kPermissionDenied;
   res.status = code;
-  res.set_content(ErrorPage(code, TitleFor(code), std::string(st.message())),
+  res.set_content(ErrorPage(code, refused ? "coordinator refused the dashboard" : TitleFor(code),
+                            std::string(st.message())),
                   "text/html; charset=utf-8");
 }
 

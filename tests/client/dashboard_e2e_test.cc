@@ -46,8 +46,9 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 10) {
 // line it prints ("dashboard listening on http://127.0.0.1:PORT ...").
 class DashboardProcess {
  public:
+  // `global`: CLI options before `dashboard` (the coordinator connection).
   DashboardProcess(const std::string& server, const std::vector<std::string>& extra,
-                   const std::string& log) {
+                   const std::string& log, const std::vector<std::string>& global = {}) {
     int out[2];
     if (pipe(out) != 0) return;
     pid_ = fork();
@@ -57,8 +58,9 @@ class DashboardProcess {
       if (err >= 0) dup2(err, STDERR_FILENO);
       close(out[0]);
       close(out[1]);
-      std::vector<std::string> args = {HYPERSWEEP_CLI_BIN, "--server", server, "dashboard",
-                                       "--listen", "127.0.0.1:0"};
+      std::vector<std::string> args = {HYPERSWEEP_CLI_BIN, "--server", server};
+      args.insert(args.end(), global.begin(), global.end());
+      args.insert(args.end(), {"dashboard", "--listen", "127.0.0.1:0"});
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -447,6 +449,35 @@ TEST_F(DashboardE2eTest, EventStreamsAreBounded) {
       },
       30s))
       << status;
+}
+
+// The dashboard reaches a coordinator that wants a client token with the CLI's own --token-file
+// (given before `dashboard`); without it the pages say the coordinator refused it.
+TEST(DashboardCoordinatorAuthTest, UsesTheCliTokenForTheCoordinator) {
+  test_support::TempDir dir("hypersweep-dashboard-auth");
+  const std::string client_token = dir.Write("client.token", "client-secret-1234\n");
+  const std::string worker_token = dir.Write("worker.token", "worker-secret-5678\n");
+  test_support::CoordinatorProcess coordinator(
+      HYPERSWEEPD_BIN, dir.File("hs.db"),
+      {"--client-token-file", client_token, "--worker-token-file", worker_token});
+  ASSERT_GT(coordinator.port(), 0) << coordinator.first_line();
+  {
+    DashboardProcess without(coordinator.address(), {}, dir.File("dashboard.log"));
+    ASSERT_GT(without.port(), 0) << without.first_line();
+    auto page = without.Client().Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 502);
+    EXPECT_THAT(page->body, HasSubstr("coordinator refused the dashboard"));
+    EXPECT_THAT(page->body, HasSubstr("authentication failed"));
+    EXPECT_THAT(page->body, Not(HasSubstr("client-secret")));
+  }
+  DashboardProcess with(coordinator.address(), {}, dir.File("dashboard.log"),
+                        {"--token-file", client_token});
+  ASSERT_GT(with.port(), 0) << with.first_line();
+  auto page = with.Client().Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200) << page->body;
+  EXPECT_THAT(page->body, HasSubstr("id=\"sweeps-table\""));
 }
 
 // SIGTERM ends the dashboard with exit 0 even while a browser holds an event stream open.
