@@ -100,6 +100,31 @@ const char kDashboardJs[] = R"JS('use strict';
     };
   }
 
+  // Clicking a trial-table header that is not a server-side sort link sorts this page's rows by
+  // that column (numbers as numbers, empty cells last); clicking again reverses.
+  function sortTable(th) {
+    const table = th.closest('table');
+    const column = Array.prototype.indexOf.call(th.parentNode.children, th);
+    const descending = th.dataset.sorted === 'asc';
+    for (const other of th.parentNode.children) delete other.dataset.sorted;
+    th.dataset.sorted = descending ? 'desc' : 'asc';
+    const body = table.tBodies[0];
+    const rows = Array.from(body.rows);
+    const key = (row) => row.cells[column] ? row.cells[column].textContent.trim() : '';
+    rows.sort(function (a, b) {
+      const x = key(a), y = key(b);
+      if (x === '' || y === '') return (x === '') - (y === '');
+      const nx = Number(x), ny = Number(y);
+      const c = !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y);
+      return descending ? -c : c;
+    });
+    for (const row of rows) body.appendChild(row);
+  }
+  document.addEventListener('click', function (e) {
+    const th = e.target && e.target.closest ? e.target.closest('#trials-table th') : null;
+    if (th && !e.target.closest('a')) sortTable(th);
+  });
+
   document.addEventListener('input', function (e) {
     if (e.target && e.target.id === 'trial-filter') applyFilter();
   });
