@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
+#include "client/dashboard/server.h"
 #include "client/plot_command.h"
 #include "client/result_commands.h"
 #include "client/schedule_command.h"
@@ -136,9 +137,28 @@ int RunCli(int argc, char** argv, const CliEnvironment& environment, std::ostrea
   PlotOptionsCli plot;
   auto* plot_cmd = app.add_subcommand("plot", "draw a self-contained SVG plot");
   add_sweep(plot_cmd);
-  plot_cmd->add_option("--kind", plot.kind, "curves, lr-finder, schedule or time")->required();
+  plot_cmd->add_option("--kind", plot.kind, "curves, lr-finder, schedule, time, objective-history or parallel")
+      ->required();
   plot_cmd->add_option("--out", plot.out_path, "output file (.svg)")->required();
   plot_cmd->add_option("--metric", plot.metric, "metric (default: the sweep's objective)");
+
+  dashboard::DashboardOptions dash;
+  auto* dashboard_cmd = app.add_subcommand(
+      "dashboard",
+      "serve a read-only web dashboard of the coordinator's sweeps, trials and workers (talks "
+      "to hypersweepd with the --server, --token-file and --tls-ca given before 'dashboard'; "
+      "docs/DASHBOARD.md)");
+  dashboard_cmd->add_option("--listen", dash.listen,
+                            "host:port to serve HTTP on (default 127.0.0.1:8080; port 0: any)");
+  dashboard_cmd->add_option("--token-file", dash.token_file,
+                            "file holding the token browsers must send (HTTP bearer, or basic "
+                            "auth with the token as password); required off loopback");
+  dashboard_cmd->add_option("--tls-cert", dash.tls_cert, "PEM certificate: serve HTTPS");
+  dashboard_cmd->add_option("--tls-key", dash.tls_key, "PEM private key of --tls-cert");
+  dashboard_cmd->add_option("--max-streams", dash.max_streams,
+                            "live event streams served at once; more get 503 (default 16)");
+  dashboard_cmd->add_flag("--allow-cancel", dash.allow_cancel,
+                          "add a cancel button to running sweeps (POST /sweeps/ID/cancel)");
 
   try {
     app.parse(argc, argv);
@@ -224,6 +244,9 @@ int RunCli(int argc, char** argv, const CliEnvironment& environment, std::ostrea
     status = with_client([&](SweepClient& c) { return RunExport(c, sweep_id, format, io); });
   } else if (*lr_cmd) {
     status = with_client([&](SweepClient& c) { return RunLrCurve(c, trial_id, format, io); });
+  } else if (*dashboard_cmd) {
+    auto config = ResolveClientConfig(flags, environment.env);
+    status = config.ok() ? dashboard::RunDashboard(dash, *config, io) : config.status();
   } else if (*plot_cmd) {
     plot.sweep_id = sweep_id;
     status = with_client([&](SweepClient& c) { return RunPlot(c, plot, io); });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "client/plot_figures.h"
 #include "client/points.h"
 #include "core/metrics.h"
@@ -69,7 +71,8 @@ std::optional<FigureCurve> TimeCurve(const Point& p, const MetricsById& metrics_
 
 // The learning rate the point's (first) trial trains with, per fractional epoch; nullopt when its
 // spec cannot be read. Steps per epoch come from its reported "steps" metric.
-std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metrics_of, Io& io) {
+std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metrics_of,
+                                         std::ostream& warnings) {
   const v1::Trial* t = p.trials.front();
   ParseOptions parse_options;
   parse_options.allow_auto = true;
@@ -93,7 +96,7 @@ std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metr
   options.max_rows = kScheduleMaxPoints;
   auto rows = ScheduleTable(spec->schedule, options);
   if (!rows.ok()) {
-    *io.err << "skipping " << p.label << ": " << rows.status().message() << "\n";
+    warnings << "skipping " << p.label << ": " << rows.status().message() << "\n";
     return std::nullopt;
   }
   FigureCurve c;
@@ -109,7 +112,8 @@ std::optional<FigureCurve> ScheduleCurve(const Point& p, const MetricsById& metr
 absl::StatusOr<std::vector<FigureCurve>> PointCurves(SweepClient& client, SweepFigure kind,
                                                      const std::vector<v1::Trial>& trials,
                                                      const std::vector<Point>& points,
-                                                     const std::string& metric, Io& io) {
+                                                     const std::string& metric,
+                                                     std::ostream& warnings) {
   std::vector<std::string> ids;
   for (const auto& t : trials) ids.push_back(t.id());
   ASSIGN_OR_RETURN(auto metrics,
@@ -125,7 +129,7 @@ absl::StatusOr<std::vector<FigureCurve>> PointCurves(SweepClient& client, SweepF
     } else if (kind == SweepFigure::kTime) {
       c = TimeCurve(p, metrics_of, metric);
     } else {
-      c = ScheduleCurve(p, metrics_of, io);
+      c = ScheduleCurve(p, metrics_of, warnings);
     }
     if (c) curves.push_back(std::move(*c));
   }
@@ -155,6 +159,22 @@ absl::StatusOr<std::vector<LrRangeCurve>> LrRangeCurves(SweepClient& client,
   return curves;
 }
 
+// The peak learning rate of a trial's schedule ({"schedule": {KIND: {"max_lr": x}}}, or "lr" for
+// a constant one); nullopt when the spec has neither.
+std::optional<double> ScheduleMaxLr(const std::string& spec_json) {
+  const auto spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
+  if (!spec.is_object() || !spec.contains("schedule") || !spec["schedule"].is_object()) {
+    return std::nullopt;
+  }
+  for (const auto& [kind, params] : spec["schedule"].items()) {
+    if (!params.is_object()) continue;
+    for (const char* key : {"max_lr", "lr"}) {
+      if (params.contains(key) && params[key].is_number()) return params[key].get<double>();
+    }
+  }
+  return std::nullopt;
+}
+
 absl::Status WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path);
   if (!out) return absl::InvalidArgumentError(absl::StrCat("--out: cannot write '", path, "'"));
@@ -164,52 +184,155 @@ absl::Status WriteFile(const std::string& path, const std::string& contents) {
   return absl::OkStatus();
 }
 
+bool IsPlotKind(const std::string& kind) {
+  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time",
+                                                         "objective-history", "parallel"};
+  return kKinds->count(kind) > 0;
+}
+
+absl::Status UnknownKind(const std::string& kind) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--kind: expected curves, lr-finder, schedule, time, objective-history or parallel, got '",
+                   kind, "'"));
+}
+
 }  // namespace
 
-absl::Status RunPlot(SweepClient& client, const PlotOptionsCli& options, Io& io) {
-  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time"};
-  if (!kKinds->count(options.kind)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--kind: expected curves, lr-finder, schedule or time, got '", options.kind, "'"));
-  }
-  if (options.out_path.empty()) return absl::InvalidArgumentError("--out: required");
-  ASSIGN_OR_RETURN(const v1::Sweep sweep, client.GetSweep(options.sweep_id));
-  const std::string metric = options.metric.empty() ? sweep.objective().metric() : options.metric;
+absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& sweep_id,
+                                     const std::string& kind, const std::string& metric_name,
+                                     std::ostream& warnings) {
+  if (!IsPlotKind(kind)) return UnknownKind(kind);
+  ASSIGN_OR_RETURN(const v1::Sweep sweep, client.GetSweep(sweep_id));
+  const std::string metric = metric_name.empty() ? sweep.objective().metric() : metric_name;
   v1::ListTrialsRequest req;
-  req.set_sweep_id(options.sweep_id);
+  req.set_sweep_id(sweep_id);
+  // Sorting by the metric makes the store fill in each trial's best value of it.
+  if (kind == "objective-history" || kind == "parallel") req.set_sort_metric(metric);
   ASSIGN_OR_RETURN(auto all_trials, client.ListTrials(req));
   // LR range tests are plotted only by lr-finder, and lr-finder plots only them.
-  const bool lr_finder = options.kind == "lr-finder";
+  const bool lr_finder = kind == "lr-finder";
   std::vector<v1::Trial> trials;
+  std::set<double> used;  // the LRs that trials with a resolved `auto` LR ran with
   for (auto& t : all_trials) {
+    if (lr_finder && t.role() == v1::TRAIN && t.has_lr_spread()) {
+      if (auto lr = ScheduleMaxLr(t.spec_json())) used.insert(*lr);
+    }
     if ((t.schedule() == "lr_range_test") == lr_finder) trials.push_back(std::move(t));
   }
+  const std::vector<double> used_lrs(used.begin(), used.end());
   if (trials.empty()) {
-    return absl::NotFoundError(absl::StrCat("sweep ", options.sweep_id, " has no ",
+    return absl::NotFoundError(absl::StrCat("sweep ", sweep_id, " has no ",
                                             lr_finder ? "LR range test trials" : "trials",
                                             " to plot"));
   }
+  if (kind == "objective-history") {
+    // Each completed trial's best objective value, in trial order (no finish times on the wire).
+    std::sort(trials.begin(), trials.end(),
+              [](const v1::Trial& a, const v1::Trial& b) { return a.index() < b.index(); });
+    std::vector<double> values;
+    for (const auto& t : trials) {
+      const bool final = t.status() != v1::QUEUED && t.status() != v1::LEASED;
+      if (final && t.has_best_value() && std::isfinite(t.best_value())) {
+        values.push_back(t.best_value());
+      }
+    }
+    if (values.empty()) {
+      return absl::NotFoundError(absl::StrCat("nothing to plot for sweep ", sweep_id,
+                                              " (no completed trial with ", metric, " yet)"));
+    }
+    PlotResult result;
+    result.series = 2;
+    result.svg = RenderObjectiveHistoryFigure(
+        sweep.name(), metric, sweep.objective().goal() == v1::MAXIMIZE, values);
+    return result;
+  }
+  if (kind == "parallel") {
+    // Completed trials with a value; axes: the parameters that are numbers in all of them and
+    // take more than one value (not seed or fold: they are repetitions, not choices).
+    std::vector<const v1::Trial*> done;
+    for (const auto& t : trials) {
+      const bool final = t.status() != v1::QUEUED && t.status() != v1::LEASED;
+      if (final && t.has_best_value() && std::isfinite(t.best_value())) done.push_back(&t);
+    }
+    std::sort(done.begin(), done.end(),
+              [](const v1::Trial* a, const v1::Trial* b) { return a->index() < b->index(); });
+    auto number = [](const std::string& text, double* v) {
+      char* end = nullptr;
+      *v = std::strtod(text.c_str(), &end);
+      return !text.empty() && end == text.c_str() + text.size() && std::isfinite(*v);
+    };
+    std::set<std::string> keys;
+    for (const auto* t : done) {
+      for (const auto& [k, unused] : t->params()) keys.insert(k);
+    }
+    std::vector<std::string> axes;
+    for (const auto& k : keys) {
+      if (k == "seed" || k == "fold") continue;
+      std::set<double> distinct;
+      bool numeric = true;
+      for (const auto* t : done) {
+        auto it = t->params().find(k);
+        double v;
+        if (it == t->params().end() || !number(it->second, &v)) {
+          numeric = false;
+          break;
+        }
+        distinct.insert(v);
+      }
+      if (numeric && distinct.size() > 1) axes.push_back(k);
+    }
+    if (done.empty() || axes.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "nothing to plot for sweep ", sweep_id,
+          done.empty() ? " (no completed trial with a value yet)"
+                       : " (no numeric parameter takes more than one value)"));
+    }
+    std::vector<std::vector<double>> rows;
+    for (const auto* t : done) {
+      std::vector<double> row;
+      for (const auto& k : axes) {
+        double v = 0;
+        number(t->params().at(k), &v);
+        row.push_back(v);
+      }
+      row.push_back(t->best_value());
+      rows.push_back(std::move(row));
+    }
+    axes.push_back(metric);
+    PlotResult result;
+    result.series = rows.size();
+    result.svg = RenderParallelCoordinatesFigure(sweep.name(), axes, rows,
+                                                 sweep.objective().goal() == v1::MAXIMIZE);
+    return result;
+  }
   const auto points = GroupIntoPoints(trials);
-  const SweepFigure figure = options.kind == "time"       ? SweepFigure::kTime
-                             : options.kind == "schedule" ? SweepFigure::kSchedules
-                                                          : SweepFigure::kCurves;
-  std::string svg;
-  size_t series = 0;
+  const SweepFigure figure = kind == "time"       ? SweepFigure::kTime
+                             : kind == "schedule" ? SweepFigure::kSchedules
+                                                  : SweepFigure::kCurves;
+  PlotResult result;
   if (lr_finder) {
     ASSIGN_OR_RETURN(auto curves, LrRangeCurves(client, points));
-    series = curves.size();
-    if (series > 0) svg = RenderLrFinderFigure(sweep.name(), curves);
+    result.series = curves.size();
+    if (result.series > 0) result.svg = RenderLrFinderFigure(sweep.name(), curves, used_lrs);
   } else {
-    ASSIGN_OR_RETURN(auto curves, PointCurves(client, figure, trials, points, metric, io));
-    series = curves.size();
-    if (series > 0) svg = RenderSweepFigure(figure, sweep.name(), metric, curves);
+    ASSIGN_OR_RETURN(auto curves, PointCurves(client, figure, trials, points, metric, warnings));
+    result.series = curves.size();
+    if (result.series > 0) result.svg = RenderSweepFigure(figure, sweep.name(), metric, curves);
   }
-  if (series == 0) {
-    return absl::NotFoundError(absl::StrCat("nothing to plot for sweep ", options.sweep_id, " (no ",
+  if (result.series == 0) {
+    return absl::NotFoundError(absl::StrCat("nothing to plot for sweep ", sweep_id, " (no ",
                                             lr_finder ? "LR curves" : metric, " reported yet)"));
   }
-  RETURN_IF_ERROR(WriteFile(options.out_path, svg));
-  *io.err << "wrote " << options.out_path << " (" << series << " series)\n";
+  return result;
+}
+
+absl::Status RunPlot(SweepClient& client, const PlotOptionsCli& options, Io& io) {
+  if (!IsPlotKind(options.kind)) return UnknownKind(options.kind);
+  if (options.out_path.empty()) return absl::InvalidArgumentError("--out: required");
+  ASSIGN_OR_RETURN(const PlotResult plot,
+                   BuildPlot(client, options.sweep_id, options.kind, options.metric, *io.err));
+  RETURN_IF_ERROR(WriteFile(options.out_path, plot.svg));
+  *io.err << "wrote " << options.out_path << " (" << plot.series << " series)\n";
   return absl::OkStatus();
 }
 

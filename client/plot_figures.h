@@ -48,10 +48,28 @@ std::string MetricAxisLabel(const std::string& metric);
 std::string RenderSweepFigure(SweepFigure kind, const std::string& sweep_name,
                               const std::string& metric, const std::vector<FigureCurve>& curves);
 
+// The objective over completed trials, in trial order: each trial's best value of `metric` and
+// the best so far (lower is better unless `maximize`). x: "completed trial (n-th)".
+std::string RenderObjectiveHistoryFigure(const std::string& sweep_name, const std::string& metric,
+                                         bool maximize, const std::vector<double>& values);
+
+// Parallel coordinates: one vertical axis per name in `axes` (parameters, then the objective
+// last), one polyline per row (rows[i][j]: row i's value on axis j; NaN: not drawn on that axis),
+// coloured by its objective value from dark (best) to light (worst). An axis whose positive
+// values span more than two decades is logarithmic. Each axis is labelled with its name, its
+// lowest and highest value.
+std::string RenderParallelCoordinatesFigure(const std::string& sweep_name,
+                                            const std::vector<std::string>& axes,
+                                            const std::vector<std::vector<double>>& rows,
+                                            bool maximize);
+
 // The LR range tests of a sweep: log-lr axis, the loss axis clipped at 4x the lowest loss of any
 // curve (like fastai's plot: the explosion is clipped, not the scale), a marker per suggestion.
+// `used_lrs`: the learning rates the sweep's trials ran with after the range tests (their
+// resolved `auto` max_lr), each marked "used LR x" next to the suggestions.
 std::string RenderLrFinderFigure(const std::string& sweep_name,
-                                 const std::vector<LrRangeCurve>& curves);
+                                 const std::vector<LrRangeCurve>& curves,
+                                 const std::vector<double>& used_lrs = {});
 
 // `hypersweep schedule --format svg`: one schedule's learning rate per epoch; the title names the
 // schedule kind and the number of steps.

@@ -113,6 +113,13 @@ absl::StatusOr<std::vector<v1::Trial>> SweepClient::ListTrials(v1::ListTrialsReq
   return out;
 }
 
+absl::StatusOr<v1::ListTrialsResponse> SweepClient::ListTrialsPage(
+    const v1::ListTrialsRequest& request) {
+  v1::ListTrialsResponse resp;
+  RETURN_IF_ERROR(Call(&Stub::ListTrials, request, &resp));
+  return resp;
+}
+
 absl::StatusOr<int64_t> SweepClient::CountTrials(const std::string& sweep_id) {
   v1::ListTrialsRequest req;
   req.set_sweep_id(sweep_id);
@@ -182,12 +189,14 @@ absl::StatusOr<v1::Sweep> SweepClient::Resume(const std::string& sweep_id) {
 }
 
 absl::Status SweepClient::Watch(const std::string& sweep_id,
-                                const std::function<void(const v1::SweepEvent&)>& on_event) {
-  grpc::ClientContext ctx;
-  PrepareContext(settings_, /*with_deadline=*/false, &ctx);  // a watch lasts as long as the sweep
+                                const std::function<void(const v1::SweepEvent&)>& on_event,
+                                grpc::ClientContext* ctx) {
+  grpc::ClientContext own;
+  if (ctx == nullptr) ctx = &own;
+  PrepareContext(settings_, /*with_deadline=*/false, ctx);  // a watch lasts as long as the sweep
   v1::WatchSweepRequest req;
   req.set_sweep_id(sweep_id);
-  auto reader = stub_->WatchSweep(&ctx, req);
+  auto reader = stub_->WatchSweep(ctx, req);
   v1::SweepEvent event;
   while (reader->Read(&event)) on_event(event);
   return ServerStatus(settings_, reader->Finish());

@@ -67,6 +67,8 @@ class SweepClient {
   // Every matching trial over all pages, or the first `limit` (> 0).
   absl::StatusOr<std::vector<v1::Trial>> ListTrials(v1::ListTrialsRequest request,
                                                     int64_t limit = 0);
+  // One page of ListTrials, as asked (page_size, page_token), with its next_page_token and total.
+  absl::StatusOr<v1::ListTrialsResponse> ListTrialsPage(const v1::ListTrialsRequest& request);
   absl::StatusOr<int64_t> CountTrials(const std::string& sweep_id);
   // Metrics of the given trials (in batches), in the order asked; empty `metrics`: all.
   absl::StatusOr<std::vector<v1::TrialMetrics>> GetMetrics(const std::vector<std::string>& ids,
@@ -77,8 +79,11 @@ class SweepClient {
   absl::StatusOr<v1::Worker> ClearQuarantine(const std::string& worker_id);
   absl::StatusOr<v1::Sweep> Resume(const std::string& sweep_id);
   // Streams the sweep's events to `on_event` until the sweep ends (OK) or the stream breaks.
+  // `ctx`, when given, is the stream's context (not yet used), so that another thread can end the
+  // watch with ctx->TryCancel() (the dashboard does when its browser goes away).
   absl::Status Watch(const std::string& sweep_id,
-                     const std::function<void(const v1::SweepEvent&)>& on_event);
+                     const std::function<void(const v1::SweepEvent&)>& on_event,
+                     grpc::ClientContext* ctx = nullptr);
 
   const std::string& address() const { return settings_.address; }
 

@@ -261,5 +261,30 @@ TEST_F(CliTest, TerminalGetsTablesAndColoursUnlessNoColor) {
   EXPECT_THAT(bad.err, Not(HasSubstr("\033[")));
 }
 
+// `dashboard`: its flags in --help, and the refusals that need no server and no socket.
+TEST_F(CliTest, DashboardHelpAndRefusals) {
+  Result help = Run({"dashboard", "--help"});
+  EXPECT_EQ(help.code, 0);
+  for (const char* flag : {"--listen", "--token-file", "--tls-cert", "--tls-key", "--allow-cancel"}) {
+    EXPECT_THAT(help.out, HasSubstr(flag));
+  }
+  Result open = Run({"dashboard", "--listen", "0.0.0.0:0"});
+  EXPECT_EQ(open.code, 2);
+  EXPECT_THAT(open.err, HasSubstr("--token-file"));
+  const std::string token = Write("dash.token", "tok-123456\n");
+  Result no_tls = Run({"dashboard", "--listen", "0.0.0.0:0", "--token-file", token});
+  EXPECT_EQ(no_tls.code, 2);
+  EXPECT_THAT(no_tls.err, HasSubstr("--tls-cert"));
+  Result half = Run({"dashboard", "--listen", "127.0.0.1:0", "--tls-cert", token});
+  EXPECT_EQ(half.code, 2);
+  EXPECT_THAT(half.err, HasSubstr("--tls-key"));
+  Result bad = Run({"dashboard", "--listen", "localhost"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--listen"));
+  Result missing = Run({"dashboard", "--listen", "127.0.0.1:0", "--token-file", dir_ + "/none"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("--token-file"));
+}
+
 }  // namespace
 }  // namespace hypersweep

@@ -170,4 +170,24 @@ TEST(PlotLayoutTest, AxisLabelsInWordsWithUnits) {
 }
 
 }  // namespace
+// The dashboard's figures (also `hypersweep plot --kind objective-history|parallel`): long names
+// and many axes are shortened, never clipped.
+TEST(PlotLayoutTest, ObjectiveHistoryAndParallelCoordinatesStayOnTheCanvas) {
+  const std::string long_name(150, 'n');
+  ExpectAllTextInside(
+      RenderObjectiveHistoryFigure(long_name, "val_loss", false, {0.9, 0.5, 0.7, 0.2}));
+  std::vector<std::string> axes;
+  for (int j = 0; j < 12; ++j) axes.push_back("a_rather_long_parameter_name_" + std::to_string(j));
+  axes.push_back("val_accuracy");
+  std::vector<std::vector<double>> rows;
+  for (int i = 0; i < 5; ++i) {
+    std::vector<double> row;
+    for (size_t j = 0; j < axes.size(); ++j) row.push_back(123456.789 * (i + 1) * (j + 1));
+    rows.push_back(row);
+  }
+  ExpectAllTextInside(RenderParallelCoordinatesFigure(long_name, axes, rows, true));
+  ExpectAllTextInside(RenderParallelCoordinatesFigure("s", {"lr", "val_loss"},
+                                                      {{1e-4, 0.5}, {1.0, 0.3}}, false));
+}
+
 }  // namespace hypersweep

@@ -1,6 +1,9 @@
 #include "client/plot.h"
+#include "client/plot_figures.h"
 
 #include <cmath>
+#include <sstream>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -114,6 +117,72 @@ TEST(PlotTest, Ticks) {
   EXPECT_LE(t.back(), 0.47);
   EXPECT_THAT(LogTicks(1e-4, 1), ElementsAre(1e-4, 1e-3, 1e-2, 1e-1, 1));
   EXPECT_THAT(LogTicks(0.15, 0.9), ElementsAre(0.2, 0.5));
+}
+
+// The objective over completed trials: each trial's value and the best so far, which never gets
+// worse (minimize: never rises).
+TEST(PlotFiguresTest, ObjectiveHistoryHasEachValueAndTheBestSoFar) {
+  const std::string svg =
+      RenderObjectiveHistoryFigure("s", "val_loss", /*maximize=*/false, {0.5, 0.7, 0.3, 0.4});
+  Parser parser(svg);
+  auto root = parser.Parse();
+  ASSERT_NE(root, nullptr) << parser.error();
+  const auto paths = SeriesPaths(*root);
+  ASSERT_EQ(paths.size(), 2u);
+  EXPECT_EQ(PathPoints(paths[0]->attrs.at("d")), 4);
+  EXPECT_EQ(PathPoints(paths[1]->attrs.at("d")), 4);
+  EXPECT_EQ(paths[1]->attrs.at("data-label"), "best so far (minimize)");
+  // The best so far never rises; in SVG coordinates (y grows downwards) its y never decreases.
+  std::vector<double> ys;
+  std::istringstream d(paths[1]->attrs.at("d"));
+  std::string tok;
+  while (d >> tok) {  // "M12,34 L56,78 ..."
+    const auto comma = tok.find(',');
+    if (comma != std::string::npos) ys.push_back(std::stod(tok.substr(comma + 1)));
+  }
+  ASSERT_EQ(ys.size(), 4u) << paths[1]->attrs.at("d");
+  for (size_t i = 1; i < ys.size(); ++i) EXPECT_GE(ys[i], ys[i - 1]);
+  EXPECT_GT(ys[2], ys[1]);  // 0.3 improved on 0.5
+}
+
+// Parallel coordinates: an axis per name, a line per row through every axis, names escaped, the
+// best line drawn last (on top) and darkest.
+TEST(PlotFiguresTest, ParallelCoordinatesHasAnAxisPerNameAndALinePerRow) {
+  const std::string svg = RenderParallelCoordinatesFigure(
+      "<s>", {"lr", "weight_decay", "val_loss"},
+      {{0.1, 0, 0.9}, {0.01, 1e-4, 0.4}, {1.0, 1e-5, 0.6}}, /*maximize=*/false);
+  Parser parser(svg);
+  auto root = parser.Parse();
+  ASSERT_NE(root, nullptr) << parser.error();
+  std::vector<const Element*> axes, lines;
+  root->Collect([](const Element& e) { return e.name == "g" && e.attrs.count("data-axis"); },
+                &axes);
+  root->Collect([](const Element& e) { return e.name == "path" && e.attrs.count("data-objective"); },
+                &lines);
+  ASSERT_EQ(axes.size(), 3u);
+  EXPECT_EQ(axes[1]->attrs.at("data-axis"), "weight_decay");
+  ASSERT_EQ(lines.size(), 3u);
+  for (const Element* l : lines) EXPECT_EQ(PathPoints(l->attrs.at("d")), 3);
+  EXPECT_EQ(lines.back()->attrs.at("data-objective"), "0.4");  // the best, on top
+  EXPECT_EQ(lines.front()->attrs.at("data-objective"), "0.9");
+  EXPECT_EQ(svg.find("<s>"), std::string::npos);
+}
+
+// The LR range test figure marks the suggested LR and, when given, the LR the trials ran with.
+TEST(PlotFiguresTest, LrFinderMarksSuggestedAndUsedLr) {
+  LrRangeCurve c;
+  c.label = "batch 64";
+  c.lr = {1e-4, 1e-3, 1e-2, 1e-1, 1};
+  c.smoothed_loss = {2.3, 2.2, 1.5, 1.2, 9};
+  c.suggested_lr = 0.01;
+  c.rule = "valley";
+  const std::string without = RenderLrFinderFigure("s", {c});
+  EXPECT_NE(without.find("suggested 0.01 (rule valley)"), std::string::npos) << without;
+  EXPECT_EQ(without.find("used LR"), std::string::npos);
+  const std::string with = RenderLrFinderFigure("s", {c}, {0.02});
+  EXPECT_NE(with.find("used LR 0.02"), std::string::npos) << with;
+  Parser parser(with);
+  EXPECT_NE(parser.Parse(), nullptr) << parser.error();
 }
 
 }  // namespace
