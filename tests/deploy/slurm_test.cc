@@ -181,7 +181,7 @@ TEST_F(SlurmTest, WorkerArrayRunsASweepAndAScancelledTrialResumesOnAnotherWorker
   const std::string coordinator_log = dir_ + "/jobs/hypersweepd-" + coordinator + ".out";
   EXPECT_TRUE(WaitFor(
       [&] {
-        return ReadAll(coordinator_log).find("hypersweepd: stopped") != std::string::npos &&
+        return ReadAll(coordinator_log).find("event=stopped") != std::string::npos &&
                !std::filesystem::exists(address_file);
       },
       40s))
