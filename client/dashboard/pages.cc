@@ -182,7 +182,8 @@ std::string TrialsFragment(const SweepView& view) {
                   H(objective), "</th><th>attempt</th><th>reason</th></tr></thead><tbody>\n");
   for (const auto& t : view.trials) {
     absl::StrAppend(&out, "<tr data-trial-id=\"", H(t.id()), "\" data-status=\"",
-                    H(StatusName(t.status())), "\">", Cell(absl::StrCat(t.index())),
+                    H(StatusName(t.status())), "\" data-epochs=\"", t.epochs_reported(), "\">",
+                    Cell(absl::StrCat(t.index())),
                     "<td><a href=\"", TrialUrl(t), "\">", H(t.id()), "</a></td>",
                     Cell(StatusName(t.status())));
     for (const auto& k : keys) {
