@@ -152,8 +152,8 @@ table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; font-variant-numeric: tabular-nums; }
 tr[data-status="FAILED"] td, tr[data-status="DIVERGED"] td { color: #a00; }
 progress { width: 12em; }
-figure { display: inline-block; margin: 0.5em; }
-figure img { max-width: 100%; }
+figure { display: inline-block; vertical-align: top; margin: 0.5em; width: 36em; max-width: 95%; }
+figure img { width: 100%; height: auto; }
 pre#trial-spec { background: #f6f6f6; padding: 0.5em; overflow-x: auto; white-space: pre-wrap; }
 )CSS";
 
