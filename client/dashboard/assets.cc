@@ -145,7 +145,8 @@ const char kDashboardJs[] = R"JS('use strict';
 })();
 )JS";
 
-const char kDashboardCss[] = R"CSS(body { font-family: system-ui, sans-serif; margin: 1em 2em; color: #222; }
+const char kDashboardCss[] =
+    R"CSS(body { font-family: system-ui, sans-serif; margin: 1em 2em; color: #222; }
 nav a { margin-right: 1em; }
 #connection-banner { background: #fff3cd; border: 1px solid #e0c060; padding: 0.4em 1em; margin: 0.5em 0; }
 table { border-collapse: collapse; margin: 0.5em 0; }
@@ -154,7 +155,8 @@ tr[data-status="FAILED"] td, tr[data-status="DIVERGED"] td { color: #a00; }
 progress { width: 12em; }
 figure { display: inline-block; vertical-align: top; margin: 0.5em; width: 36em; max-width: 95%; }
 figure img { width: 100%; height: auto; }
-pre#trial-spec { background: #f6f6f6; padding: 0.5em; overflow-x: auto; white-space: pre-wrap; }
+pre#trial-spec { background: #f6f6f6; padding: 0.5em; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
+.wide { overflow-x: auto; max-width: 100%; }
 )CSS";
 
 }  // namespace hypersweep::dashboard

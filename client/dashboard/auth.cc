@@ -30,9 +30,9 @@ absl::StatusOr<ListenAddress> ParseListen(const std::string& listen) {
 absl::Status CheckListen(const std::string& listen, bool have_token, bool have_tls) {
   if (IsLoopbackAddress(listen)) return absl::OkStatus();
   if (!have_token) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refusing to listen on non-loopback address ", listen,
-        " without --token-file: anyone who can reach it could read every sweep"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("refusing to listen on non-loopback address ", listen,
+                     " without --token-file: anyone who can reach it could read every sweep"));
   }
   if (!have_tls) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -15,7 +15,6 @@
 namespace hypersweep::dashboard {
 namespace {
 
-
 std::string H(std::string_view text) { return EscapeHtml(text); }
 
 std::string SweepUrl(const std::string& id) { return absl::StrCat("/sweeps/", UrlComponent(id)); }
@@ -35,8 +34,8 @@ std::string Ago(int64_t unix_ms, absl::Time now) {
 }
 
 // The query string of the trial table for `q`, with `sort` and `status` and `token` replaced.
-std::string TrialQueryString(const TrialQuery& q, const std::string& sort, const std::string& status,
-                             const std::string& token) {
+std::string TrialQueryString(const TrialQuery& q, const std::string& sort,
+                             const std::string& status, const std::string& token) {
   std::vector<std::string> parts;
   if (!sort.empty()) parts.push_back("sort=" + UrlComponent(sort));
   if (!status.empty()) parts.push_back("status=" + UrlComponent(status));
@@ -45,8 +44,8 @@ std::string TrialQueryString(const TrialQuery& q, const std::string& sort, const
   return parts.empty() ? "?" : "?" + absl::StrJoin(parts, "&");
 }
 
-constexpr const char* kStatuses[] = {"QUEUED",    "LEASED",    "SUCCEEDED", "DIVERGED",
-                                     "FAILED",    "CANCELLED", "PRUNED"};
+constexpr const char* kStatuses[] = {"QUEUED", "LEASED",    "SUCCEEDED", "DIVERGED",
+                                     "FAILED", "CANCELLED", "PRUNED"};
 
 }  // namespace
 
@@ -59,7 +58,8 @@ std::string Layout(const std::string& title, const std::string& body, const std:
                    int refresh_seconds) {
   std::string attrs;
   if (!events_url.empty()) absl::StrAppend(&attrs, " data-events-url=\"", H(events_url), "\"");
-  if (refresh_seconds > 0) absl::StrAppend(&attrs, " data-refresh-seconds=\"", refresh_seconds, "\"");
+  if (refresh_seconds > 0)
+    absl::StrAppend(&attrs, " data-refresh-seconds=\"", refresh_seconds, "\"");
   return absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -91,12 +91,13 @@ std::string SweepsFragment(const std::vector<SweepRow>& rows) {
     const auto& c = s.counts();
     absl::StrAppend(
         &out, "<tr data-sweep-id=\"", H(s.id()), "\" data-state=\"", H(StateName(s.state())),
-        "\"><td class=\"sweep-name\"><a href=\"", SweepUrl(s.id()), "\">", H(s.name()),
-        "</a></td>", Cell(s.id()), Cell(StateName(s.state())),
+        "\"><td class=\"sweep-name\"><a href=\"", SweepUrl(s.id()), "\">", H(s.name()), "</a></td>",
+        Cell(s.id()), Cell(StateName(s.state())),
         absl::StrFormat("<td><progress value=\"%d\" max=\"%d\"></progress> %d/%d</td>",
                         DoneTrials(c), std::max<int64_t>(c.total(), 1), DoneTrials(c), c.total()),
         "<td class=\"sweep-best\">", H(NumberText(r.best)),
-        r.best ? absl::StrCat(" <span class=\"metric\">", H(s.objective().metric()), "</span>") : "",
+        r.best ? absl::StrCat(" <span class=\"metric\">", H(s.objective().metric()), "</span>")
+               : "",
         "</td>", Cell(TimeText(s.created_unix_ms())), "</tr>\n");
   }
   absl::StrAppend(&out, "</tbody></table>\n");
@@ -114,16 +115,16 @@ std::string SweepsPage(const std::vector<SweepRow>& rows) {
 std::string SweepSummaryFragment(const SweepView& view, absl::Time now) {
   const v1::Sweep& s = view.sweep;
   const auto& c = s.counts();
-  std::string out = absl::StrCat("<p>state <span id=\"sweep-state\">", H(StateName(s.state())),
-                                 "</span>");
+  std::string out =
+      absl::StrCat("<p>state <span id=\"sweep-state\">", H(StateName(s.state())), "</span>");
   if (!s.paused_reason().empty()) {
     absl::StrAppend(&out, " <span id=\"paused-reason\">", H(s.paused_reason()), "</span>");
   }
   absl::StrAppend(&out, "</p>\n<table id=\"sweep-counts\"><tr>");
   const std::pair<const char*, int64_t> counts[] = {
-      {"queued", c.queued()},       {"leased", c.leased()},     {"succeeded", c.succeeded()},
-      {"diverged", c.diverged()},   {"failed", c.failed()},     {"cancelled", c.cancelled()},
-      {"pruned", c.pruned()},       {"total", c.total()}};
+      {"queued", c.queued()},     {"leased", c.leased()}, {"succeeded", c.succeeded()},
+      {"diverged", c.diverged()}, {"failed", c.failed()}, {"cancelled", c.cancelled()},
+      {"pruned", c.pruned()},     {"total", c.total()}};
   for (const auto& [name, n] : counts) {
     absl::StrAppend(&out, "<td data-count=\"", name, "\">", name, " <b>", n, "</b></td>");
   }
@@ -137,10 +138,10 @@ std::string SweepSummaryFragment(const SweepView& view, absl::Time now) {
   const std::string wait = WaitReason(s);
   const double eta = EtaSeconds(s, now);
   absl::StrAppend(&out, "<p>ETA <span id=\"eta\">",
-                  !wait.empty()          ? H(wait)
-                  : std::isnan(eta)      ? std::string("unknown")
-                  : eta == 0             ? std::string("done")
-                                         : H(FormatDuration(eta)),
+                  !wait.empty()     ? H(wait)
+                  : std::isnan(eta) ? std::string("unknown")
+                  : eta == 0        ? std::string("done")
+                                    : H(FormatDuration(eta)),
                   "</span></p>\n");
   absl::StrAppend(&out, "<p id=\"best-trial\">best ", H(s.objective().metric()), " (",
                   H(GoalName(s.objective().goal())), "): ");
@@ -157,8 +158,9 @@ std::string SweepSummaryFragment(const SweepView& view, absl::Time now) {
 
 std::string TrialsFragment(const SweepView& view) {
   const TrialQuery& q = view.query;
-  std::string out = "<form id=\"trials-query\" method=\"get\">status <select name=\"status\" "
-                    "id=\"trials-status\"><option value=\"\">all</option>";
+  std::string out =
+      "<form id=\"trials-query\" method=\"get\">status <select name=\"status\" "
+      "id=\"trials-status\"><option value=\"\">all</option>";
   for (const char* st : kStatuses) {
     absl::StrAppend(&out, "<option", q.status == st ? " selected" : "", ">", st, "</option>");
   }
@@ -173,8 +175,8 @@ std::string TrialsFragment(const SweepView& view) {
   const std::string objective = view.sweep.objective().metric();
   const std::string sort_objective = TrialQueryString(q, objective, q.status, "");
   const std::string sort_index = TrialQueryString(q, "", q.status, "");
-  absl::StrAppend(&out, "<table id=\"trials-table\" data-matching=\"", view.matching,
-                  "\"><thead><tr><th><a href=\"", H(sort_index),
+  absl::StrAppend(&out, "<div class=\"wide\"><table id=\"trials-table\" data-matching=\"",
+                  view.matching, "\"><thead><tr><th><a href=\"", H(sort_index),
                   "\" data-sort=\"index\">#</a></th><th>trial</th><th>status</th>");
   for (const auto& k : keys) absl::StrAppend(&out, "<th data-param=\"", H(k), "\">", H(k), "</th>");
   absl::StrAppend(&out, "<th>epochs</th><th><a href=\"", H(sort_objective),
@@ -183,9 +185,8 @@ std::string TrialsFragment(const SweepView& view) {
   for (const auto& t : view.trials) {
     absl::StrAppend(&out, "<tr data-trial-id=\"", H(t.id()), "\" data-status=\"",
                     H(StatusName(t.status())), "\" data-epochs=\"", t.epochs_reported(), "\">",
-                    Cell(absl::StrCat(t.index())),
-                    "<td><a href=\"", TrialUrl(t), "\">", H(t.id()), "</a></td>",
-                    Cell(StatusName(t.status())));
+                    Cell(absl::StrCat(t.index())), "<td><a href=\"", TrialUrl(t), "\">", H(t.id()),
+                    "</a></td>", Cell(StatusName(t.status())));
     for (const auto& k : keys) {
       auto it = t.params().find(k);
       absl::StrAppend(&out, Cell(it == t.params().end() ? "" : it->second));
@@ -195,8 +196,8 @@ std::string TrialsFragment(const SweepView& view) {
                     Cell(Optional(t.has_final_value(), t.final_value())),
                     Cell(absl::StrCat(t.attempt())), Cell(t.reason()), "</tr>\n");
   }
-  absl::StrAppend(&out, "</tbody></table>\n<p id=\"trials-paging\">", view.trials.size(), " of ",
-                  view.matching, " trials");
+  absl::StrAppend(&out, "</tbody></table></div>\n<p id=\"trials-paging\">", view.trials.size(),
+                  " of ", view.matching, " trials");
   if (!q.page_token.empty()) {
     absl::StrAppend(&out, " <a id=\"trials-first\" href=\"",
                     H(TrialQueryString(q, q.sort, q.status, "")), "\">first page</a>");
@@ -247,14 +248,24 @@ std::string TrialFragment(const v1::Trial& t, const v1::Sweep& sweep,
                           const std::vector<v1::EpochMetrics>& epochs) {
   std::string out = absl::StrCat(
       "<table id=\"trial-fields\">"
-      "<tr><th>status</th><td id=\"trial-status\">", H(StatusName(t.status())), "</td></tr>"
-      "<tr><th>attempt</th><td id=\"trial-attempt\">", t.attempt(), "</td></tr>"
-      "<tr><th>worker</th><td id=\"trial-worker\">", H(t.worker_id()), "</td></tr>"
-      "<tr><th>reason</th><td id=\"trial-reason\">", H(t.reason()), "</td></tr>"
-      "<tr><th>epochs reported</th><td id=\"epoch-count\">", t.epochs_reported(), "</td></tr>"
+      "<tr><th>status</th><td id=\"trial-status\">",
+      H(StatusName(t.status())),
+      "</td></tr>"
+      "<tr><th>attempt</th><td id=\"trial-attempt\">",
+      t.attempt(),
+      "</td></tr>"
+      "<tr><th>worker</th><td id=\"trial-worker\">",
+      H(t.worker_id()),
+      "</td></tr>"
+      "<tr><th>reason</th><td id=\"trial-reason\">",
+      H(t.reason()),
+      "</td></tr>"
+      "<tr><th>epochs reported</th><td id=\"epoch-count\">",
+      t.epochs_reported(),
+      "</td></tr>"
       "</table>\n<h2>Parameters</h2>\n<table id=\"trial-params\">");
-  for (const auto& [k, v] : std::map<std::string, std::string>(t.params().begin(),
-                                                                t.params().end())) {
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>(t.params().begin(), t.params().end())) {
     absl::StrAppend(&out, "<tr data-param=\"", H(k), "\"><th>", H(k), "</th>", Cell(v), "</tr>");
   }
   absl::StrAppend(&out, "</table>\n<h2>Epochs</h2>\n");
@@ -266,8 +277,9 @@ std::string TrialFragment(const v1::Trial& t, const v1::Sweep& sweep,
     }
     for (const auto& [k, unused] : seen) names.push_back(k);
   }
-  absl::StrAppend(&out, "<table id=\"epochs-table\"><thead><tr><th>epoch</th>");
-  for (const auto& n : names) absl::StrAppend(&out, "<th data-metric=\"", H(n), "\">", H(n), "</th>");
+  absl::StrAppend(&out, "<div class=\"wide\"><table id=\"epochs-table\"><thead><tr><th>epoch</th>");
+  for (const auto& n : names)
+    absl::StrAppend(&out, "<th data-metric=\"", H(n), "\">", H(n), "</th>");
   absl::StrAppend(&out, "</tr></thead><tbody>\n");
   for (const auto& e : epochs) {
     absl::StrAppend(&out, "<tr data-epoch=\"", e.epoch(), "\">", Cell(absl::StrCat(e.epoch())));
@@ -277,19 +289,19 @@ std::string TrialFragment(const v1::Trial& t, const v1::Sweep& sweep,
     }
     absl::StrAppend(&out, "</tr>\n");
   }
-  absl::StrAppend(&out, "</tbody></table>\n<h2>Spec</h2>\n<pre id=\"trial-spec\">",
+  absl::StrAppend(&out, "</tbody></table></div>\n<h2>Spec</h2>\n<pre id=\"trial-spec\">",
                   H(t.spec_json()), "</pre>\n");
   return out;
 }
 
 std::string TrialPage(const v1::Trial& t, const v1::Sweep& sweep,
                       const std::vector<v1::EpochMetrics>& epochs) {
-  const std::string body = absl::StrCat(
-      "<h1 id=\"trial-id\" data-trial-id=\"", H(t.id()), "\">trial ", H(t.id()), "</h1>\n",
-      "<p>sweep <a id=\"trial-sweep\" href=\"", SweepUrl(sweep.id()), "\">", H(sweep.name()),
-      "</a> (", H(sweep.id()), "), index ", t.index(), "</p>\n",
-      "<section id=\"trial\" data-fragment=\"trial\">", TrialFragment(t, sweep, epochs),
-      "</section>\n");
+  const std::string body =
+      absl::StrCat("<h1 id=\"trial-id\" data-trial-id=\"", H(t.id()), "\">trial ", H(t.id()),
+                   "</h1>\n", "<p>sweep <a id=\"trial-sweep\" href=\"", SweepUrl(sweep.id()), "\">",
+                   H(sweep.name()), "</a> (", H(sweep.id()), "), index ", t.index(), "</p>\n",
+                   "<section id=\"trial\" data-fragment=\"trial\">",
+                   TrialFragment(t, sweep, epochs), "</section>\n");
   return Layout("trial " + t.id(), body, SweepUrl(sweep.id()) + "/events");
 }
 

@@ -46,10 +46,10 @@ struct TrialQuery {
 
 struct SweepView {
   v1::Sweep sweep;
-  std::optional<v1::Trial> best;   // the best trial by the objective, if any has a value
-  std::vector<v1::Trial> trials;   // the page asked for
-  int64_t matching = 0;            // trials matching the query, over all pages
-  std::string next_page_token;     // "" on the last page
+  std::optional<v1::Trial> best;  // the best trial by the objective, if any has a value
+  std::vector<v1::Trial> trials;  // the page asked for
+  int64_t matching = 0;           // trials matching the query, over all pages
+  std::string next_page_token;    // "" on the last page
   TrialQuery query;
   std::vector<std::string> metrics;  // metric names with learning curves
   bool has_lr_range_tests = false;

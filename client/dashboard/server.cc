@@ -158,24 +158,23 @@ class Dashboard {
     server.Get("/static/dashboard.css", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kDashboardCss, "text/css; charset=utf-8");
     });
-    server.Get("/", [this](const httplib::Request& req, httplib::Response& res) {
-      Sweeps(req, res);
-    });
-    server.Get("/workers", [this](const httplib::Request& req, httplib::Response& res) {
-      Workers(req, res);
-    });
-    server.Get(R"(/sweeps/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      Sweep(req, res);
-    });
+    server.Get("/",
+               [this](const httplib::Request& req, httplib::Response& res) { Sweeps(req, res); });
+    server.Get("/workers",
+               [this](const httplib::Request& req, httplib::Response& res) { Workers(req, res); });
+    server.Get(R"(/sweeps/([^/]+))",
+               [this](const httplib::Request& req, httplib::Response& res) { Sweep(req, res); });
     server.Get(R"(/sweeps/([^/]+)/trials/([^/]+))",
                [this](const httplib::Request& req, httplib::Response& res) { Trial(req, res); });
-    server.Get(R"(/sweeps/([^/]+)/plots/(curves|time|schedule|lr-finder|objective-history|parallel)\.svg)",
-               [this](const httplib::Request& req, httplib::Response& res) { Plot(req, res); });
+    server.Get(
+        R"(/sweeps/([^/]+)/plots/(curves|time|schedule|lr-finder|objective-history|parallel)\.svg)",
+        [this](const httplib::Request& req, httplib::Response& res) { Plot(req, res); });
     server.Get(R"(/sweeps/([^/]+)/events)",
                [this](const httplib::Request& req, httplib::Response& res) { Events(req, res); });
     if (options_.allow_cancel) {
-      server.Post(R"(/sweeps/([^/]+)/cancel)",
-                  [this](const httplib::Request& req, httplib::Response& res) { Cancel(req, res); });
+      server.Post(
+          R"(/sweeps/([^/]+)/cancel)",
+          [this](const httplib::Request& req, httplib::Response& res) { Cancel(req, res); });
     }
     server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       // 401 stays empty; other errors without a page of their own get a short one.
@@ -191,7 +190,7 @@ class Dashboard {
     if (!sweeps.ok()) return SendError(res, sweeps.status());
     std::sort(sweeps->begin(), sweeps->end(), [](const v1::Sweep& a, const v1::Sweep& b) {
       return a.created_unix_ms() != b.created_unix_ms() ? a.created_unix_ms() > b.created_unix_ms()
-                                                         : a.id() > b.id();
+                                                        : a.id() > b.id();
     });
     if (sweeps->size() > kMaxSweepsListed) sweeps->resize(kMaxSweepsListed);
     std::vector<SweepRow> rows;
@@ -205,8 +204,8 @@ class Dashboard {
       row.sweep = std::move(s);
       rows.push_back(std::move(row));
     }
-    SendHtml(res, req.get_param_value("fragment") == "sweeps" ? SweepsFragment(rows)
-                                                              : SweepsPage(rows));
+    SendHtml(res,
+             req.get_param_value("fragment") == "sweeps" ? SweepsFragment(rows) : SweepsPage(rows));
   }
 
   void Workers(const httplib::Request& req, httplib::Response& res) {
@@ -285,9 +284,13 @@ class Dashboard {
   // The metrics worth a learning curve: the objective first, then the losses and scores a probe
   // trial (the best, else the first with epochs) reported; not timings, rates or test scores.
   absl::StatusOr<std::vector<std::string>> CurveMetrics(const SweepView& view) {
-    static const auto* kSkip = new std::set<std::string>{
-        metrics::kLr,      metrics::kMomentum,       metrics::kSeconds, metrics::kSamplesPerSecond,
-        metrics::kElapsedSeconds, metrics::kSteps, metrics::kPartial};
+    static const auto* kSkip = new std::set<std::string>{metrics::kLr,
+                                                         metrics::kMomentum,
+                                                         metrics::kSeconds,
+                                                         metrics::kSamplesPerSecond,
+                                                         metrics::kElapsedSeconds,
+                                                         metrics::kSteps,
+                                                         metrics::kPartial};
     std::vector<std::string> out = {view.sweep.objective().metric()};
     std::string probe = view.best ? view.best->id() : "";
     for (const auto& t : view.trials) {
@@ -329,8 +332,8 @@ class Dashboard {
       lreq.set_page_token(page->next_page_token());
     }
     if (!trial) {
-      return SendError(res, absl::NotFoundError(
-                                absl::StrCat("no trial ", trial_id, " in sweep ", sweep_id)));
+      return SendError(
+          res, absl::NotFoundError(absl::StrCat("no trial ", trial_id, " in sweep ", sweep_id)));
     }
     auto metrics = client_->GetMetrics({trial_id}, {});
     if (!metrics.ok()) return SendError(res, metrics.status());
@@ -364,7 +367,8 @@ class Dashboard {
     res.set_content(
         absl::StrCat("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"480\" height=\"60\" "
                      "data-http-status=\"",
-                     code, "\"><text x=\"10\" y=\"35\" font-family=\"sans-serif\" "
+                     code,
+                     "\"><text x=\"10\" y=\"35\" font-family=\"sans-serif\" "
                      "font-size=\"13\">",
                      EscapeHtml(std::string(plot.status().message())), "</text></svg>\n"),
         "image/svg+xml");
@@ -401,8 +405,7 @@ class Dashboard {
       return;
     }
     auto stream = std::make_shared<EventStream>();
-    stream->chunks.push_back(absl::StrCat("retry: 2000\nevent: hello\ndata: ",
-                                          EventJson([&] {
+    stream->chunks.push_back(absl::StrCat("retry: 2000\nevent: hello\ndata: ", EventJson([&] {
                                             v1::SweepEvent e;
                                             *e.mutable_sweep() = *sweep;
                                             return e;
@@ -497,8 +500,8 @@ absl::Status RunDashboard(const DashboardOptions& options, const ClientConfig& c
   }
   std::unique_ptr<httplib::Server> server;
   if (tls) {
-    auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
-                                                    options.tls_key.c_str());
+    auto ssl =
+        std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
     if (!ssl->is_valid()) {
       return absl::InvalidArgumentError(
           "--tls-cert/--tls-key: cannot load the certificate and key (PEM files that match)");
@@ -523,9 +526,8 @@ absl::Status RunDashboard(const DashboardOptions& options, const ClientConfig& c
   settings.address = coordinator.connection.server;
   settings.token = coordinator.connection.token;
   settings.timeout = options.rpc_timeout;
-  Dashboard dashboard(options,
-                      std::make_unique<SweepClient>(v1::SweepService::NewStub(*channel), settings),
-                      token);
+  Dashboard dashboard(
+      options, std::make_unique<SweepClient>(v1::SweepService::NewStub(*channel), settings), token);
   dashboard.Install(*server);
   // Each event stream holds a worker thread: room for all of them plus the page requests.
   const size_t threads = static_cast<size_t>(options.max_streams) + 8;
@@ -558,8 +560,9 @@ absl::Status RunDashboard(const DashboardOptions& options, const ClientConfig& c
     server->stop();
   });
   const bool listened = server->listen_after_bind();
-  if (!signalled) pthread_kill(waiter.native_handle(), SIGUSR2);  // blocked everywhere: taken
-                                                                   // only by the waiter's sigwait
+  if (!signalled)
+    pthread_kill(waiter.native_handle(), SIGUSR2);  // blocked everywhere: taken
+                                                    // only by the waiter's sigwait
   waiter.join();
   if (signalled) {
     *io.err << "dashboard stopped\n";

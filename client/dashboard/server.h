@@ -31,8 +31,7 @@ struct DashboardOptions {
 // INVALID_ARGUMENT naming the flag for a refused address or an unreadable/invalid file;
 // UNAVAILABLE when the address cannot be bound. The coordinator need not be up: pages say 503
 // until it is.
-absl::Status RunDashboard(const DashboardOptions& options, const ClientConfig& coordinator,
-                          Io& io);
+absl::Status RunDashboard(const DashboardOptions& options, const ClientConfig& coordinator, Io& io);
 
 }  // namespace hypersweep::dashboard
 
