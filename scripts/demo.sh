@@ -4,17 +4,21 @@
 # Fashion-MNIST, shows progress, then writes demo-report/index.md with tables, findings and one
 # SVG plot per experiment, and prints the summary.
 #
-# Usage: scripts/demo.sh [--quick] [--out DIR]     (BUILD_DIR defaults to build)
+# Usage: scripts/demo.sh [--quick] [--out DIR] [--keep-db FILE]     (BUILD_DIR defaults to build)
+#   --keep-db FILE: also keep the sweeps (an online backup of the coordinator's database), e.g. to
+#   browse them later: hypersweepd --db FILE & hypersweep dashboard
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
 out=demo-report
+keep_db=
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --keep-db) keep_db=$2; shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -102,4 +106,8 @@ plot "${ids[4]}" curves val_loss momentum-constant
 plot "${ids[5]}" curves val_loss momentum-cycled
 plot "${ids[6]}" curves val_loss weight-decay
 "$bin/hypersweep-demo-report" "$out"
+if [ -n "$keep_db" ]; then
+  "$bin/hypersweepd" backup --db "$work/demo.db" --out "$keep_db"
+  echo "demo: sweeps kept in $keep_db"
+fi
 echo "demo: finished in $(elapsed)"
