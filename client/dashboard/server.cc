@@ -251,7 +251,12 @@ class Dashboard {
     }
     v1::ListTrialsRequest lreq;
     lreq.set_sweep_id(id);
-    lreq.set_sort_metric(q.sort);
+    if (q.sort.empty()) {  // by index, with each trial's best and final objective value
+      lreq.set_sort_metric(view.sweep.objective().metric());
+      lreq.set_sort_by(v1::ListTrialsRequest::INDEX);
+    } else {
+      lreq.set_sort_metric(q.sort);
+    }
     lreq.set_page_size(q.page_size);
     lreq.set_page_token(q.page_token);
     if (!q.status.empty()) {

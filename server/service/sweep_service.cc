@@ -242,6 +242,7 @@ grpc::ServerUnaryReactor* SweepServiceImpl::ListTrials(grpc::CallbackServerConte
                                                "validation metric (val_*)")));
   }
   q.sort_by_final = req->sort_by() == v1::ListTrialsRequest::FINAL;
+  q.order_by_index = req->sort_by() == v1::ListTrialsRequest::INDEX;
   if (req->goal() == v1::GOAL_UNSPECIFIED) {
     q.maximize = q.sort_metric == sweep->record.objective_metric && sweep->record.maximize;
   } else {

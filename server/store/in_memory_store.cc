@@ -108,7 +108,7 @@ absl::StatusOr<TrialPage> InMemoryStore::ListTrials(const TrialQuery& q) {
     }
     all.push_back(std::move(e));
   }
-  if (!q.sort_metric.empty()) {
+  if (!q.sort_metric.empty() && !q.order_by_index) {
     std::stable_sort(all.begin(), all.end(), [&](const TrialListEntry& a, const TrialListEntry& b) {
       const auto& va = q.sort_by_final ? a.final_value : a.best_value;
       const auto& vb = q.sort_by_final ? b.final_value : b.best_value;

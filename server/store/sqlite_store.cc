@@ -435,8 +435,11 @@ absl::StatusOr<TrialPage> SqliteStore::ListTrials(const TrialQuery& q) {
                        best, " AS v_best, ", final_value,
                        " AS v_final, t.idx AS v_idx FROM trials t LEFT JOIN trial_metrics m ON "
                        "m.trial_id = t.id AND m.name = ?2 WHERE ",
-                       where, ") ORDER BY (", key, " IS NULL), ", key,
-                       q.maximize ? " DESC" : " ASC", ", v_idx LIMIT ?3 OFFSET ?4");
+                       where, ") ORDER BY ",
+                       q.order_by_index ? std::string()
+                                        : absl::StrCat("(", key, " IS NULL), ", key,
+                                                       q.maximize ? " DESC, " : " ASC, "),
+                       "v_idx LIMIT ?3 OFFSET ?4");
   }
   Stmt s(db, sql);
   s.Bind(1, q.sweep_id).Bind(2, q.sort_metric).Bind(3, q.limit).Bind(4, q.offset);

@@ -66,6 +66,7 @@ struct TrialQuery {
   std::set<TrialStatus> statuses;  // empty: all
   std::string sort_metric;         // empty: by index
   bool sort_by_final = false;      // false: the best value over epochs
+  bool order_by_index = false;     // report sort_metric's values but keep index order
   bool maximize = false;           // best = max, and sort descending
   int64_t offset = 0;
   int64_t limit = 100;

@@ -251,6 +251,8 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   EXPECT_THAT(page->body, HasSubstr("<td data-count=\"total\">total <b>2</b></td>"));
   EXPECT_EQ(test_support::CountOccurrences(page->body, "<tr data-trial-id="), 2);
   EXPECT_THAT(page->body, HasSubstr("<tr data-trial-id=\"" + trial + "\""));
+  // In index order each row still has its best and final objective value (epochs, best, final).
+  EXPECT_THAT(page->body, HasSubstr("<td>2</td><td>0.6</td><td>0.6</td>"));
   EXPECT_THAT(page->body, Not(HasSubstr("cancel-button")));  // read-only by default
   const std::string img = "/sweeps/" + sweep_id_ + "/plots/curves.svg?metric=val_loss";
   EXPECT_THAT(page->body, HasSubstr("<img id=\"plot-curves-val_loss\" data-plot=\"curves\""));

@@ -333,6 +333,15 @@ TEST_P(StoreTest, ListTrialsSortsFiltersAndPages) {
   ASSERT_TRUE(fin.ok());
   EXPECT_THAT(ids(*fin), ElementsAre("s-1", "s-0", "s-4", "s-2", "s-3"));
   q.sort_by_final = false;
+  // Index order, with each trial's values of the metric still reported.
+  q.order_by_index = true;
+  auto indexed = store_->ListTrials(q);
+  ASSERT_TRUE(indexed.ok());
+  EXPECT_THAT(ids(*indexed), ElementsAre("s-0", "s-1", "s-2", "s-3", "s-4"));
+  EXPECT_DOUBLE_EQ(*indexed->trials[2].best_value, 0.2);
+  EXPECT_DOUBLE_EQ(*indexed->trials[2].final_value, 0.6);
+  EXPECT_FALSE(indexed->trials[3].best_value.has_value());
+  q.order_by_index = false;
   q.maximize = true;
   auto max = store_->ListTrials(q);
   ASSERT_TRUE(max.ok());
