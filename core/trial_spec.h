@@ -62,12 +62,13 @@ struct SyntheticOptions {
 };
 
 struct DatasetSpec {
-  enum class Kind { kFashionMnist, kMnist, kCsv, kSynthetic };
+  enum class Kind { kFashionMnist, kMnist, kCsv, kSynthetic, kHdf5 };
   Kind kind = Kind::kFashionMnist;
   std::string root = kDefaultFashionMnistRoot;  // idx datasets: directory of *-ubyte[.gz]
   int64_t limit = 0;                            // use only the first N training rows (0: all)
   CsvOptions csv;
   SyntheticOptions synthetic;
+  Hdf5Options hdf5;
 };
 
 enum class Activation { kRelu, kSelu, kElu, kTanh, kSilu };
