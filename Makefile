@@ -12,7 +12,7 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config git \
   libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev \
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev openssl procps \
   clang libclang-rt-14-dev llvm \
-  libcpp-httplib-dev prometheus chromium fonts-dejavu-core
+  libcpp-httplib-dev prometheus libhdf5-dev chromium fonts-dejavu-core
 # A single-node Slurm for `make test-slurm` (tests/deploy/slurm_test.cc starts its own daemons).
 DEB_SLURM_PACKAGES := slurm-wlm munge
 # Only for regenerating reference fixtures and running benchmarks (never runtime dependencies).

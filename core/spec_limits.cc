@@ -110,6 +110,7 @@ absl::Status CheckSpecLimits(const TrialSpec& s) {
       outputs = 10;
       break;
     case DatasetSpec::Kind::kCsv:
+    case DatasetSpec::Kind::kHdf5:
       input = {1};  // the worker checks again with the file's width
       break;
   }

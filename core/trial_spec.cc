@@ -113,6 +113,9 @@ absl::Status CheckDataPresence(const DatasetSpec& d, const std::string& path,
   if (d.kind == DatasetSpec::Kind::kCsv && d.csv.path.empty()) {
     return FieldError(JoinPath(path, "csv.path"), node, "required");
   }
+  if (d.kind == DatasetSpec::Kind::kHdf5 && d.hdf5.path.empty()) {
+    return FieldError(JoinPath(path, "hdf5.path"), node, "required");
+  }
   return absl::OkStatus();
 }
 
@@ -120,7 +123,8 @@ absl::Status CheckDataPresence(const DatasetSpec& d, const std::string& path,
 
 absl::StatusOr<DatasetSpec> ParseDataset(const YAML::Node& node, const std::string& path) {
   ASSIGN_OR_RETURN(
-      auto which, ReadOneOf(node, path, {"fashion_mnist", "mnist", "csv", "synthetic"}, "dataset"));
+      auto which,
+      ReadOneOf(node, path, {"fashion_mnist", "mnist", "csv", "synthetic", "hdf5"}, "dataset"));
   DatasetSpec d;
   MapReader r(which.second, JoinPath(path, which.first));
   r.Int("limit", &d.limit);
@@ -160,6 +164,21 @@ absl::StatusOr<DatasetSpec> ParseDataset(const YAML::Node& node, const std::stri
     r.Bool("normalize_weights", &c.normalize_weights);
     if (r.ok() && c.path.empty()) r.Fail("", "field 'path' is required");
     if (r.ok() && c.label.empty()) r.Fail("label", "must not be empty");
+  } else if (which.first == "hdf5") {
+    d.kind = DatasetSpec::Kind::kHdf5;
+    d.root.clear();
+    Hdf5Options& h = d.hdf5;
+    r.String("path", &h.path);
+    r.String("inputs", &h.inputs);
+    r.String("targets", &h.targets);
+    r.String("weights", &h.weights);
+    r.Bool("lumin_folds", &h.lumin_folds);
+    if (r.ok() && h.path.empty()) r.Fail("", "field 'path' is required");
+    if (r.ok() && h.inputs.empty()) r.Fail("inputs", "must not be empty");
+    if (r.ok() && h.targets.empty()) r.Fail("targets", "must not be empty");
+    if (r.ok() && r.Has("weights") && h.weights.empty()) {
+      r.Fail("weights", "must not be empty (leave the field out for no weights)");
+    }
   } else {
     d.kind = DatasetSpec::Kind::kSynthetic;
     d.root.clear();
@@ -365,6 +384,10 @@ absl::Status ValidateTrialSpec(const TrialSpec& s) {
       s.dataset.kind == DatasetSpec::Kind::kCsv && s.dataset.csv.test_path.empty()) {
     return bad("validation.test_split", "needs dataset.csv.test_path");
   }
+  if (s.validation.kind == ValidationSpec::Kind::kTestSplit &&
+      s.dataset.kind == DatasetSpec::Kind::kHdf5) {
+    return bad("validation.test_split", "the hdf5 dataset has no test split; use holdout or folds");
+  }
   return absl::OkStatus();
 }
 
@@ -521,6 +544,16 @@ nlohmann::json ToJson(const TrialSpec& s) {
       data["weights"] = y.weights;
       data["data_seed"] = y.data_seed;
       j["dataset"] = {{"synthetic", data}};
+      break;
+    }
+    case DatasetSpec::Kind::kHdf5: {
+      const Hdf5Options& h = d.hdf5;
+      data["path"] = h.path;
+      data["inputs"] = h.inputs;
+      data["targets"] = h.targets;
+      if (!h.weights.empty()) data["weights"] = h.weights;
+      data["lumin_folds"] = h.lumin_folds;
+      j["dataset"] = {{"hdf5", data}};
       break;
     }
   }

@@ -38,6 +38,20 @@ struct CsvOptions {
   std::map<std::string, std::string> where;
 };
 
+// An HDF5 file (read with the HDF5 C library). Plain: three datasets of the file, by name. LUMIN
+// fold file (lumin_folds): groups fold_0 .. fold_{n-1}, each holding the `inputs`, `targets` and
+// `weights` datasets, whose rows are concatenated in fold order; `validation: {folds: n}` then
+// validates on fold i of the file (and must name the file's number of folds).
+struct Hdf5Options {
+  std::string path;                 // required
+  std::string inputs = "inputs";    // float or integer [rows, features]
+  std::string targets = "targets";  // class index (0..C-1; 0/1 binary) [rows] or [rows, 1]
+  // Sample weights [rows] or [rows, 1]. Empty: none, except that a LUMIN fold file's `weights`
+  // datasets are used when fold_0 has one.
+  std::string weights;
+  bool lumin_folds = false;
+};
+
 struct SyntheticOptions {
   int64_t samples = 2048;
   int64_t features = 16;
@@ -48,12 +62,13 @@ struct SyntheticOptions {
 };
 
 struct DatasetSpec {
-  enum class Kind { kFashionMnist, kMnist, kCsv, kSynthetic };
+  enum class Kind { kFashionMnist, kMnist, kCsv, kSynthetic, kHdf5 };
   Kind kind = Kind::kFashionMnist;
   std::string root = kDefaultFashionMnistRoot;  // idx datasets: directory of *-ubyte[.gz]
   int64_t limit = 0;                            // use only the first N training rows (0: all)
   CsvOptions csv;
   SyntheticOptions synthetic;
+  Hdf5Options hdf5;
 };
 
 enum class Activation { kRelu, kSelu, kElu, kTanh, kSilu };

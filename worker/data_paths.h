@@ -1,12 +1,13 @@
 // Where a worker may read data and checkpoints: the trust boundary between a sweep's spec (written
 // by any client) and the worker's file system. Torch-free, so it is cheap to test.
 //
-// Data paths a spec names (dataset.csv.path, dataset.csv.test_path, an idx dataset's root) are
-// confined to the worker's data roots: --data-root plus each --allow-data-root (Debian's
-// /usr/share/datasets by default). A relative path is resolved against --data-root; the canonical
-// path (symlinks resolved) must lie under the canonical path of a root, or the spec is refused
-// with the same message whether or not the file exists. Only regular files are read (a FIFO,
-// device or directory is refused before it is opened), and reading stops at DataLimits.
+// Data paths a spec names (dataset.csv.path, dataset.csv.test_path, dataset.hdf5.path, an idx
+// dataset's root) are confined to the worker's data roots: --data-root plus each
+// --allow-data-root (Debian's /usr/share/datasets by default). A relative path is resolved against
+// --data-root; the canonical path (symlinks resolved) must lie under the canonical path of a root,
+// or the spec is refused with the same message whether or not the file exists. Only regular files
+// are read (a FIFO, device or directory is refused before it is opened), and reading stops at
+// DataLimits.
 //
 // A checkpoint reference from the coordinator is a bare file name "<trial>.attempt<N>.pt"
 // (core/checkpoint_ref.h) resolved only inside --checkpoint-dir, and only when it is a regular

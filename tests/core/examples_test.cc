@@ -67,6 +67,20 @@ TEST(ExamplesTest, HiggsIsTheTutorialSetup) {
   EXPECT_EQ(b.dataset.csv.where.at("KaggleSet"), "t");
 }
 
+TEST(ExamplesTest, LuminExampleValidatesOnTheFilesFolds) {
+  const std::string text = Read(Examples() / "sweeps/lumin-hdf5.yaml");
+  auto spec = ParseSweepSpec(text.substr(0, text.find("\n---")));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const TrialSpec& b = spec->base;
+  EXPECT_EQ(b.dataset.kind, DatasetSpec::Kind::kHdf5);
+  EXPECT_TRUE(b.dataset.hdf5.lumin_folds);
+  EXPECT_EQ(b.validation.kind, ValidationSpec::Kind::kKFold);
+  EXPECT_EQ(b.validation.folds, 10);
+  auto trials = ExpandSweep(*spec);
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  EXPECT_EQ(trials->size() % 10, 0u) << "one trial per fold of the file";
+}
+
 }  // namespace
 }  // namespace hypersweep
 

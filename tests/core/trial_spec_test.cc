@@ -66,6 +66,35 @@ optimizer: {adamw: {beta2: 0.99}}
   EXPECT_EQ(ToJson(*again), ToJson(*s));
 }
 
+TEST(TrialSpecTest, Hdf5RoundTripAndDefaults) {
+  auto s = ParseTrialSpec(R"(
+dataset: {hdf5: {path: /tmp/x.h5}}
+schedule: {constant: {lr: 0.1}}
+)");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->dataset.kind, DatasetSpec::Kind::kHdf5);
+  EXPECT_EQ(s->dataset.hdf5.inputs, "inputs");
+  EXPECT_EQ(s->dataset.hdf5.targets, "targets");
+  EXPECT_EQ(s->dataset.hdf5.weights, "");
+  EXPECT_FALSE(s->dataset.hdf5.lumin_folds);
+  auto lumin = ParseTrialSpec(R"(
+dataset: {hdf5: {path: /tmp/train.hdf5, lumin_folds: true, inputs: x, targets: y, weights: w}}
+schedule: {constant: {lr: 0.1}}
+validation: {folds: 10, fold: 3}
+)");
+  ASSERT_TRUE(lumin.ok()) << lumin.status();
+  EXPECT_TRUE(lumin->dataset.hdf5.lumin_folds);
+  EXPECT_EQ(lumin->dataset.hdf5.weights, "w");
+  for (const TrialSpec* t : {&*s, &*lumin}) {
+    auto again = ParseTrialSpec(ToJson(*t).dump());
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(ToJson(*again), ToJson(*t));
+    EXPECT_EQ(again->dataset.hdf5.path, t->dataset.hdf5.path);
+    EXPECT_EQ(again->dataset.hdf5.weights, t->dataset.hdf5.weights);
+    EXPECT_EQ(again->dataset.hdf5.lumin_folds, t->dataset.hdf5.lumin_folds);
+  }
+}
+
 struct BadCase {
   const char* name;
   const char* yaml;
@@ -127,6 +156,22 @@ INSTANTIATE_TEST_SUITE_P(
                 "validation.fold"},
         BadCase{"csv_no_path", "dataset: {csv: {label: y}}\nschedule: {constant: {lr: 0.1}}\n",
                 "dataset.csv (line 1): field 'path' is required"},
+        BadCase{"hdf5_no_path", "dataset: {hdf5: {inputs: x}}\nschedule: {constant: {lr: 0.1}}\n",
+                "dataset.hdf5 (line 1): field 'path' is required"},
+        BadCase{"hdf5_empty_inputs",
+                "dataset: {hdf5: {path: a.h5, inputs: ''}}\nschedule: {constant: {lr: 0.1}}\n",
+                "dataset.hdf5.inputs (line 1): must not be empty"},
+        BadCase{"hdf5_unknown_field",
+                "dataset: {hdf5: {path: a.h5, label: y}}\nschedule: {constant: {lr: 0.1}}\n",
+                "dataset.hdf5.label (line 1): unknown field"},
+        BadCase{"hdf5_lumin_not_bool",
+                "dataset: {hdf5: {path: a.h5, lumin_folds: maybe}}\nschedule: {constant: {lr: "
+                "0.1}}\n",
+                "dataset.hdf5.lumin_folds"},
+        BadCase{"hdf5_test_split",
+                "dataset: {hdf5: {path: a.h5}}\nschedule: {constant: {lr: 0.1}}\nvalidation: "
+                "{test_split: true}\n",
+                "validation.test_split (line 3): the hdf5 dataset has no test split"},
         BadCase{"activation",
                 "dataset: fashion_mnist\nmodel: {mlp: {activation: gelu}}\nschedule: {constant: "
                 "{lr: 0.1}}\n",

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/harness.h"
+#include "tests/worker/hdf5_writer.h"
 
 namespace hypersweep::e2e {
 namespace {
@@ -157,6 +158,59 @@ TEST_F(BoundaryTest, AClientTokenCannotReadFilesOutsideTheDataRoots) {
   EXPECT_THAT(bad.reason(), Not(HasSubstr(kSecret)));
   // And a good file under the root trains.
   EXPECT_EQ(DoneTrial(client_->Submit(CsvSweep("good", "good.csv"))).status(), v1::SUCCEEDED)
+      << c_.Logs();
+}
+
+// dataset.hdf5.path is confined like dataset.csv.path: outside the data roots the trial fails as
+// a user error with the same message whether or not the file exists, before HDF5 sees a byte.
+TEST_F(BoundaryTest, AClientTokenCannotReadHdf5FilesOutsideTheDataRoots) {
+  StartWorker("w1");
+  auto sweep = [](const std::string& name, const std::string& path) {
+    return "name: " + name + "\ndataset: {hdf5: {path: '" + path +
+           "'}}\nmodel: {mlp: {hidden: [8]}}\nschedule: {constant: {lr: 0.1}}\nepochs: 1\n";
+  };
+  {
+    hypersweep::testing::H5Writer outside(c_.dir() + "/secret.h5");
+    outside.Floats("inputs", {1, 2, 3, 4}, {2, 2});
+    outside.Ints("targets", {0, 1}, {2});
+  }
+  std::filesystem::create_symlink(c_.dir() + "/secret.h5", data_ + "/link.h5");
+  std::string shape;
+  for (const std::string& path : {c_.dir() + "/secret.h5", std::string("../secret.h5"),
+                                  std::string("link.h5"), std::string("../nope.h5")}) {
+    const v1::Trial t = DoneTrial(client_->Submit(sweep("read", path)));
+    EXPECT_EQ(t.status(), v1::FAILED) << path;
+    EXPECT_EQ(t.failure_class(), v1::USER_ERROR) << path;
+    EXPECT_EQ(t.attempt(), 1) << "a user error is not retried";
+    EXPECT_THAT(t.reason(), HasSubstr("dataset.hdf5.path: '" + path +
+                                      "' is not a readable file under the worker's data roots"));
+    std::string r = t.reason();
+    if (size_t at = r.find(path); at != std::string::npos) r.replace(at, path.size(), "<P>");
+    if (shape.empty()) shape = r;
+    EXPECT_EQ(r, shape) << "existing and missing files outside the roots look alike";
+  }
+  // Inside the root, a file without the named dataset names the file and the dataset.
+  {
+    hypersweep::testing::H5Writer inside(data_ + "/no-targets.h5");
+    inside.Floats("inputs", {1, 2, 3, 4}, {2, 2});
+  }
+  const v1::Trial bad = DoneTrial(client_->Submit(sweep("bad", "no-targets.h5")));
+  EXPECT_EQ(bad.failure_class(), v1::USER_ERROR);
+  EXPECT_THAT(bad.reason(), HasSubstr("dataset.hdf5.path (no-targets.h5): dataset 'targets' "
+                                      "(dataset.hdf5.targets) is not in the file"));
+  // And a good file under the root trains.
+  {
+    hypersweep::testing::H5Writer good(data_ + "/good.h5");
+    std::vector<float> x;
+    std::vector<int32_t> y;
+    for (int i = 0; i < 400; ++i) {
+      x.insert(x.end(), {static_cast<float>(i % 7), static_cast<float>((i * 3) % 5)});
+      y.push_back(i % 2);
+    }
+    good.Floats("inputs", x, {400, 2});
+    good.Ints("targets", y, {400});
+  }
+  EXPECT_EQ(DoneTrial(client_->Submit(sweep("good", "good.h5"))).status(), v1::SUCCEEDED)
       << c_.Logs();
 }
 

@@ -356,5 +356,41 @@ TEST_F(AgentTest, UserErrorsDoNotQuarantineTheWorker) {
   EXPECT_TRUE(acquired_again_) << "the worker quarantined itself after a user error";
 }
 
+// dataset.hdf5.path goes through the same confinement as dataset.csv.path: outside the data
+// roots the trial fails as a user error before anything is opened; inside, the trainer gets the
+// canonical path.
+TEST_F(AgentTest, AnHdf5PathIsConfinedToTheDataRoots) {
+  options_.data_root = dir_ + "/data";
+  fs::create_directories(options_.data_root + "/sub");
+  std::ofstream(dir_ + "/outside.h5") << "not for this spec";
+  std::ofstream(options_.data_root + "/sub/in.h5") << "hdf5";
+  for (const std::string& path :
+       {std::string("../outside.h5"), dir_ + "/outside.h5", std::string("sub/in.h5")}) {
+    SCOPED_TRACE(path);
+    const bool inside = path == "sub/in.h5";
+    std::string trained_on;
+    options_.train = [&](const TrialSpec& spec, const TrainOptions&,
+                         MetricsSink*) -> absl::StatusOr<TrialResult> {
+      trained_on = spec.dataset.hdf5.path;
+      return TrialResult{};
+    };
+    Start(R"({"dataset": {"hdf5": {"path": ")" + path +
+          R"(", "lumin_folds": true}}, "schedule": {"constant": {"lr": 0.1}}})");
+    EXPECT_CALL(*stub_, FinishTrial(_, _, _))
+        .WillOnce(Invoke([&](auto*, const v1::FinishTrialRequest& req, auto*) {
+          if (inside) return grpc::Status::OK;
+          EXPECT_EQ(req.failure_class(), v1::USER_ERROR);
+          EXPECT_THAT(req.reason(), HasSubstr("dataset.hdf5.path: '" + path +
+                                              "' is not a readable file under the worker's data "
+                                              "roots"));
+          EXPECT_THAT(req.reason(), ::testing::Not(HasSubstr("not for this spec")));
+          return grpc::Status::OK;
+        }));
+    EXPECT_EQ(agent_->Run(), 0);
+    EXPECT_EQ(trained_on, inside ? fs::canonical(options_.data_root + "/sub/in.h5").string() : "");
+    agent_.reset();
+  }
+}
+
 }  // namespace
 }  // namespace hypersweep

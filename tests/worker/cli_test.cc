@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/process.h"
+#include "tests/worker/hdf5_writer.h"
 #include "tests/worker/test_util.h"
 
 namespace hypersweep {
@@ -117,6 +118,68 @@ TEST(WorkerCliTest, BadInputsExitTwoNamingTheProblem) {
   EXPECT_THAT(missing.err, HasSubstr("nope.yaml"));
   EXPECT_EQ(RunWorker({"train"}).exit_code, 2);  // --trial is required
   EXPECT_EQ(RunWorker({"frobnicate"}).exit_code, 2);
+}
+
+// A learnable LUMIN fold file: `folds` groups of `rows` rows, 4 features, the target the sign of
+// the first two features' sum, weights 1 (background) and 0.5 (signal).
+void WriteLuminFoldFile(const std::string& path, int folds, int rows) {
+  hypersweep::testing::H5Writer w(path);
+  uint32_t state = 12345;
+  auto uniform = [&] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<float>(state >> 8) / static_cast<float>(1 << 24) * 2.f - 1.f;
+  };
+  for (int f = 0; f < folds; ++f) {
+    std::vector<float> x, wt;
+    std::vector<int32_t> y;
+    for (int r = 0; r < rows; ++r) {
+      const float a = uniform(), b = uniform();
+      x.insert(x.end(), {a, b, uniform(), uniform()});
+      y.push_back(a + b > 0 ? 1 : 0);
+      wt.push_back(a + b > 0 ? 0.5f : 1.f);
+    }
+    const std::string g = "fold_" + std::to_string(f) + "/";
+    const hsize_t n = static_cast<hsize_t>(rows);
+    w.Floats(g + "inputs", x, {n, 4});
+    w.Ints(g + "targets", y, {n, 1});
+    w.Floats(g + "weights", wt, {n});
+  }
+}
+
+TEST(WorkerCliTest, TrainsOnALuminFoldFile) {
+  TempDir dir;
+  WriteLuminFoldFile(dir.File("train.h5"), 3, 200);
+  WriteFile(dir.File("t.yaml"), "dataset: {hdf5: {path: " + dir.File("train.h5") +
+                                    ", lumin_folds: true}}\n"
+                                    "model: {mlp: {hidden: [16]}}\n"
+                                    "schedule: {constant: {lr: 0.1}}\n"
+                                    "validation: {folds: 3, fold: 2}\n"
+                                    "epochs: 2\nbatch_size: 32\n");
+  ProcResult r = RunWorker({"train", "--trial", dir.File("t.yaml"), "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_EQ(lines[2]["summary"]["status"], "SUCCEEDED");
+  ASSERT_TRUE(lines[1]["val_auc"].is_number()) << lines[1];  // binary, weighted
+  EXPECT_GT(lines[1]["val_auc"].get<double>(), 0.8) << "a linear boundary: easy to learn";
+
+  // The spec's fold count must be the file's.
+  WriteFile(dir.File("t.yaml"), "dataset: {hdf5: {path: " + dir.File("train.h5") +
+                                    ", lumin_folds: true}}\n"
+                                    "schedule: {constant: {lr: 0.1}}\n"
+                                    "validation: {folds: 5, fold: 0}\n");
+  r = RunWorker({"train", "--trial", dir.File("t.yaml")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err,
+              HasSubstr("validation.folds: 5, but dataset.hdf5.path (train.h5) has 3 folds"));
+  // A dataset name that the file lacks names the file and the dataset.
+  WriteFile(dir.File("t.yaml"), "dataset: {hdf5: {path: " + dir.File("train.h5") +
+                                    ", inputs: fold_0/inputs, targets: fold_0/labels}}\n"
+                                    "schedule: {constant: {lr: 0.1}}\n");
+  r = RunWorker({"train", "--trial", dir.File("t.yaml")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("dataset.hdf5.path (train.h5): dataset 'fold_0/labels' "
+                               "(dataset.hdf5.targets) is not in the file"));
 }
 
 TEST(WorkerCliTest, DivergenceExitsThree) {

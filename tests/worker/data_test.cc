@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/worker/hdf5_writer.h"
 #include "tests/worker/test_util.h"
 
 namespace hypersweep {
@@ -317,6 +318,117 @@ TEST(DataTest, LimitsAndStopWhileLoading) {
   o = {};
   o.should_stop = [] { return true; };
   EXPECT_TRUE(absl::IsCancelled(LoadData(d, o).status()));
+}
+
+// ---- HDF5 (the reader's own cases are in hdf5_data_test.cc) ----
+
+TEST(DataTest, AnHdf5FileBecomesTheTrainingTable) {
+  TempDir dir;
+  const std::string path = dir.File("plain.h5");
+  {
+    hypersweep::testing::H5Writer w(path);
+    w.Floats("x", {1, 2, 3, 4, 5, 6}, {3, 2});
+    w.Ints("y", {2, 0, 1}, {3, 1});
+    w.Floats("w", {0.5f, 1.5f, 2.5f}, {3});
+  }
+  DatasetSpec d;
+  d.kind = DatasetSpec::Kind::kHdf5;
+  d.hdf5.path = path;
+  d.hdf5.inputs = "x";
+  d.hdf5.targets = "y";
+  d.hdf5.weights = "w";
+  auto data = LoadData(d);
+  ASSERT_TRUE(data.ok()) << data.status();
+  const LoadedData& l = **data;
+  EXPECT_TRUE(torch::equal(l.train.x, torch::tensor({1.f, 2.f, 3.f, 4.f, 5.f, 6.f}).view({3, 2})));
+  EXPECT_TRUE(torch::equal(l.train.y, torch::tensor({2, 0, 1}, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(l.train.w, torch::tensor({0.5f, 1.5f, 2.5f})));
+  EXPECT_FALSE(l.train.fold.defined());
+  EXPECT_EQ(l.num_classes, 3);
+  EXPECT_FALSE(l.has_test());
+  EXPECT_EQ(l.file_folds, 0);
+  // Errors come back as they are, naming the file and the dataset.
+  d.hdf5.weights = "weights";
+  EXPECT_THAT(std::string(LoadData(d).status().message()),
+              HasSubstr("dataset.hdf5.path (plain.h5): dataset 'weights' (dataset.hdf5.weights) "
+                        "is not in the file"));
+}
+
+// A LUMIN fold file with folds of 20, 30 and 25 rows; each row's weight is 1000 * fold + row, so
+// the weights (which the split does not standardise) say where a row came from.
+std::string WriteLuminFile(const TempDir& dir) {
+  const std::string path = dir.File("folds.h5");
+  hypersweep::testing::H5Writer w(path);
+  const int sizes[] = {20, 30, 25};
+  for (int f = 0; f < 3; ++f) {
+    std::vector<float> x, wt;
+    std::vector<int32_t> y;
+    for (int r = 0; r < sizes[f]; ++r) {
+      x.insert(x.end(), {static_cast<float>(r % 5), static_cast<float>(f)});
+      y.push_back(r % 2);
+      wt.push_back(static_cast<float>(1000 * f + r));
+    }
+    const std::string g = "fold_" + std::to_string(f) + "/";
+    const hsize_t n = static_cast<hsize_t>(sizes[f]);
+    w.Floats(g + "inputs", x, {n, 2});
+    w.Ints(g + "targets", y, {n, 1});
+    w.Floats(g + "weights", wt, {n});
+  }
+  return path;
+}
+
+std::vector<float> Sorted(const torch::Tensor& t) {
+  auto c = t.contiguous();
+  std::vector<float> v(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST(DataTest, ALuminFoldFileGivesTheValidationFolds) {
+  TempDir dir;
+  TrialSpec t;
+  t.dataset.kind = DatasetSpec::Kind::kHdf5;
+  t.dataset.hdf5.path = WriteLuminFile(dir);
+  t.dataset.hdf5.lumin_folds = true;
+  auto data = LoadData(t.dataset);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ((*data)->file_folds, 3);
+  EXPECT_EQ((*data)->train.rows(), 75);
+  t.validation.kind = ValidationSpec::Kind::kKFold;
+  t.validation.folds = 3;
+  const int sizes[] = {20, 30, 25};
+  for (int f = 0; f < 3; ++f) {
+    SCOPED_TRACE(f);
+    t.validation.fold = f;
+    auto s = MakeSplit(**data, t);
+    ASSERT_TRUE(s.ok()) << s.status();
+    // The validation rows are exactly fold_f's rows, in the file's order; training is the rest.
+    std::vector<float> want_val, want_train;
+    for (int g = 0; g < 3; ++g) {
+      for (int r = 0; r < sizes[g]; ++r) {
+        (g == f ? want_val : want_train).push_back(static_cast<float>(1000 * g + r));
+      }
+    }
+    ASSERT_TRUE(s->val.w.defined());
+    EXPECT_EQ(Sorted(s->val.w), want_val);
+    EXPECT_EQ(Sorted(s->train.w), want_train);
+    EXPECT_DOUBLE_EQ(s->val_weight_scale, 75.0 / sizes[f]);
+  }
+  // Another number of folds than the file's is the spec's mistake, naming both numbers.
+  t.validation.folds = 5;
+  t.validation.fold = 0;
+  auto bad = MakeSplit(**data, t);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("validation.folds: 5, but dataset.hdf5.path (folds.h5) has 3 folds "
+                        "(fold_0..fold_2)"));
+  // A holdout ignores the file's folds and draws from all rows.
+  t.validation.kind = ValidationSpec::Kind::kHoldout;
+  t.validation.holdout = 0.2;
+  auto holdout = MakeSplit(**data, t);
+  ASSERT_TRUE(holdout.ok()) << holdout.status();
+  EXPECT_EQ(holdout->train.rows() + holdout->val.rows(), 75);
+  EXPECT_NEAR(static_cast<double>(holdout->val.rows()), 15, 1);
 }
 
 }  // namespace

@@ -73,6 +73,8 @@ absl::Status ConfineDataPaths(const AgentOptions& o, DatasetSpec& d) {
         return s;
       if (d.csv.test_path.empty()) return absl::OkStatus();
       return confine(d.csv.test_path, "dataset.csv.test_path", PathKind::kFile);
+    case DatasetSpec::Kind::kHdf5:
+      return confine(d.hdf5.path, "dataset.hdf5.path", PathKind::kFile);
     case DatasetSpec::Kind::kSynthetic:
       return absl::OkStatus();
   }

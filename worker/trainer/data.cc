@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
 #include "worker/data_paths.h"
+#include "worker/hdf5_data.h"
 
 namespace hypersweep {
 namespace {
@@ -382,6 +383,30 @@ absl::StatusOr<std::shared_ptr<LoadedData>> LoadCsv(const DatasetSpec& spec,
   return d;
 }
 
+// ---- HDF5 ----
+
+absl::StatusOr<std::shared_ptr<LoadedData>> LoadHdf5(const DatasetSpec& spec,
+                                                     const DataLoadOptions& o) {
+  ASSIGN_OR_RETURN(Hdf5Table h, ReadHdf5(spec.hdf5, o.limits, o.should_stop));
+  auto d = std::make_shared<LoadedData>();
+  const int64_t n = h.rows;
+  d->train.x = torch::from_blob(h.x.data(), {n, h.features}, torch::kFloat32).clone();
+  d->train.y = torch::from_blob(h.y.data(), {n}, torch::kInt64).clone();
+  if (!h.w.empty()) d->train.w = torch::from_blob(h.w.data(), {n}, torch::kFloat32).clone();
+  if (!h.fold_rows.empty()) {
+    std::vector<int64_t> fold;
+    fold.reserve(static_cast<size_t>(n));
+    for (size_t f = 0; f < h.fold_rows.size(); ++f) {
+      fold.insert(fold.end(), static_cast<size_t>(h.fold_rows[f]), static_cast<int64_t>(f));
+    }
+    d->train.fold = torch::tensor(fold, torch::kInt64);
+    d->file_folds = static_cast<int64_t>(h.fold_rows.size());
+  }
+  const int64_t max_class = *std::max_element(h.y.begin(), h.y.end());
+  d->num_classes = std::max<int64_t>(2, max_class + 1);
+  return d;
+}
+
 // ---- synthetic ----
 
 std::shared_ptr<LoadedData> MakeSynthetic(const SyntheticOptions& o) {
@@ -437,6 +462,7 @@ Table Rows(const Table& t, const torch::Tensor& idx) {
   out.y = t.y.index_select(0, idx);
   if (t.w.defined()) out.w = t.w.index_select(0, idx);
   if (t.missing.defined()) out.missing = t.missing.index_select(0, idx);
+  if (t.fold.defined()) out.fold = t.fold.index_select(0, idx);
   return out;
 }
 
@@ -509,6 +535,10 @@ absl::StatusOr<std::shared_ptr<const LoadedData>> LoadData(const DatasetSpec& sp
         ASSIGN_OR_RETURN(auto d, LoadCsv(spec, options));
         return std::shared_ptr<const LoadedData>(std::move(d));
       }
+      case DatasetSpec::Kind::kHdf5: {
+        ASSIGN_OR_RETURN(auto d, LoadHdf5(spec, options));
+        return std::shared_ptr<const LoadedData>(std::move(d));
+      }
       case DatasetSpec::Kind::kSynthetic:
         return std::shared_ptr<const LoadedData>(MakeSynthetic(spec.synthetic));
     }
@@ -553,10 +583,26 @@ absl::StatusOr<SplitData> MakeSplit(const LoadedData& data, const TrialSpec& spe
     s.val = Rows(data.test, torch::arange(data.test.rows(), torch::kInt64));
     s.val_weight_scale = 1.0;
   } else {
-    // Stratified: each class contributes its share to the validation rows.
     std::vector<uint8_t> is_val(static_cast<size_t>(train_all.rows()), 0);
+    const bool file_folds = kind == ValidationSpec::Kind::kKFold && train_all.fold.defined();
+    if (file_folds) {
+      // A LUMIN fold file's folds as given: fold i validates on the file's fold_i.
+      if (spec.validation.folds != data.file_folds) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("validation.folds: ", spec.validation.folds, ", but dataset.hdf5.path (",
+                         std::filesystem::path(spec.dataset.hdf5.path).filename().string(),
+                         ") has ", data.file_folds, " folds (fold_0..fold_", data.file_folds - 1,
+                         "); give folds: ", data.file_folds, " or a holdout"));
+      }
+      auto fa = train_all.fold.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < train_all.rows(); ++i) {
+        is_val[static_cast<size_t>(i)] = fa[i] == spec.validation.fold ? 1 : 0;
+      }
+    }
+    // Otherwise stratified: each class contributes its share to the validation rows.
     int64_t offset = 0;
-    for (const auto& rows : ShuffledByClass(train_all.y, data.num_classes)) {
+    for (const auto& rows : file_folds ? std::vector<std::vector<int64_t>>()
+                                       : ShuffledByClass(train_all.y, data.num_classes)) {
       const int64_t n_c = static_cast<int64_t>(rows.size());
       for (int64_t j = 0; j < n_c; ++j) {
         bool val;

@@ -1,6 +1,7 @@
 // Datasets as in-memory tensors: idx (MNIST, Fashion-MNIST; gzip or plain), CSV (the ATLAS Higgs
-// challenge layout among others) and a deterministic synthetic generator; plus splitting
-// (test split, stratified holdout and k-fold) and standardisation fitted on the training part.
+// challenge layout among others), HDF5 (plain or LUMIN fold files, read by worker/hdf5_data.h)
+// and a deterministic synthetic generator; plus splitting (test split, stratified holdout, k-fold
+// or a fold file's own folds) and standardisation fitted on the training part.
 // Internal to worker/trainer (includes torch).
 #ifndef HYPERSWEEP_WORKER_TRAINER_DATA_H_
 #define HYPERSWEEP_WORKER_TRAINER_DATA_H_
@@ -22,9 +23,10 @@
 namespace hypersweep {
 
 // Rows of one table. x: float [N, ...features]; y: int64 class index [N]; w: float [N] raw sample
-// weights or undefined; missing: bool [N, F] marks of missing values or undefined.
+// weights or undefined; missing: bool [N, F] marks of missing values or undefined; fold: int64 [N]
+// the fold a LUMIN fold file puts each row in, or undefined.
 struct Table {
-  torch::Tensor x, y, w, missing;
+  torch::Tensor x, y, w, missing, fold;
   int64_t rows() const { return x.size(0); }
 };
 
@@ -35,6 +37,7 @@ struct LoadedData {
   int64_t num_classes = 0;
   bool is_image = false;                   // idx data: x is [N, 1, 28, 28]
   std::vector<std::string> feature_names;  // csv
+  int64_t file_folds = 0;  // a LUMIN fold file's number of folds (train.fold is set); else 0
   bool has_test() const { return test.x.defined(); }
 };
 
@@ -79,7 +82,9 @@ class DatasetCache {
 };
 
 // Splits by the trial's validation spec (folds are stratified with a fixed seed so fold i is the
-// same rows for every trial) and standardises on the training rows. The default is a stratified
+// same rows for every trial; a LUMIN fold file's folds are used as the file gives them, fold i
+// validating on the file's fold_i, and `folds` must be the file's number of folds) and
+// standardises on the training rows. The default is a stratified
 // holdout of the training rows, also for a dataset with a test split, which then becomes
 // SplitData::test; `validation: {test_split: true}` validates on the test split instead (and then
 // there is no separate test).
