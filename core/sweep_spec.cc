@@ -112,6 +112,40 @@ absl::StatusOr<RandomParam> ParseRandomParam(const std::string& key, const YAML:
   return p;
 }
 
+// pruner: {median: {startup_trials, warmup_epochs, interval}} or {asha: {min_epochs,
+// reduction_factor}}; a bare "median" or "asha" takes the defaults.
+absl::Status ParsePruner(const YAML::Node& node, PrunerSpec* out) {
+  ASSIGN_OR_RETURN(auto which, ReadOneOf(node, "pruner", {"median", "asha"}, "pruner"));
+  const std::string path = JoinPath("pruner", which.first);
+  MapReader r(which.second, path);  // a bare name or {} means every default
+  if (which.first == "median") {
+    out->kind = PrunerSpec::Kind::kMedian;
+    r.Int("startup_trials", &out->startup_trials);
+    if (r.ok() && !(out->startup_trials >= 0 && out->startup_trials <= kMaxTrialsPerSweep)) {
+      r.Fail("startup_trials", absl::StrCat("must be in [0, ", kMaxTrialsPerSweep, "]"));
+    }
+    r.Int("warmup_epochs", &out->warmup_epochs);
+    if (r.ok() && !(out->warmup_epochs >= 0 && out->warmup_epochs < kMaxEpochs)) {
+      r.Fail("warmup_epochs", absl::StrCat("must be in [0, ", kMaxEpochs - 1, "]"));
+    }
+    r.Int("interval", &out->interval);
+    if (r.ok() && !(out->interval >= 1 && out->interval <= kMaxEpochs)) {
+      r.Fail("interval", absl::StrCat("must be in [1, ", kMaxEpochs, "]"));
+    }
+  } else {
+    out->kind = PrunerSpec::Kind::kAsha;
+    r.Int("min_epochs", &out->min_epochs);
+    if (r.ok() && !(out->min_epochs >= 1 && out->min_epochs <= kMaxEpochs)) {
+      r.Fail("min_epochs", absl::StrCat("must be in [1, ", kMaxEpochs, "]"));
+    }
+    r.Int("reduction_factor", &out->reduction_factor);
+    if (r.ok() && !(out->reduction_factor >= 2 && out->reduction_factor <= 100)) {
+      r.Fail("reduction_factor", "must be in [2, 100]");
+    }
+  }
+  return r.Finish();
+}
+
 absl::Status ParseRandom(const YAML::Node& node, RandomSearch* out) {
   MapReader r(node, "random");
   r.Int("trials", &out->trials);
@@ -356,6 +390,7 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
     if (b.ok() && !(t.budget_seconds >= 0)) b.Fail("seconds_per_trial", "must be >= 0");
     r.Fail(b.Finish());
   }
+  if (r.ok() && r.Has("pruner")) r.Fail(ParsePruner(r.Child("pruner"), &s.pruner));
   if (r.ok() && r.Has("auto")) {
     MapReader a(r.Child("auto"), "auto");
     std::string rule;

@@ -50,6 +50,22 @@ struct AutoLrOptions {
   double scale = 1;  // max_lr = the rule's suggestion x scale, in (0, 1]
 };
 
+// Early stopping, decided by the coordinator when an epoch is reported (server/scheduler/pruner.h;
+// the rules in docs/PRUNERS.md). Epoch e (0-based) is Optuna's step e + 1: the epochs trained.
+struct PrunerSpec {
+  enum class Kind { kNone, kMedian, kAsha };
+  Kind kind = Kind::kNone;
+  // median (Optuna's MedianPruner): judge nothing until `startup_trials` points have completed,
+  // nor before `warmup_epochs` epochs are trained, then every `interval` epochs.
+  int64_t startup_trials = 5;
+  int64_t warmup_epochs = 0;
+  int64_t interval = 1;
+  // asha (asynchronous successive halving, Optuna's SuccessiveHalvingPruner with
+  // min_early_stopping_rate 0): rungs after min_epochs * reduction_factor^k epochs trained.
+  int64_t min_epochs = 1;
+  int64_t reduction_factor = 3;
+};
+
 struct SweepSpec {
   std::string name;
   Objective objective;
@@ -66,6 +82,7 @@ struct SweepSpec {
   std::vector<OptimizerSpec> optimizers;
   RandomSearch random;
   AutoLrOptions auto_lr;
+  PrunerSpec pruner;
 };
 
 // Sweeps larger than this are rejected (INVALID_ARGUMENT) rather than queued.

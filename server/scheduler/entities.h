@@ -38,6 +38,9 @@ struct SweepEntry {
   TrialCounts counts;
   std::vector<std::string> trial_ids;
   AutoLrOptions auto_lr;
+  // Early stopping (pruner.h), judged on `objective`; both from the spec.
+  PrunerSpec pruner;
+  Objective objective;
   // Non-empty while paused (PauseReason): its queued trials are kept out of the lease queue. Not
   // stored: recovery derives it again from the trials.
   std::string paused_reason;

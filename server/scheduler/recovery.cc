@@ -15,7 +15,11 @@ RecoveredState Recover(StoreState state, int64_t now_ms, int64_t lease_ttl_ms) {
     SweepEntry s;
     s.seq = static_cast<int64_t>(out.sweeps.size()) + 1;
     s.rec = std::move(rec);
-    if (auto spec = ParseSweepSpec(s.rec.spec_text); spec.ok()) s.auto_lr = spec->auto_lr;
+    if (auto spec = ParseSweepSpec(s.rec.spec_text); spec.ok()) {
+      s.auto_lr = spec->auto_lr;
+      s.pruner = spec->pruner;
+      s.objective = spec->objective;
+    }
     sweep_at[s.rec.id] = out.sweeps.size();
     out.sweeps.push_back(std::move(s));
   }

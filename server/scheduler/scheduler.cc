@@ -65,6 +65,7 @@ absl::Status Scheduler::Install(RecoveredState rs) {
     }
   }
   for (auto& w : rs.workers) workers_.Restore(std::move(w));
+  RETURN_IF_ERROR(RestorePruners());
   // A sweep paused by repeated user errors is paused again (the rule reads the stored trials).
   for (auto& [id, s] : sweeps_) MaybePause(s);
   // Range tests with dependents still held: their stored curves come back (a running one may have
@@ -77,6 +78,25 @@ absl::Status Scheduler::Install(RecoveredState rs) {
   }
   for (const auto& range_id : range_tests) ReleaseDependents(range_id, batch, events);
   if (!batch.empty()) RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::RestorePruners() {
+  for (const auto& [sweep_id, s] : sweeps_) {
+    // A sweep with no trial left to judge needs no pruner.
+    if (s.counts.Of(TrialStatus::kQueued) + s.counts.Of(TrialStatus::kLeased) == 0) continue;
+    pruners_.AddSweep(sweep_id, s.pruner, s.objective);
+    SweepPruner* p = pruners_.Find(sweep_id);
+    if (p == nullptr) continue;
+    for (const auto& id : s.trial_ids) {
+      const TrialEntry& t = trials_[id];
+      p->AddTrial(t.rec);
+      if (t.have_epoch.empty()) continue;
+      // The decisions are derived from the stored epochs: read back the objective of each.
+      ASSIGN_OR_RETURN(std::vector<EpochRecord> epochs, store_->GetEpochs(id, {p->metric()}));
+      for (const auto& e : epochs) p->Record(id, e);
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -219,6 +239,8 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
     s.rec = rec;
     s.seq = next_sweep_seq_++;
     s.auto_lr = spec.auto_lr;
+    s.pruner = spec.pruner;
+    s.objective = spec.objective;
     s.counts = result.sweep.counts;
     sweep_order_.push_back(rec.id);
     WriteBatch batch;
@@ -239,6 +261,10 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
       } else {
         queue_.Push(e.position(), t.id);
       }
+    }
+    pruners_.AddSweep(rec.id, s.pruner, s.objective);
+    if (SweepPruner* p = pruners_.Find(rec.id)) {
+      for (const auto& t : result.trials) p->AddTrial(t);
     }
     batch.insert_trials = result.trials;
     SweepEvent ev;
@@ -397,6 +423,7 @@ absl::Status Scheduler::RecoverFromFailedCommit() {
     trials_.clear();
     queue_ = LeaseQueue();
     auto_lr_ = AutoLrPlanner();
+    pruners_.Clear();
     workers_ = WorkerRegistry();
     next_sweep_seq_ = 1;
     RETURN_IF_ERROR(Install(std::move(rs)));

@@ -24,7 +24,10 @@
 //      \----------------------------------------------------------------/
 //   CancelSweep: QUEUED -> CANCELLED at once; LEASED trials are told to stop (heartbeat/report
 //   answers cancel) and become CANCELLED when they finish or their lease expires.
-//   PRUNED is reserved for early stopping. Auto-LR trials wait, QUEUED but not leasable, for
+//   Pruning (pruner.h): a report whose new epochs make the sweep's pruner stop the trial ends it
+//   LEASED -> PRUNED in the same commit as those epochs and answers the report with pruned; the
+//   worker's later calls with that lease are fenced (FAILED_PRECONDITION). PRUNED is final.
+//   Auto-LR trials wait, QUEUED but not leasable, for
 //   their group's range test (auto_lr_planner.h).
 //
 // Fencing: every worker call after Acquire carries (trial id, attempt, lease token). A call whose
@@ -67,6 +70,7 @@
 #include "server/scheduler/clock.h"
 #include "server/scheduler/entities.h"
 #include "server/scheduler/lease_queue.h"
+#include "server/scheduler/pruner.h"
 #include "server/scheduler/recovery.h"
 #include "server/scheduler/scheduler_stats.h"
 #include "server/scheduler/sweep_events.h"
@@ -110,6 +114,10 @@ struct HeartbeatResult {
 struct ReportResult {
   int64_t epochs_reported = 0;
   bool cancel = false;
+  // The sweep's pruner stopped the trial on this report: it is PRUNED (committed), its lease is
+  // over, and `prune_reason` says why. The worker stops training and does not finish the trial.
+  bool pruned = false;
+  std::string prune_reason;
 };
 
 class Scheduler {
@@ -222,6 +230,9 @@ class Scheduler {
   absl::Status Load();
   // Load()'s second half, on an empty state: writes the released trials (synchronously).
   absl::Status Install(RecoveredState rs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Install()'s part for pruners: every sweep with a pruner and trials left to judge gets its
+  // trials and their stored objective values back (read from the store).
+  absl::Status RestorePruners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- scheduler_leases.cc ----
   // The trial `lease` names if the lease is current (trial_state.h's CheckLease). An expired
@@ -301,6 +312,7 @@ class Scheduler {
   std::unordered_map<std::string, TrialEntry> trials_ ABSL_GUARDED_BY(mu_);
   LeaseQueue queue_ ABSL_GUARDED_BY(mu_);
   AutoLrPlanner auto_lr_ ABSL_GUARDED_BY(mu_);
+  Pruners pruners_ ABSL_GUARDED_BY(mu_);
   WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
   WatchedSweeps watched_ ABSL_GUARDED_BY(mu_);
   int64_t next_sweep_seq_ ABSL_GUARDED_BY(mu_) = 1;

@@ -2,6 +2,8 @@
 // they share: every transition goes through trial_state.h, every worker call after Acquire
 // through FencedTrial, queue membership through queue_.
 #include <cmath>
+#include <functional>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint_ref.h"
@@ -16,6 +18,23 @@ AcquireResult Quarantined() {
   AcquireResult r;
   r.quarantined = true;
   return r;
+}
+
+// The sweep_completed line for `sweep` when nothing of it is queued or leased any more (to run
+// after the commit that ended its last trial); nullptr otherwise.
+std::function<void()> CompletionLog(const SweepEntry& sweep) {
+  if (sweep.rec.cancelled ||
+      sweep.counts.Of(TrialStatus::kQueued) + sweep.counts.Of(TrialStatus::kLeased) != 0) {
+    return nullptr;
+  }
+  return [counts = sweep.counts, sweep_id = sweep.rec.id] {
+    log::Info("sweep_completed", {{"sweep", sweep_id},
+                                  {"succeeded", counts.Of(TrialStatus::kSucceeded)},
+                                  {"failed", counts.Of(TrialStatus::kFailed)},
+                                  {"diverged", counts.Of(TrialStatus::kDiverged)},
+                                  {"pruned", counts.Of(TrialStatus::kPruned)},
+                                  {"cancelled", counts.Of(TrialStatus::kCancelled)}});
+  };
 }
 
 }  // namespace
@@ -270,11 +289,26 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
     } else {
       TrialEntry& tr = **t;
       EpochsWrite w{tr.rec.id, tr.rec.sweep_id, {}};
+      std::vector<int64_t> new_epochs;
       for (auto& e : epochs) {
         if (static_cast<size_t>(e.epoch) >= tr.have_epoch.size()) tr.have_epoch.resize(e.epoch + 1);
         if (tr.have_epoch[e.epoch]) continue;  // already reported: first report wins
         tr.have_epoch[e.epoch] = true;
+        new_epochs.push_back(e.epoch);
         w.epochs.push_back(std::move(e));
+      }
+      // Early stopping: the pruner keeps every new epoch's objective and judges the trial on
+      // them (a repeat judges nothing). A trial told to stop for a cancel is not judged.
+      std::optional<std::string> prune;
+      if (SweepPruner* p = pruners_.Find(tr.rec.sweep_id); p != nullptr && !new_epochs.empty()) {
+        for (const auto& e : w.epochs) p->Record(tr.rec.id, e);
+        const auto* trials = &trials_;
+        if (!tr.cancel_requested) {
+          prune = p->Judge(tr.rec.id, new_epochs, [trials](const std::string& id) {
+            auto it = trials->find(id);
+            return it == trials->end() ? TrialStatus::kFailed : it->second.rec.status;
+          });
+        }
       }
       WriteBatch batch;
       std::vector<SweepEvent> events;
@@ -287,10 +321,16 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
         // The trial row is rewritten only for a new checkpoint: the stores count a running
         // trial's epochs themselves, and leases are re-armed from the restart time anyway, so
         // the common report writes its epoch rows and nothing else.
-        if (new_checkpoint) {
-          tr.rec.checkpoint_uri = checkpoint_uri;
-          WriteTrial(tr, batch);
+        if (new_checkpoint) tr.rec.checkpoint_uri = checkpoint_uri;
+        if (prune) {
+          // Final in the same commit as the epochs that decided it: a restart sees both or
+          // neither. The lease ends here; the worker's later calls are fenced.
+          queue_.MarkReleased(tr.rec.id);
+          PruneLeased(tr.rec, CountsOf(tr), *prune);
+          log::Info("trial_pruned", {{"trial", tr.rec.id}, {"worker", tr.rec.worker_id},
+                                     {"attempt", int64_t{tr.rec.attempt}}, {"reason", *prune}});
         }
+        if (new_checkpoint || prune) WriteTrial(tr, batch);
         SweepEvent ev = EventFor(tr);
         if (ev.has_trial) ev.epochs = w.epochs;
         events.push_back(std::move(ev));
@@ -298,9 +338,13 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
       }
       // Even a pure repeat goes through the writer, so it is answered only after the report it
       // repeats has committed.
-      ReportResult r{tr.rec.epochs_reported, tr.cancel_requested};
-      Commit(std::move(batch), std::move(events),
-             [r, done](absl::Status st) { st.ok() ? done(r) : done(st); });
+      ReportResult r{tr.rec.epochs_reported, tr.cancel_requested, prune.has_value(),
+                     prune.value_or("")};
+      std::function<void()> completed = prune ? CompletionLog(sweeps_[tr.rec.sweep_id]) : nullptr;
+      Commit(std::move(batch), std::move(events), [r, done, completed](absl::Status st) {
+        if (st.ok() && completed) completed();
+        st.ok() ? done(r) : done(st);
+      });
     }
   }
   for (auto& f : deferred) f();
@@ -400,27 +444,15 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
                  {{"trial", tr.rec.id}, {"worker", worker_id},
                   {"attempt", int64_t{lease.attempt}}, {"reported", TrialStatusName(status)},
                   {"status", TrialStatusName(after)}, {"reason", reason}});
-      const SweepEntry& sweep = sweeps_[tr.rec.sweep_id];
-      const bool completed = !sweep.rec.cancelled &&
-                             sweep.counts.Of(TrialStatus::kQueued) +
-                                     sweep.counts.Of(TrialStatus::kLeased) == 0;
-      const TrialCounts counts = sweep.counts;
+      std::function<void()> completed = CompletionLog(sweeps_[tr.rec.sweep_id]);
       std::vector<SweepEvent> events = {EventFor(tr)};
       if (IsFinal(after) && auto_lr_.HasDependents(tr.rec.id)) {
         ReleaseDependents(tr.rec.id, batch, events);
       }
-      Commit(std::move(batch), std::move(events),
-             [after, done, completed, counts, sweep_id = tr.rec.sweep_id](absl::Status st) {
-               if (st.ok() && completed) {
-                 log::Info("sweep_completed",
-                           {{"sweep", sweep_id},
-                            {"succeeded", counts.Of(TrialStatus::kSucceeded)},
-                            {"failed", counts.Of(TrialStatus::kFailed)},
-                            {"diverged", counts.Of(TrialStatus::kDiverged)},
-                            {"cancelled", counts.Of(TrialStatus::kCancelled)}});
-               }
-               st.ok() ? done(after) : done(st);
-             });
+      Commit(std::move(batch), std::move(events), [after, done, completed](absl::Status st) {
+        if (st.ok() && completed) completed();
+        st.ok() ? done(after) : done(st);
+      });
       ServeWaiters(now, deferred);
     }
   }

@@ -86,6 +86,12 @@ void EndLease(TrialRecord& t, TrialCounts& counts, TrialStatus status, FailureCl
   SetStatus(t, counts, status);
 }
 
+void PruneLeased(TrialRecord& t, TrialCounts& counts, const std::string& reason) {
+  t.failure_class = FailureClass::kNone;
+  t.reason = reason;
+  SetStatus(t, counts, TrialStatus::kPruned);
+}
+
 void CancelQueued(TrialRecord& t, TrialCounts& counts) {
   SetStatus(t, counts, TrialStatus::kCancelled);
   t.reason = "sweep cancelled";

@@ -6,6 +6,7 @@
 //      ^                      |                                           FAILED | CANCELLED
 //      |                      \--ReleaseLease (retryable failure, expired lease)--> QUEUED, k+1
 //      |                          (or FAILED when out of attempts, CANCELLED when cancelled)
+//   LEASED --PruneLeased (the sweep's pruner, on a report)--> PRUNED
 //   QUEUED --CancelQueued--> CANCELLED;  QUEUED (held for auto LR) --FailHeld--> FAILED
 //
 // Every function keeps `counts` (the sweep's per-status counts) in step with the record's status.
@@ -77,6 +78,8 @@ TrialStatus ReleaseLease(TrialRecord& t, TrialCounts& counts, const ReleaseConte
 // LEASED -> `status` (a final status) with the failure class and reason given.
 void EndLease(TrialRecord& t, TrialCounts& counts, TrialStatus status, FailureClass failure_class,
               const std::string& reason);
+// LEASED -> PRUNED with `reason` (the pruner's): final, never retried; epochs and checkpoint kept.
+void PruneLeased(TrialRecord& t, TrialCounts& counts, const std::string& reason);
 // QUEUED -> CANCELLED ("sweep cancelled").
 void CancelQueued(TrialRecord& t, TrialCounts& counts);
 // QUEUED (held for an auto-LR suggestion) -> FAILED as a user error with `reason`.

@@ -151,6 +151,8 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ReportEpochs(grpc::CallbackServerCo
                          if (!r.ok()) return reactor->Finish(ToGrpc(r.status()));
                          resp->set_epochs_reported(r->epochs_reported);
                          resp->set_cancel(r->cancel);
+                         resp->set_pruned(r->pruned);
+                         resp->set_prune_reason(r->prune_reason);
                          reactor->Finish(grpc::Status::OK);
                        });
   return reactor;

@@ -172,6 +172,47 @@ TEST(SweepSpecTest, EveryRuleIsAcceptedAndABadOneNamesTheField) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("valley"));
 }
 
+TEST(SweepSpecTest, PrunerOptionsAndDefaults) {
+  auto none = ParseSweepSpec("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->pruner.kind, PrunerSpec::Kind::kNone);
+
+  auto median = ParseSweepSpec(R"(
+dataset: {synthetic: {}}
+schedule: {constant: {lr: 0.1}}
+pruner: {median: {startup_trials: 2, warmup_epochs: 1, interval: 3}}
+)");
+  ASSERT_TRUE(median.ok()) << median.status();
+  EXPECT_EQ(median->pruner.kind, PrunerSpec::Kind::kMedian);
+  EXPECT_EQ(median->pruner.startup_trials, 2);
+  EXPECT_EQ(median->pruner.warmup_epochs, 1);
+  EXPECT_EQ(median->pruner.interval, 3);
+
+  auto asha = ParseSweepSpec(R"(
+dataset: {synthetic: {}}
+schedule: {constant: {lr: 0.1}}
+pruner: {asha: {min_epochs: 2, reduction_factor: 4}}
+)");
+  ASSERT_TRUE(asha.ok()) << asha.status();
+  EXPECT_EQ(asha->pruner.kind, PrunerSpec::Kind::kAsha);
+  EXPECT_EQ(asha->pruner.min_epochs, 2);
+  EXPECT_EQ(asha->pruner.reduction_factor, 4);
+
+  // A bare name takes every default.
+  auto bare = ParseSweepSpec("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n"
+                             "pruner: asha\n");
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_EQ(bare->pruner.kind, PrunerSpec::Kind::kAsha);
+  EXPECT_EQ(bare->pruner.min_epochs, 1);
+  EXPECT_EQ(bare->pruner.reduction_factor, 3);
+  auto bare_median = ParseSweepSpec("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n"
+                                    "pruner: {median: {}}\n");
+  ASSERT_TRUE(bare_median.ok()) << bare_median.status();
+  EXPECT_EQ(bare_median->pruner.startup_trials, 5);
+  EXPECT_EQ(bare_median->pruner.warmup_epochs, 0);
+  EXPECT_EQ(bare_median->pruner.interval, 1);
+}
+
 TEST(SweepSpecTest, TooManyTrialsRejected) {
   auto s = ParseSweepSpec(R"(
 dataset: {synthetic: {}}

@@ -269,6 +269,29 @@ TEST(TrialStateTest, TransitionsKeepTheCounts) {
   EXPECT_EQ(h.reason, "LR range test x reported no curve");
   EXPECT_EQ(hc.Of(TrialStatus::kFailed), 1);
   EXPECT_EQ(hc.Of(TrialStatus::kQueued), 0);
+
+  TrialRecord p;
+  p.id = "t-p";
+  p.status = TrialStatus::kLeased;
+  p.attempt = 2;
+  p.lease_token = "tok";
+  p.lease_expiry_ms = kNow + 30;
+  p.epochs_reported = 3;
+  TrialCounts pc = CountsWith(TrialStatus::kLeased);
+  PruneLeased(p, pc, "pruned by asha at epoch 2 (rung 1)");
+  EXPECT_EQ(p.status, TrialStatus::kPruned);
+  EXPECT_TRUE(IsFinal(p.status));
+  EXPECT_EQ(p.reason, "pruned by asha at epoch 2 (rung 1)");
+  EXPECT_EQ(p.failure_class, FailureClass::kNone);
+  EXPECT_EQ(p.epochs_reported, 3);  // its epochs are kept
+  EXPECT_EQ(pc.Of(TrialStatus::kPruned), 1);
+  EXPECT_EQ(pc.Of(TrialStatus::kLeased), 0);
+  // The pruned worker's lease is an ended one: its calls are refused and change nothing.
+  const LeaseRef held{"t-p", 2, "tok"};
+  EXPECT_EQ(CheckLease(p, held, kNow), LeaseCheck::kEnded);
+  const absl::Status refused = LeaseError(p, LeaseCheck::kEnded);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("PRUNED"));
 }
 
 TEST(TrialStateTest, WorkerQuarantineTable) {

@@ -231,6 +231,40 @@ TEST_F(AgentTest, CancelAnswerStopsTrainingAndFinishesCancelled) {
   EXPECT_EQ(agent_->Run(), 0);
 }
 
+TEST_F(AgentTest, PrunedAnswerStopsTrainingWithoutFinishingOrSendingMore) {
+  FakeTrainer(1, /*wait_for_stop=*/true);
+  Start(kTrainSpec);
+  EXPECT_CALL(*stub_, ReportEpochs(_, _, _))
+      .WillOnce(Invoke([](auto*, const auto&, v1::ReportEpochsResponse* resp) {
+        resp->set_epochs_reported(1);
+        resp->set_pruned(true);
+        resp->set_prune_reason("pruned by asha at epoch 1");
+        return grpc::Status::OK;
+      }));
+  // The trial is final on the coordinator: no finish, and the keeper sends nothing more for it.
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _)).Times(0);
+  const int heartbeats_before = heartbeats_.load();
+  EXPECT_EQ(agent_->Run(), 0);
+  EXPECT_EQ(heartbeats_.load(), heartbeats_before);
+  EXPECT_TRUE(acquired_again_);  // the slot went back to polling for work
+}
+
+TEST_F(AgentTest, PrunedOnTheLastReportIsNotFinishedEither) {
+  FakeTrainer(2, /*wait_for_stop=*/false);
+  Start(kTrainSpec);
+  EXPECT_CALL(*stub_, ReportEpochs(_, _, _))
+      .WillRepeatedly(Invoke([](auto*, const v1::ReportEpochsRequest& req,
+                                v1::ReportEpochsResponse* resp) {
+        // Pruned on the report that carries the last epoch (whichever batch it is in).
+        for (const auto& e : req.epochs()) {
+          if (e.epoch() == 2) resp->set_pruned(true);
+        }
+        return grpc::Status::OK;
+      }));
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _)).Times(0);
+  EXPECT_EQ(agent_->Run(), 0);
+}
+
 TEST_F(AgentTest, TransientUnavailableOnReportLrCurveIsRetried) {
   FakeRangeTest();
   Start(kRangeTestSpec);

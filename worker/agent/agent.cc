@@ -152,6 +152,14 @@ class Agent::TrialRun : public MetricsSink {
     }
   }
 
+  // The coordinator ended the trial PRUNED on a report: the lease is over (lost() from here on,
+  // so nothing more is sent for it), training stops and the trial is not finished.
+  void MarkPruned(const std::string& reason) {
+    pruned_ = true;
+    if (!lost_.exchange(true)) OnLog(absl::StrCat("pruned by the coordinator: ", reason));
+  }
+  bool pruned() const { return pruned_.load(); }
+
   const v1::LeaseRef& lease() const { return lease_; }
 
  private:
@@ -190,6 +198,7 @@ class Agent::TrialRun : public MetricsSink {
                        kRpcTimeout);
       if (s.ok()) {
         if (resp.cancel()) cancelled_ = true;
+        if (resp.pruned()) MarkPruned(resp.prune_reason());
         absl::MutexLock lock(&mu_);
         pending_.erase(pending_.begin(),
                        pending_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
@@ -246,6 +255,7 @@ class Agent::TrialRun : public MetricsSink {
   const int64_t heartbeat_ms_;
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> lost_{false};
+  std::atomic<bool> pruned_{false};
   std::atomic<bool> finishing_{false};
   std::atomic<bool> unreachable_logged_{false};
   absl::Mutex send_mu_;  // held across one SendPending() (ordered before mu_)
@@ -571,12 +581,18 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
       consecutive_failures_ = 0;
       finish(result->outcome == TrialOutcome::kSucceeded ? v1::SUCCEEDED : v1::DIVERGED,
              v1::FAILURE_CLASS_UNSPECIFIED, result->reason);
-      if (!run.lost()) {  // only files this worker wrote for this trial, in --checkpoint-dir
+      // A trial pruned on its last report is final too: its checkpoint is of no further use.
+      if (!run.lost() || run.pruned()) {  // only files this worker wrote for this trial, in --checkpoint-dir
         RemoveOwnCheckpoint(options_.checkpoint_dir, trial.id(), to.checkpoint_path);
         if (to.resume) RemoveOwnCheckpoint(options_.checkpoint_dir, trial.id(), to.resume_path);
       }
       return;
     case TrialOutcome::kStopped:
+      if (run.pruned()) {  // final on the coordinator: nothing to finish, nothing to resume
+        RemoveOwnCheckpoint(options_.checkpoint_dir, trial.id(), to.checkpoint_path);
+        if (to.resume) RemoveOwnCheckpoint(options_.checkpoint_dir, trial.id(), to.resume_path);
+        return;
+      }
       if (run.lost()) {
         run.OnLog("lease lost; trial dropped");
         return;
