@@ -542,8 +542,8 @@ nlohmann::json ToJson(const TrialSpec& s) {
   }
   const ModelSpec& m = s.model;
   if (m.kind == ModelSpec::Kind::kTorchScript) {
-    j["model"] = {{"torchscript",
-                   {{"path", m.script_path}, {"init", NameOf(kScriptInits, m.script_init)}}}};
+    j["model"] = {
+        {"torchscript", {{"path", m.script_path}, {"init", NameOf(kScriptInits, m.script_init)}}}};
   } else {
     json model = {{"hidden", m.hidden},
                   {"activation", NameOf(kActivations, m.activation)},

@@ -70,10 +70,10 @@ struct ModelSpec {
   Init init = Init::kHe;
   double dropout = 0;
   bool batch_norm = false;
-  std::vector<int64_t> channels = {16, 32};  // cnn
-  int64_t kernel = 3;                        // cnn
-  int64_t pool = 2;                          // cnn
-  std::string script_path;                   // torchscript: the module saved with torch.jit.save
+  std::vector<int64_t> channels = {16, 32};    // cnn
+  int64_t kernel = 3;                          // cnn
+  int64_t pool = 2;                            // cnn
+  std::string script_path;                     // torchscript: the module saved with torch.jit.save
   ScriptInit script_init = ScriptInit::kFile;  // torchscript
 };
 

@@ -77,8 +77,9 @@ schedule: {one_cycle: {max_lr: 0.1}}
   EXPECT_EQ(s->model.script_path, "models/residual.pt");
   EXPECT_EQ(s->model.script_init, ScriptInit::kGlorot);
   const nlohmann::json j = ToJson(*s);
-  EXPECT_EQ(j["model"], nlohmann::json::parse(
-                            R"({"torchscript": {"path": "models/residual.pt", "init": "glorot"}})"));
+  EXPECT_EQ(j["model"],
+            nlohmann::json::parse(
+                R"({"torchscript": {"path": "models/residual.pt", "init": "glorot"}})"));
   auto again = ParseTrialSpec(j.dump());
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(ToJson(*again), j);
