@@ -8,11 +8,17 @@ same SGD. Prints one JSON line per epoch with samples_per_second measured over t
 only, like the C++ trainer.
 
 Usage: /usr/bin/python3 bench/pytorch_reference.py --batch-size 256 --epochs 2 --threads 1 --max-lr 0.2
+
+--residual FILE trains examples/models/make_residual_mlp.py's architecture in eager PyTorch
+instead, starting from the weights saved in FILE (the TorchScript file a trial names with
+`model: {torchscript: {path: FILE}}`): the reference for TorchScript models (docs/PERFORMANCE.md).
 """
 import argparse
 import gzip
 import json
+import os
 import struct
+import sys
 import time
 
 import torch
@@ -57,6 +63,18 @@ def build_model(hidden):
     return nn.Sequential(*layers)
 
 
+def load_residual(path):
+    """The eager ResidualMlp with the initial weights of the TorchScript file at `path`."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples",
+                                    "models"))
+    from make_residual_mlp import ResidualMlp
+    state = torch.jit.load(path).state_dict()
+    blocks = sum(1 for k in state if k.startswith("blocks.") and k.endswith(".weight"))
+    model = ResidualMlp(hidden=state["inp.weight"].shape[0], blocks=blocks)
+    model.load_state_dict(state)
+    return model
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
@@ -67,6 +85,7 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hidden", default="128,128,128,128")
+    ap.add_argument("--residual", help="a TorchScript file of make_residual_mlp.py's model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     xtr = read_idx(f"{args.root}/train-images-idx3-ubyte.gz")
@@ -79,7 +98,10 @@ def main():
     n = xtr.shape[0]
     steps_per_epoch = (n + args.batch_size - 1) // args.batch_size
     torch.manual_seed(args.seed)
-    model = build_model([int(h) for h in args.hidden.split(",")])
+    if args.residual:
+        model = load_residual(args.residual)
+    else:
+        model = build_model([int(h) for h in args.hidden.split(",")])
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9,
                           weight_decay=args.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.max_lr,

@@ -24,6 +24,8 @@ constexpr EnumName<Activation> kActivations[] = {{Activation::kRelu, "relu"},
                                                  {Activation::kTanh, "tanh"},
                                                  {Activation::kSilu, "silu"}};
 constexpr EnumName<Init> kInits[] = {{Init::kHe, "he"}, {Init::kGlorot, "glorot"}};
+constexpr EnumName<ScriptInit> kScriptInits[] = {
+    {ScriptInit::kFile, "file"}, {ScriptInit::kHe, "he"}, {ScriptInit::kGlorot, "glorot"}};
 constexpr EnumName<AnnealStrategy> kAnneals[] = {{AnnealStrategy::kCos, "cos"},
                                                  {AnnealStrategy::kLinear, "linear"}};
 constexpr EnumName<CyclicMode> kCyclicModes[] = {{CyclicMode::kTriangular, "triangular"},
@@ -204,9 +206,23 @@ absl::StatusOr<DatasetSpec> ParseDataset(const YAML::Node& node, const std::stri
 }
 
 absl::StatusOr<ModelSpec> ParseModel(const YAML::Node& node, const std::string& path) {
-  ASSIGN_OR_RETURN(auto which, ReadOneOf(node, path, {"mlp", "cnn"}, "model"));
+  ASSIGN_OR_RETURN(auto which, ReadOneOf(node, path, {"mlp", "cnn", "torchscript"}, "model"));
   ModelSpec m;
   MapReader r(which.second, JoinPath(path, which.first));
+  if (which.first == "torchscript") {
+    // Only the file and how to start: the architecture is the file's.
+    m.kind = ModelSpec::Kind::kTorchScript;
+    m.hidden.clear();
+    m.channels.clear();
+    r.String("path", &m.script_path);
+    ReadEnum(r, "init", kScriptInits, &m.script_init);
+    if (r.ok() && m.script_path.empty()) {
+      r.Fail(r.Has("path") ? "path" : "",
+             "field 'path' is required: the file saved with torch.jit.save");
+    }
+    RETURN_IF_ERROR(r.Finish());
+    return m;
+  }
   m.kind = which.first == "cnn" ? ModelSpec::Kind::kCnn : ModelSpec::Kind::kMlp;
   if (m.kind == ModelSpec::Kind::kCnn) m.hidden = {128};
   r.IntList("hidden", &m.hidden);
@@ -558,17 +574,22 @@ nlohmann::json ToJson(const TrialSpec& s) {
     }
   }
   const ModelSpec& m = s.model;
-  json model = {{"hidden", m.hidden},
-                {"activation", NameOf(kActivations, m.activation)},
-                {"init", NameOf(kInits, m.init)},
-                {"dropout", m.dropout},
-                {"batch_norm", m.batch_norm}};
-  if (m.kind == ModelSpec::Kind::kCnn) {
-    model["channels"] = m.channels;
-    model["kernel"] = m.kernel;
-    model["pool"] = m.pool;
+  if (m.kind == ModelSpec::Kind::kTorchScript) {
+    j["model"] = {
+        {"torchscript", {{"path", m.script_path}, {"init", NameOf(kScriptInits, m.script_init)}}}};
+  } else {
+    json model = {{"hidden", m.hidden},
+                  {"activation", NameOf(kActivations, m.activation)},
+                  {"init", NameOf(kInits, m.init)},
+                  {"dropout", m.dropout},
+                  {"batch_norm", m.batch_norm}};
+    if (m.kind == ModelSpec::Kind::kCnn) {
+      model["channels"] = m.channels;
+      model["kernel"] = m.kernel;
+      model["pool"] = m.pool;
+    }
+    j["model"] = {{m.kind == ModelSpec::Kind::kCnn ? "cnn" : "mlp", model}};
   }
-  j["model"] = {{m.kind == ModelSpec::Kind::kCnn ? "cnn" : "mlp", model}};
   if (s.optimizer.kind == OptimizerSpec::Kind::kSgd) {
     j["optimizer"] = {{"sgd", {{"nesterov", s.optimizer.nesterov}}}};
   } else {

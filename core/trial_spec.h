@@ -73,18 +73,23 @@ struct DatasetSpec {
 
 enum class Activation { kRelu, kSelu, kElu, kTanh, kSilu };
 enum class Init { kHe, kGlorot };
+// What a TorchScript model starts from: the weights saved in the file, or every parameter of
+// dim >= 2 drawn again from the trial's seed (He or Glorot) with parameters named "bias" zeroed.
+enum class ScriptInit { kFile, kHe, kGlorot };
 
 struct ModelSpec {
-  enum class Kind { kMlp, kCnn };
+  enum class Kind { kMlp, kCnn, kTorchScript };
   Kind kind = Kind::kMlp;
   std::vector<int64_t> hidden = {128, 128, 128, 128};
   Activation activation = Activation::kRelu;
   Init init = Init::kHe;
   double dropout = 0;
   bool batch_norm = false;
-  std::vector<int64_t> channels = {16, 32};  // cnn
-  int64_t kernel = 3;                        // cnn
-  int64_t pool = 2;                          // cnn
+  std::vector<int64_t> channels = {16, 32};    // cnn
+  int64_t kernel = 3;                          // cnn
+  int64_t pool = 2;                            // cnn
+  std::string script_path;                     // torchscript: the module saved with torch.jit.save
+  ScriptInit script_init = ScriptInit::kFile;  // torchscript
 };
 
 struct OptimizerSpec {

@@ -95,6 +95,34 @@ validation: {folds: 10, fold: 3}
   }
 }
 
+TEST(TrialSpecTest, TorchScriptModelRoundTrip) {
+  auto s = ParseTrialSpec(R"(
+dataset: {synthetic: {}}
+model: {torchscript: {path: models/residual.pt, init: glorot}}
+schedule: {one_cycle: {max_lr: 0.1}}
+)");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->model.kind, ModelSpec::Kind::kTorchScript);
+  EXPECT_EQ(s->model.script_path, "models/residual.pt");
+  EXPECT_EQ(s->model.script_init, ScriptInit::kGlorot);
+  const nlohmann::json j = ToJson(*s);
+  EXPECT_EQ(j["model"],
+            nlohmann::json::parse(
+                R"({"torchscript": {"path": "models/residual.pt", "init": "glorot"}})"));
+  auto again = ParseTrialSpec(j.dump());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(ToJson(*again), j);
+  // The default is the file's own weights.
+  auto d = ParseTrialSpec(R"(
+dataset: {synthetic: {}}
+model: {torchscript: {path: m.pt}}
+schedule: {constant: {lr: 0.1}}
+)");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->model.script_init, ScriptInit::kFile);
+  EXPECT_EQ(ToJson(*d)["model"]["torchscript"]["init"], "file");
+}
+
 struct BadCase {
   const char* name;
   const char* yaml;

@@ -214,6 +214,43 @@ TEST_F(BoundaryTest, AClientTokenCannotReadHdf5FilesOutsideTheDataRoots) {
       << c_.Logs();
 }
 
+// A TorchScript model file is named by the spec like a data file, and confined the same way.
+TEST_F(BoundaryTest, AClientTokenCannotLoadAModelFileOutsideTheDataRoots) {
+  StartWorker("w1");
+  auto model_sweep = [](const std::string& name, const std::string& path) {
+    return "name: " + name + "\ndataset: {synthetic: {samples: 200, features: 12}}\n" +
+           "model: {torchscript: {path: '" + path +
+           "'}}\nschedule: {constant: {lr: 0.1}}\nepochs: 1\n";
+  };
+  std::filesystem::create_symlink(secret_, data_ + "/link.pt");
+  std::string shape;
+  for (const std::string& path : {secret_, std::string("../secret.csv"), std::string("link.pt"),
+                                  c_.dir() + "/nonexistent.pt"}) {
+    const v1::Trial t = DoneTrial(client_->Submit(model_sweep("model", path)));
+    EXPECT_EQ(t.status(), v1::FAILED) << path;
+    EXPECT_EQ(t.failure_class(), v1::USER_ERROR) << path;
+    EXPECT_EQ(t.attempt(), 1) << "a user error is not retried";
+    EXPECT_THAT(t.reason(), HasSubstr("model.torchscript.path"));
+    EXPECT_THAT(t.reason(), Not(HasSubstr(kSecret)));
+    std::string r = t.reason();
+    if (size_t at = r.find(path); at != std::string::npos) r.replace(at, path.size(), "<P>");
+    if (shape.empty()) shape = r;
+    EXPECT_EQ(r, shape) << "existing and missing files outside the roots look alike";
+  }
+  // Inside the root: a file that is no TorchScript archive is refused without quoting it, and a
+  // real module (the test fixture, binary: one logit) trains.
+  test_support::WriteFile(data_ + "/junk.pt", std::string("PK\x03\x04") + kSecret);
+  const v1::Trial junk = DoneTrial(client_->Submit(model_sweep("junk", "junk.pt")));
+  EXPECT_EQ(junk.failure_class(), v1::USER_ERROR);
+  EXPECT_THAT(junk.reason(), HasSubstr("is not a TorchScript module"));
+  EXPECT_THAT(junk.reason(), Not(HasSubstr(kSecret)));
+  std::filesystem::copy_file(
+      std::string(HYPERSWEEP_SOURCE_DIR) + "/tests/data/torchscript/one_logit_traced.pt",
+      data_ + "/good.pt");
+  EXPECT_EQ(DoneTrial(client_->Submit(model_sweep("good", "good.pt"))).status(), v1::SUCCEEDED)
+      << c_.Logs();
+}
+
 TEST_F(BoundaryTest, FifosAndDevicesAreRefusedPromptlyAndNotRetried) {
   ASSERT_EQ(::mkfifo((data_ + "/fifo.csv").c_str(), 0600), 0);
   // /dev allowed, so that /dev/zero is refused for what it is, not for where it is.

@@ -368,6 +368,23 @@ TEST_F(AgentTest, ACheckpointReferenceOutsideTheCheckpointDirIsNeitherFollowedNo
   fs::remove(victim);
 }
 
+TEST_F(AgentTest, ATorchScriptModelOutsideTheDataRootsIsAUserErrorAndNeverOpened) {
+  options_.data_root = dir_;
+  Start(R"({"dataset": {"synthetic": {}},
+            "model": {"torchscript": {"path": "/etc/passwd"}},
+            "schedule": {"constant": {"lr": 0.1}}})");
+  EXPECT_CALL(*stub_, FinishTrial(_, _, _))
+      .WillOnce(Invoke([](auto*, const v1::FinishTrialRequest& req, auto*) {
+        EXPECT_EQ(req.status(), v1::FAILED);
+        EXPECT_EQ(req.failure_class(), v1::USER_ERROR);
+        EXPECT_THAT(req.reason(), HasSubstr("model.torchscript.path: '/etc/passwd' is not a "
+                                            "readable file under the worker's data roots"));
+        EXPECT_THAT(req.reason(), ::testing::Not(HasSubstr("root:")));
+        return grpc::Status::OK;
+      }));
+  EXPECT_EQ(agent_->Run(), 0);
+}
+
 TEST_F(AgentTest, UserErrorsDoNotQuarantineTheWorker) {
   options_.max_consecutive_failures = 1;
   options_.data_root = dir_;

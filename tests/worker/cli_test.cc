@@ -106,6 +106,15 @@ TEST(WorkerCliTest, BadInputsExitTwoNamingTheProblem) {
       {"csv non-numeric",
        "dataset: {csv: {path: " + dir.File("bad.csv") + "}}\nschedule: {constant: {lr: 0.1}}\n",
        "dataset.csv.path: column 2 of line 3 is not a number"},
+      {"torchscript junk",
+       "dataset: {synthetic: {}}\nmodel: {torchscript: {path: " + dir.File("bad.csv") +
+           "}}\nschedule: {constant: {lr: 0.1}}\n",
+       "is not a TorchScript module (save one with"},
+      {"torchscript no parameters",
+       "dataset: {synthetic: {features: 12}}\nmodel: {torchscript: {path: " +
+           std::string(HYPERSWEEP_SOURCE_DIR) +
+           "/tests/data/torchscript/no_parameters.pt}}\nschedule: {constant: {lr: 0.1}}\n",
+       "model.torchscript: the module has no trainable parameters"},
   };
   for (const auto& c : cases) {
     WriteFile(dir.File("t.yaml"), c.trial);

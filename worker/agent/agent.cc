@@ -81,6 +81,16 @@ absl::Status ConfineDataPaths(const AgentOptions& o, DatasetSpec& d) {
   return absl::OkStatus();
 }
 
+// A TorchScript model file is named by the spec as a data file is, and confined the same way.
+absl::Status ConfineModelPath(const AgentOptions& o, ModelSpec& m) {
+  if (m.kind != ModelSpec::Kind::kTorchScript) return absl::OkStatus();
+  auto c = ConfineDataPath(DataRoots{o.data_root, o.allowed_data_roots}, m.script_path,
+                           "model.torchscript.path", PathKind::kFile);
+  if (!c.ok()) return c.status();
+  m.script_path = *c;
+  return absl::OkStatus();
+}
+
 v1::FailureClass FailureClassOf(const absl::Status& s) {
   if (absl::IsInvalidArgument(s)) return v1::USER_ERROR;
   if (absl::IsResourceExhausted(s)) return v1::OUT_OF_MEMORY;
@@ -492,6 +502,7 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
   auto spec = ParseTrialSpec(trial.spec_json(), {});
   if (!spec.ok()) return failed(spec.status());
   if (absl::Status s = ConfineDataPaths(options_, spec->dataset); !s.ok()) return failed(s);
+  if (absl::Status s = ConfineModelPath(options_, spec->model); !s.ok()) return failed(s);
 
   TrainOptions to;
   to.device = options_.device;

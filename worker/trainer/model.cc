@@ -1,6 +1,15 @@
 #include "worker/trainer/model.h"
 
+#include <sys/stat.h>
+#include <torch/script.h>
+
+#include <memory>
+#include <set>
+#include <unordered_set>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/spec_limits.h"
 
 namespace hypersweep {
 namespace {
@@ -59,6 +68,152 @@ void AddDense(Net& net, int64_t in, const ModelSpec& spec, const std::vector<int
   net->AddLayer(out);
 }
 
+absl::Status ScriptError(const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("model.torchscript: ", what));
+}
+
+// The last non-empty line of a LibTorch error: for an error inside a TorchScript forward it is
+// the operator's own message ("mat1 and mat2 shapes cannot be multiplied (2x784 and 100x64)")
+// after the interpreter's traceback. Bounded, as it may echo the module's code.
+std::string LastLine(const std::string& msg) {
+  size_t end = msg.find_last_not_of(" \n\r\t");
+  if (end == std::string::npos) return "";
+  size_t start = msg.rfind('\n', end);
+  start = start == std::string::npos ? 0 : start + 1;
+  return msg.substr(start, std::min<size_t>(end + 1 - start, 200));
+}
+
+std::string ShapeOf(const torch::Tensor& t) {
+  return absl::StrCat("[", absl::StrJoin(t.sizes(), ", "), "]");
+}
+
+// register_parameter/register_buffer refuse '.', so "block.fc.weight" becomes "block_fc_weight";
+// a name taken already gets a numeric suffix.
+std::string UniqueName(const std::string& name, std::set<std::string>* used) {
+  std::string base = name;
+  for (char& c : base) {
+    if (c == '.') c = '_';
+  }
+  if (base.empty()) base = "_";
+  std::string n = base;
+  for (int i = 1; !used->insert(n).second; ++i) n = absl::StrCat(base, "_", i);
+  return n;
+}
+
+// Draws every parameter of dim >= 2 again from the global RNG; zeroes those named "bias"; leaves
+// the others (e.g. a batch norm's scale) as the file has them.
+void Reinitialise(torch::jit::Module& module, ScriptInit init) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : module.named_parameters(/*recurse=*/true)) {
+    torch::Tensor t = p.value;
+    if (t.dim() >= 2) {
+      if (init == ScriptInit::kHe) {
+        torch::nn::init::kaiming_normal_(t, 0.0, torch::kFanIn, torch::kReLU);
+      } else {
+        torch::nn::init::xavier_uniform_(t);
+      }
+    } else {
+      const size_t dot = p.name.rfind('.');
+      if (p.name.substr(dot == std::string::npos ? 0 : dot + 1) == "bias") t.zero_();
+    }
+  }
+}
+
+absl::StatusOr<Net> LoadScriptModel(const ModelSpec& spec, const std::vector<int64_t>& input_shape,
+                                    int64_t outputs, const DataLimits& limits) {
+  const std::string& path = spec.script_path;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.torchscript.path: '", path, "' is not a readable regular file"));
+  }
+  if (st.st_size > limits.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.torchscript.path: '", path, "' is ", st.st_size,
+        " bytes, above the worker's limit of ", limits.max_bytes, " bytes (--max-data-bytes)"));
+  }
+  auto module = std::make_shared<torch::jit::Module>();
+  try {
+    *module = torch::jit::load(path, torch::Device(torch::kCPU));
+  } catch (const std::exception&) {
+    // The message may quote the file; say only what failed.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.torchscript.path: '", path,
+        "' is not a TorchScript module (save one with torch.jit.script(m).save(path) or "
+        "torch.jit.trace(m, x).save(path))"));
+  }
+  try {
+    module->train(true);
+  } catch (const std::exception&) {
+    return ScriptError(
+        "the module cannot switch between train and eval mode (a frozen module cannot be "
+        "trained)");
+  }
+  if (spec.script_init != ScriptInit::kFile) Reinitialise(*module, spec.script_init);
+
+  Net net;
+  std::set<std::string> used;
+  std::unordered_set<const void*> seen;  // a tensor shared by two submodules is registered once
+  int64_t trainable = 0;
+  for (const auto& p : module->named_parameters(/*recurse=*/true)) {
+    if (!seen.insert(p.value.unsafeGetTensorImpl()).second) continue;
+    net->register_parameter(UniqueName(p.name, &used), p.value, p.value.requires_grad());
+    if (p.value.requires_grad()) trainable += p.value.numel();
+  }
+  for (const auto& b : module->named_buffers(/*recurse=*/true)) {
+    if (!seen.insert(b.value.unsafeGetTensorImpl()).second) continue;
+    net->register_buffer(UniqueName(b.name, &used), b.value);
+  }
+  if (trainable == 0) return ScriptError("the module has no trainable parameters");
+  if (trainable > kMaxModelParams) {
+    return ScriptError(absl::StrCat("the module has ", trainable,
+                                    " parameters, above the limit of ", kMaxModelParams));
+  }
+  net->AddStep([module](const torch::Tensor& x) {
+    torch::Tensor y = module->forward({x}).toTensor();
+    return y.dim() == 1 ? y.unsqueeze(1) : y;
+  });
+  net->SetTrainHook([module](bool on) { module->train(on); });
+
+  // One small forward in eval mode: the module must take this dataset's rows and give logits of
+  // the task's shape.
+  std::vector<int64_t> batch_shape = {2};
+  batch_shape.insert(batch_shape.end(), input_shape.begin(), input_shape.end());
+  const torch::Tensor probe = torch::zeros(batch_shape);
+  const std::string expected = outputs == 1
+                                   ? "[batch] or [batch, 1] (one logit: the task is binary)"
+                                   : absl::StrCat("[batch, ", outputs, "] (one logit per class)");
+  net->eval();
+  {
+    torch::NoGradGuard no_grad;
+    c10::IValue out;
+    try {
+      out = module->forward({probe});
+    } catch (const std::exception& e) {
+      return ScriptError(
+          absl::StrCat("forward of a float ", ShapeOf(probe),
+                       " batch failed (the rows of this dataset): ", LastLine(e.what())));
+    }
+    if (!out.isTensor()) {
+      return ScriptError(absl::StrCat("forward must return one tensor of logits ", expected,
+                                      ", not a ", out.tagKind()));
+    }
+    const torch::Tensor y = out.toTensor();
+    const bool fits = y.dim() == 2 ? y.size(0) == 2 && y.size(1) == outputs
+                                   : y.dim() == 1 && outputs == 1 && y.size(0) == 2;
+    if (!fits) {
+      return ScriptError(absl::StrCat("forward returns ", ShapeOf(y),
+                                      " for a batch of 2; this task needs ", expected));
+    }
+    if (!y.is_floating_point()) {
+      return ScriptError(absl::StrCat("forward returns ", std::string(y.dtype().name()),
+                                      " values; logits must be floating point"));
+    }
+  }
+  net->train();
+  return net;
+}
+
 }  // namespace
 
 torch::Tensor NetImpl::forward(torch::Tensor x) {
@@ -66,8 +221,16 @@ torch::Tensor NetImpl::forward(torch::Tensor x) {
   return x;
 }
 
+void NetImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (train_hook_) train_hook_(on);
+}
+
 absl::StatusOr<Net> BuildModel(const ModelSpec& spec, const std::vector<int64_t>& input_shape,
-                               int64_t outputs) {
+                               int64_t outputs, const DataLimits& limits) {
+  if (spec.kind == ModelSpec::Kind::kTorchScript) {
+    return LoadScriptModel(spec, input_shape, outputs, limits);
+  }
   Net net;
   if (spec.kind == ModelSpec::Kind::kMlp) {
     int64_t in = 1;

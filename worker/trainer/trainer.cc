@@ -81,8 +81,8 @@ absl::StatusOr<Session> Prepare(const TrialSpec& spec, const TrainOptions& optio
   torch::manual_seed(spec.seed);
   std::vector<int64_t> shape(s.split.train.x.sizes().begin() + 1, s.split.train.x.sizes().end());
   RETURN_IF_ERROR(CheckModelSize(spec.model, shape, s.split.binary ? 1 : s.split.num_classes));
-  ASSIGN_OR_RETURN(s.model,
-                   BuildModel(spec.model, shape, s.split.binary ? 1 : s.split.num_classes));
+  ASSIGN_OR_RETURN(s.model, BuildModel(spec.model, shape, s.split.binary ? 1 : s.split.num_classes,
+                                       options.data_limits));
   s.model->to(s.device);
   // Only x and y move: the raw sample weights (Table::w) stay on the CPU for AUC and AMS.
   for (Table* t : {&s.split.train, &s.split.val, &s.split.test}) {

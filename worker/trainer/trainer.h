@@ -8,7 +8,7 @@
 //
 // Where each concept lives in worker/trainer (every header but this one is internal to it):
 //   data.h        datasets, splits and standardisation; the dataset cache
-//   model.h       the networks (MLP, CNN)
+//   model.h       the networks (MLP, CNN, TorchScript modules loaded from a file)
 //   optimizer.h   SGD and AdamW with a per-step lr and momentum
 //   loss.h        the loss, shared by training and evaluation
 //   train_step.h  the training step and batch order, shared by TrainTrial and RunLrRangeTest
