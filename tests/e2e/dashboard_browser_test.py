@@ -27,14 +27,14 @@ import browser as cdp  # noqa: E402
 
 EVIL_NAME = "<script>alert(1)</script>"
 
-# A sweep the worker trains for a while: 4 points x 40 epochs of a small MLP on synthetic data,
+# A sweep the worker trains for a while: 4 points x 60 epochs of a small MLP on synthetic data,
 # each epoch long enough (~0.1-0.3 s) that epochs keep arriving while the browser watches.
 SWEEP = """
 name: browser-test
 dataset: {synthetic: {samples: 40000, features: 16, classes: 2}}
 model: {mlp: {hidden: [64, 64]}}
 batch_size: 32
-epochs: 40
+epochs: 60
 objective: {metric: val_loss, goal: minimize}
 grid:
   schedule:
@@ -113,6 +113,8 @@ def check_screenshots(page, results):
 # Epochs reported, summed over the sweep page's trial rows.
 EPOCH_SUM = ("[...document.querySelectorAll('#trials-table tr[data-epochs]')]"
              ".reduce((n, r) => n + Number(r.dataset.epochs), 0)")
+# Rows of the trial page's epoch table.
+EPOCH_ROWS = "document.querySelectorAll('#epochs-table tr[data-epoch]').length"
 
 
 def run(opts, tmp):
@@ -217,34 +219,35 @@ def run(opts, tmp):
             check(trial_id, "no trial is LEASED on the sweep page")
             page.navigate(f"{base}/sweeps/{sweep_id}/trials/{trial_id}")
             page.eval("window.__loadedOnce = 'marker'")
-            n0 = page.wait_for("Number(document.querySelector('#epoch-count')?.textContent) || "
-                               "document.querySelectorAll('#epochs-table tr[data-epoch]').length", 30,
-                               "an epoch on the trial page")
-            n1 = page.wait_for(f"(() => {{ const n = document.querySelectorAll('#epochs-table "
-                               f"tr[data-epoch]').length; return n > {n0} ? n : 0; }})()", 30,
-                               "a new epoch on the trial page")
+            n0 = page.wait_for(EPOCH_ROWS, 30, "an epoch on the trial page")
+            n1 = page.wait_for(f"{EPOCH_ROWS} > {n0} && {EPOCH_ROWS}", 30, "a new epoch on the trial page")
             check(page.eval("window.__loadedOnce") == "marker", "the trial page was reloaded")
             print(f"trial page {trial_id}: epochs {n0} -> {n1} without a reload")
             screenshot(page, opts.artifacts, "trial", shots)
 
-            # The coordinator dies: the page says "reconnecting"; it comes back on the same port and
-            # database: the banner goes and epochs arrive again, still without a reload.
+            # The coordinator dies: the sweep page says "reconnecting"; it comes back on the same port
+            # and database: the banner goes and epochs arrive again, still without a reload.
+            page.navigate(f"{base}/sweeps/{sweep_id}")
+            page.eval("window.__loadedOnce = 'marker'")
+            page.wait_for("document.querySelector('#connection-banner').dataset.state === 'live' && "
+                          "document.querySelectorAll('#trials-table tr[data-trial-id]').length === 4", 10,
+                          "the sweep page, live")
             os.killpg(coord.pid, signal.SIGKILL)
             coord.wait()
             page.wait_for("document.querySelector('#connection-banner').dataset.state === 'reconnecting'"
                           " && !document.querySelector('#connection-banner').hidden", 20,
                           "the 'reconnecting' banner after the coordinator died")
-            print("trial page: shows 'reconnecting' while the coordinator is down")
+            print("sweep page: shows 'reconnecting' while the coordinator is down")
             coord, _ = start([hypersweepd, "--listen", server, "--db", os.path.join(tmp, "sweeps.db")],
                              os.path.join(logs, "hypersweepd.log"), r"listening on 127\.0\.0\.1:(\d+)")
             procs[0] = coord
             page.wait_for("document.querySelector('#connection-banner').dataset.state === 'live'", 60,
                           "the banner to clear after the coordinator came back")
-            n2 = page.wait_for(f"(() => {{ const n = document.querySelectorAll('#epochs-table "
-                               f"tr[data-epoch]').length; return n > {n1} ? n : 0; }})()", 60,
-                               "a new epoch after the coordinator came back")
-            check(page.eval("window.__loadedOnce") == "marker", "the trial page was reloaded")
-            print(f"trial page: live again after the restart, epochs {n1} -> {n2} without a reload")
+            before = page.eval(EPOCH_SUM)
+            after = page.wait_for(f"{EPOCH_SUM} > {before} && {EPOCH_SUM}", 60,
+                                  "a new epoch after the coordinator came back")
+            check(page.eval("window.__loadedOnce") == "marker", "the sweep page was reloaded")
+            print(f"sweep page: live again after the restart, epochs {before} -> {after} without a reload")
 
             # The workers page lists the worker.
             page.navigate(base + "/workers")
