@@ -12,9 +12,7 @@ page: the top --height pixels (0: the whole page). Exit 0 on success, 1 on failu
 
 import argparse
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,17 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 import browser as cdp  # noqa: E402
-
-
-def start(args, log, pattern):
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                            start_new_session=True)
-    line = proc.stdout.readline().decode(errors="replace")
-    match = re.search(pattern, line)
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"{args[0]} did not start: {line!r} (status {proc.poll()})")
-    return proc, match
+from procs import StartError, start, stop  # noqa: E402
 
 
 def main():
@@ -50,7 +38,7 @@ def main():
         return 2
     procs = []
     with tempfile.TemporaryDirectory(prefix="hypersweep-shot-") as tmp:
-        log = open(os.path.join(tmp, "log"), "wb")
+        log = os.path.join(tmp, "log")
         try:
             db = os.path.join(tmp, "copy.db")
             shutil.copyfile(opts.db, db)
@@ -79,14 +67,12 @@ def main():
                 png = page.screenshot(opts.out, max_height=opts.height or 8000)
             print(f"dashboard_screenshot: wrote {opts.out} ({len(png)} bytes) of sweep {ids[0]}")
             return 0
-        except (RuntimeError, cdp.BrowserError, subprocess.SubprocessError) as e:
+        except (StartError, cdp.BrowserError, subprocess.SubprocessError) as e:
             print(f"dashboard_screenshot: {e}", file=sys.stderr)
             return 1
         finally:
             for p in reversed(procs):
-                if p.poll() is None:
-                    os.killpg(p.pid, signal.SIGTERM)
-                    p.wait()
+                stop(p)
 
 
 if __name__ == "__main__":

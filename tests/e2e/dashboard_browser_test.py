@@ -14,7 +14,6 @@ Run by ctest (label e2e); by hand:
 
 import argparse
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser as cdp  # noqa: E402
+from procs import StartError, start, stop  # noqa: E402
 
 EVIL_NAME = "<script>alert(1)</script>"
 
@@ -59,35 +59,6 @@ class Failure(AssertionError):
 def check(condition, message):
     if not condition:
         raise Failure(message)
-
-
-def start(args, log_path, first_line_pattern, timeout=60):
-    """Starts a process whose first stdout line names its port; returns (process, match)."""
-    log = open(log_path, "ab")
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                            start_new_session=True)
-    deadline = time.monotonic() + timeout
-    line = proc.stdout.readline().decode(errors="replace")
-    if time.monotonic() > deadline or not line:
-        raise Failure(f"{args[0]} printed nothing (status {proc.poll()}); see {log_path}")
-    match = re.search(first_line_pattern, line)
-    if not match:
-        raise Failure(f"{args[0]}: unexpected first line {line!r}")
-    return proc, match
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (subprocess.TimeoutExpired, ProcessLookupError):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
 
 
 def screenshot(page, artifacts, name, results):
@@ -275,7 +246,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="hypersweep-browser-") as tmp:
         try:
             run(opts, tmp)
-        except (Failure, cdp.BrowserError, subprocess.SubprocessError) as e:
+        except (Failure, StartError, cdp.BrowserError, subprocess.SubprocessError) as e:
             traceback.print_exc()
             print(f"FAILED: {e}\n(logs and screenshots in {opts.artifacts})", file=sys.stderr)
             return 1
