@@ -137,7 +137,9 @@ int RunCli(int argc, char** argv, const CliEnvironment& environment, std::ostrea
   PlotOptionsCli plot;
   auto* plot_cmd = app.add_subcommand("plot", "draw a self-contained SVG plot");
   add_sweep(plot_cmd);
-  plot_cmd->add_option("--kind", plot.kind, "curves, lr-finder, schedule, time, objective-history or parallel")
+  plot_cmd
+      ->add_option("--kind", plot.kind,
+                   "curves, lr-finder, schedule, time, objective-history or parallel")
       ->required();
   plot_cmd->add_option("--out", plot.out_path, "output file (.svg)")->required();
   plot_cmd->add_option("--metric", plot.metric, "metric (default: the sweep's objective)");

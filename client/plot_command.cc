@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 #include "client/plot_figures.h"
 #include "client/points.h"
 #include "core/metrics.h"
 #include "core/schedule.h"
 #include "core/status_macros.h"
 #include "core/trial_spec.h"
+#include "nlohmann/json.hpp"
 
 namespace hypersweep {
 namespace {
@@ -185,15 +185,15 @@ absl::Status WriteFile(const std::string& path, const std::string& contents) {
 }
 
 bool IsPlotKind(const std::string& kind) {
-  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder", "schedule", "time",
-                                                         "objective-history", "parallel"};
+  static const auto* kKinds = new std::set<std::string>{"curves", "lr-finder",         "schedule",
+                                                        "time",   "objective-history", "parallel"};
   return kKinds->count(kind) > 0;
 }
 
 absl::Status UnknownKind(const std::string& kind) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("--kind: expected curves, lr-finder, schedule, time, objective-history or parallel, got '",
-                   kind, "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--kind: expected curves, lr-finder, schedule, time, objective-history or parallel, got '",
+      kind, "'"));
 }
 
 }  // namespace
@@ -221,9 +221,8 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
   }
   const std::vector<double> used_lrs(used.begin(), used.end());
   if (trials.empty()) {
-    return absl::NotFoundError(absl::StrCat("sweep ", sweep_id, " has no ",
-                                            lr_finder ? "LR range test trials" : "trials",
-                                            " to plot"));
+    return absl::NotFoundError(absl::StrCat(
+        "sweep ", sweep_id, " has no ", lr_finder ? "LR range test trials" : "trials", " to plot"));
   }
   if (kind == "objective-history") {
     // Each completed trial's best objective value, in trial order (no finish times on the wire).
@@ -242,8 +241,8 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
     }
     PlotResult result;
     result.series = 2;
-    result.svg = RenderObjectiveHistoryFigure(
-        sweep.name(), metric, sweep.objective().goal() == v1::MAXIMIZE, values);
+    result.svg = RenderObjectiveHistoryFigure(sweep.name(), metric,
+                                              sweep.objective().goal() == v1::MAXIMIZE, values);
     return result;
   }
   if (kind == "parallel") {
@@ -282,10 +281,10 @@ absl::StatusOr<PlotResult> BuildPlot(SweepClient& client, const std::string& swe
       if (numeric && distinct.size() > 1) axes.push_back(k);
     }
     if (done.empty() || axes.empty()) {
-      return absl::NotFoundError(absl::StrCat(
-          "nothing to plot for sweep ", sweep_id,
-          done.empty() ? " (no completed trial with a value yet)"
-                       : " (no numeric parameter takes more than one value)"));
+      return absl::NotFoundError(
+          absl::StrCat("nothing to plot for sweep ", sweep_id,
+                       done.empty() ? " (no completed trial with a value yet)"
+                                    : " (no numeric parameter takes more than one value)"));
     }
     std::vector<std::vector<double>> rows;
     for (const auto* t : done) {

@@ -150,10 +150,13 @@ std::string RenderParallelCoordinatesFigure(const std::string& sweep_name,
   auto px = [](double v) { return absl::StrFormat("%.1f", v); };
   std::string svg = absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-      "width=\"", kWidth, "\" height=\"", kHeight, "\" viewBox=\"0 0 ", kWidth, " ", kHeight,
+      "width=\"",
+      kWidth, "\" height=\"", kHeight, "\" viewBox=\"0 0 ", kWidth, " ", kHeight,
       "\" font-family=\"sans-serif\" font-size=\"", kFont, "\">\n<rect x=\"0\" y=\"0\" width=\"",
-      kWidth, "\" height=\"", kHeight, "\" fill=\"white\"/>\n<text x=\"", kWidth / 2, "\" y=\"25\" "
-      "font-size=\"", kTitleFont, "\" text-anchor=\"middle\">",
+      kWidth, "\" height=\"", kHeight, "\" fill=\"white\"/>\n<text x=\"", kWidth / 2,
+      "\" y=\"25\" "
+      "font-size=\"",
+      kTitleFont, "\" text-anchor=\"middle\">",
       XmlEscape(FitText(absl::StrCat(sweep_name, ": parameters and ",
                                      axes.empty() ? std::string("objective") : axes.back()),
                         kTitleFont, kWidth - 2 * kPad)),
@@ -184,21 +187,19 @@ std::string RenderParallelCoordinatesFigure(const std::string& sweep_name,
   const double label_width = n > 1 ? span - 8 : kWidth - 2 * kPad;
   for (size_t j = 0; j < n; ++j) {
     const double x = x_of(j);
-    absl::StrAppend(&svg, "<g class=\"axis\" data-axis=\"", XmlEscape(axes[j]), "\"><line x1=\"",
-                    px(x), "\" y1=\"", kTop, "\" x2=\"", px(x), "\" y2=\"", kBottom,
-                    "\" stroke=\"black\"/>\n<text x=\"", px(x), "\" y=\"", kBottom + 30,
-                    "\" text-anchor=\"middle\">",
-                    XmlEscape(FitText(axes[j] + (ranges[j].log ? " (log)" : ""), kFont,
-                                      label_width)),
-                    "</text>\n");
+    absl::StrAppend(
+        &svg, "<g class=\"axis\" data-axis=\"", XmlEscape(axes[j]), "\"><line x1=\"", px(x),
+        "\" y1=\"", kTop, "\" x2=\"", px(x), "\" y2=\"", kBottom,
+        "\" stroke=\"black\"/>\n<text x=\"", px(x), "\" y=\"", kBottom + 30,
+        "\" text-anchor=\"middle\">",
+        XmlEscape(FitText(axes[j] + (ranges[j].log ? " (log)" : ""), kFont, label_width)),
+        "</text>\n");
     if (ranges[j].any) {
-      absl::StrAppend(&svg, "<text x=\"", px(x), "\" y=\"", kTop - 6,
-                      "\" text-anchor=\"middle\">", XmlEscape(FitText(num(ranges[j].hi), kFont,
-                                                                         label_width)),
+      absl::StrAppend(&svg, "<text x=\"", px(x), "\" y=\"", kTop - 6, "\" text-anchor=\"middle\">",
+                      XmlEscape(FitText(num(ranges[j].hi), kFont, label_width)),
                       "</text>\n<text x=\"", px(x), "\" y=\"", kBottom + 14,
-                      "\" text-anchor=\"middle\">", XmlEscape(FitText(num(ranges[j].lo), kFont,
-                                                                         label_width)),
-                      "</text>\n");
+                      "\" text-anchor=\"middle\">",
+                      XmlEscape(FitText(num(ranges[j].lo), kFont, label_width)), "</text>\n");
     }
     absl::StrAppend(&svg, "</g>\n");
   }

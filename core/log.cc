@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -273,8 +273,8 @@ void Event(Level level, std::string_view event, std::initializer_list<Field> fie
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  GlobalSink().Push(FormatLine(static_cast<Format>(c.format.load()), now_ms, level, c.program,
-                               event, fields));
+  GlobalSink().Push(
+      FormatLine(static_cast<Format>(c.format.load()), now_ms, level, c.program, event, fields));
 }
 
 void Flush() { GlobalSink().Flush(); }

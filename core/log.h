@@ -2,7 +2,8 @@
 // fields (logfmt), or one JSON object per line (--log-format json), so that operators can grep
 // them and ship them to a log store.
 //
-//   ts=2026-12-06T08:41:03.512Z level=info event=sweep_submitted sweep=sw-3 name="lr sweep" trials=12
+//   ts=2026-12-06T08:41:03.512Z level=info event=sweep_submitted sweep=sw-3 name="lr sweep"
+//   trials=12
 //   {"ts":"2026-12-06T08:41:03.512Z","level":"info","event":"sweep_submitted","sweep":"sw-3",...}
 //
 // Lines are queued and written by a background thread, so a slow or blocked stderr never stalls

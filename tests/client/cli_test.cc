@@ -265,7 +265,8 @@ TEST_F(CliTest, TerminalGetsTablesAndColoursUnlessNoColor) {
 TEST_F(CliTest, DashboardHelpAndRefusals) {
   Result help = Run({"dashboard", "--help"});
   EXPECT_EQ(help.code, 0);
-  for (const char* flag : {"--listen", "--token-file", "--tls-cert", "--tls-key", "--allow-cancel"}) {
+  for (const char* flag :
+       {"--listen", "--token-file", "--tls-cert", "--tls-key", "--allow-cancel"}) {
     EXPECT_THAT(help.out, HasSubstr(flag));
   }
   Result open = Run({"dashboard", "--listen", "0.0.0.0:0"});

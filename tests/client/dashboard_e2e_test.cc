@@ -1,9 +1,9 @@
 // `hypersweep dashboard` (the real binary) against a real hypersweepd on loopback, with a
 // simulated worker reporting epochs over gRPC: pages, plots, the event stream, escaping, the
 // listen policy, the token, cancel, and a coordinator that stops and comes back.
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,8 +91,8 @@ class DashboardProcess {
   // Waits up to `timeout` for the process to exit; its wait status, or -1.
   int Wait(std::chrono::milliseconds timeout) {
     int status = -1;
-    const bool exited = test_support::WaitFor(
-        [&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+    const bool exited =
+        test_support::WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
     if (!exited) return -1;
     pid_ = -1;
     return status;
@@ -291,8 +291,9 @@ TEST_F(DashboardE2eTest, PagesShowSweepTrialsAndPlotsWithDataEscaped) {
   auto failed_page = http.Get("/sweeps/" + sweep_id_ + "/trials/" + failed);
   ASSERT_TRUE(failed_page);
   ASSERT_EQ(failed_page->status, 200) << failed_page->body;
-  EXPECT_THAT(failed_page->body,
-              HasSubstr("<td id=\"trial-reason\">bad data: &lt;img src=x onerror=alert(3)&gt;</td>"));
+  EXPECT_THAT(
+      failed_page->body,
+      HasSubstr("<td id=\"trial-reason\">bad data: &lt;img src=x onerror=alert(3)&gt;</td>"));
   EXPECT_THAT(failed_page->body, HasSubstr("<td id=\"trial-status\">FAILED</td>"));
   EXPECT_THAT(failed_page->body, HasSubstr("<td id=\"trial-attempt\">1</td>"));
 
@@ -335,17 +336,16 @@ TEST_F(DashboardE2eTest, EventStreamDeliversAnEventWhenAnEpochIsReported) {
   int status = 0;
   std::thread reader([&] {
     auto http = dash->Client();
-    auto res = http.Get(
-        ("/sweeps/" + sweep_id_ + "/events").c_str(),
-        [&](const httplib::Response& r) {
-          status = r.status;
-          return r.status == 200;
-        },
-        [&](const char* data, size_t n) {
-          std::lock_guard<std::mutex> l(mu);
-          received.append(data, n);
-          return !stop.load();
-        });
+    auto res = http.Get(("/sweeps/" + sweep_id_ + "/events").c_str(),
+                        [&](const httplib::Response& r) {
+                          status = r.status;
+                          return r.status == 200;
+                        },
+                        [&](const char* data, size_t n) {
+                          std::lock_guard<std::mutex> l(mu);
+                          received.append(data, n);
+                          return !stop.load();
+                        });
   });
   auto seen = [&](const std::string& needle) {
     return test_support::WaitFor(
@@ -401,8 +401,9 @@ TEST_F(DashboardE2eTest, EventStreamEndsWithTheSweepAndClosesWhenTheCoordinatorD
   EXPECT_THAT(ended, HasSubstr("event: end\n"));
 
   v1::SubmitSweepRequest req;
-  req.set_spec("name: second\ndataset: {synthetic: {samples: 200, features: 4, classes: 2}}\n"
-               "schedule: {constant: {lr: 0.01}}\nepochs: 3\n");
+  req.set_spec(
+      "name: second\ndataset: {synthetic: {samples: 200, features: 4, classes: 2}}\n"
+      "schedule: {constant: {lr: 0.01}}\nepochs: 3\n");
   v1::SubmitSweepResponse second;
   ASSERT_TRUE(sweeps_->SubmitSweep(Ctx().get(), req, &second).ok());
   std::string broken;
@@ -523,9 +524,9 @@ TEST_F(DashboardE2eTest, WithATokenEveryRequestNeedsIt) {
   const std::string token = dir_.Write("token", "s3cret-token\n");
   auto dash = StartDashboard({"--token-file", token});
   auto http = dash->Client();
-  for (const std::string& path : std::vector<std::string>
-       {"/", "/workers", "/sweeps/" + sweep_id_, "/static/dashboard.js",
-        "/sweeps/" + sweep_id_ + "/plots/curves.svg", "/sweeps/" + sweep_id_ + "/events"}) {
+  for (const std::string& path : std::vector<std::string>{
+           "/", "/workers", "/sweeps/" + sweep_id_, "/static/dashboard.js",
+           "/sweeps/" + sweep_id_ + "/plots/curves.svg", "/sweeps/" + sweep_id_ + "/events"}) {
     auto none = http.Get(path.c_str());
     ASSERT_TRUE(none) << path;
     EXPECT_EQ(none->status, 401) << path;
@@ -538,8 +539,7 @@ TEST_F(DashboardE2eTest, WithATokenEveryRequestNeedsIt) {
   ASSERT_TRUE(bearer);
   EXPECT_EQ(bearer->status, 200);
   EXPECT_THAT(bearer->body, HasSubstr(sweep_id_));
-  auto basic = http.Get(
-      "/", {{"Authorization", "Basic " + absl::Base64Escape("me:s3cret-token")}});
+  auto basic = http.Get("/", {{"Authorization", "Basic " + absl::Base64Escape("me:s3cret-token")}});
   ASSERT_TRUE(basic);
   EXPECT_EQ(basic->status, 200);
 }
@@ -547,12 +547,13 @@ TEST_F(DashboardE2eTest, WithATokenEveryRequestNeedsIt) {
 // The documented openssl recipe's certificates (deploy/tls/make-certs.sh): HTTPS with a token.
 TEST_F(DashboardE2eTest, ServesHttpsWithTlsCertAndKey) {
   const std::string tls = dir_.File("tls");
-  auto certs = test_support::RunCommand(std::string(HYPERSWEEP_SOURCE_DIR) +
-                                        "/deploy/tls/make-certs.sh " + tls + " localhost 127.0.0.1");
+  auto certs =
+      test_support::RunCommand(std::string(HYPERSWEEP_SOURCE_DIR) + "/deploy/tls/make-certs.sh " +
+                               tls + " localhost 127.0.0.1");
   ASSERT_EQ(certs.status, 0) << certs.output;
   const std::string token = dir_.Write("token", "s3cret-token\n");
-  auto dash = StartDashboard({"--token-file", token, "--tls-cert", tls + "/server.crt",
-                              "--tls-key", tls + "/server.key"});
+  auto dash = StartDashboard(
+      {"--token-file", token, "--tls-cert", tls + "/server.crt", "--tls-key", tls + "/server.key"});
   EXPECT_THAT(dash->first_line(), HasSubstr("https://127.0.0.1:"));
   httplib::SSLClient https("127.0.0.1", dash->port());
   https.set_ca_cert_path((tls + "/ca.crt").c_str());
@@ -570,9 +571,9 @@ TEST_F(DashboardE2eTest, ServesHttpsWithTlsCertAndKey) {
   EXPECT_TRUE(!plain || plain->status != 200);
 
   const std::string bad = dir_.Write("bad.pem", "not a certificate\n");
-  auto refused = test_support::RunProgram({HYPERSWEEP_CLI_BIN, "--server", address_, "dashboard",
-                                           "--listen", "127.0.0.1:0", "--tls-cert", bad,
-                                           "--tls-key", bad});
+  auto refused =
+      test_support::RunProgram({HYPERSWEEP_CLI_BIN, "--server", address_, "dashboard", "--listen",
+                                "127.0.0.1:0", "--tls-cert", bad, "--tls-key", bad});
   EXPECT_EQ(refused.exit_code, 2) << refused.err;
   EXPECT_THAT(refused.err, HasSubstr("--tls-cert"));
   EXPECT_THAT(refused.err, Not(HasSubstr("not a certificate")));  // never echo file contents
@@ -597,15 +598,15 @@ TEST_F(DashboardE2eTest, CancelOnlyWithAllowCancelAndTheCsrfHeader) {
   auto no_header = http.Post(url.c_str(), "", "text/plain");
   ASSERT_TRUE(no_header);
   EXPECT_EQ(no_header->status, 403);
-  auto cross_site = http.Post(url.c_str(),
-                              httplib::Headers{{"X-Hypersweep-Action", "cancel"},
-                                               {"Origin", "http://evil.example"}},
-                              "", "text/plain");
+  auto cross_site = http.Post(
+      url.c_str(),
+      httplib::Headers{{"X-Hypersweep-Action", "cancel"}, {"Origin", "http://evil.example"}}, "",
+      "text/plain");
   ASSERT_TRUE(cross_site);
   EXPECT_EQ(cross_site->status, 403);
   EXPECT_EQ(GetSweep().state(), v1::SWEEP_RUNNING);
-  auto ok = http.Post(url.c_str(), httplib::Headers{{"X-Hypersweep-Action", "cancel"}}, "",
-                      "text/plain");
+  auto ok =
+      http.Post(url.c_str(), httplib::Headers{{"X-Hypersweep-Action", "cancel"}}, "", "text/plain");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
   EXPECT_THAT(ok->body, HasSubstr("CANCELLED"));
@@ -622,7 +623,7 @@ TEST_F(DashboardE2eTest, StoppedCoordinatorGives503AndPagesWorkAgainAfterRestart
   const int port = coordinator_->port();
   coordinator_->Kill(SIGKILL);
   for (const std::string& path : std::vector<std::string>{"/", "/sweeps/" + sweep_id_, "/workers",
-                                 "/sweeps/" + sweep_id_ + "/events"}) {
+                                                          "/sweeps/" + sweep_id_ + "/events"}) {
     auto down = http.Get(path.c_str());
     ASSERT_TRUE(down) << path;
     EXPECT_EQ(down->status, 503) << path;

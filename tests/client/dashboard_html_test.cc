@@ -26,9 +26,11 @@ TEST(EscapeHtmlTest, EscapesMarkupAndQuotes) {
 }
 
 TEST(EscapeHtmlTest, ReplacesInvalidUtf8AndControlCharacters) {
-  EXPECT_EQ(EscapeHtml(std::string("a\xC0<b")), "a\xEF\xBF\xBD&lt;b");     // overlong lead
+  EXPECT_EQ(EscapeHtml(std::string("a\xC0<b")), "a\xEF\xBF\xBD&lt;b");           // overlong lead
   EXPECT_EQ(EscapeHtml(std::string("x\xE2\x82")), "x\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
-  EXPECT_EQ(EscapeHtml(std::string("a\0b\x1b", 4)), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  EXPECT_EQ(EscapeHtml(std::string("a\0b\x1b", 4)),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
   EXPECT_EQ(EscapeHtml("tab\tnl\n"), "tab\tnl\n");
 }
 
@@ -120,11 +122,8 @@ TEST(PagesTest, CoordinatorDataIsEscapedEverywhere) {
   view.metrics = {kEvil};
   view.allow_cancel = true;
   const std::vector<std::string> pages = {
-      SweepsPage({SweepRow{sweep, 0.5}}),
-      SweepPage(view, absl::Now()),
-      TrialPage(t, sweep, {e}),
-      WorkersPage({w}, absl::Now()),
-      ErrorPage(503, kEvil, kEvil),
+      SweepsPage({SweepRow{sweep, 0.5}}), SweepPage(view, absl::Now()), TrialPage(t, sweep, {e}),
+      WorkersPage({w}, absl::Now()),      ErrorPage(503, kEvil, kEvil),
   };
   for (const auto& page : pages) {
     EXPECT_THAT(page, Not(HasSubstr("<script>alert"))) << page;

@@ -186,8 +186,8 @@ TEST(PlotLayoutTest, ObjectiveHistoryAndParallelCoordinatesStayOnTheCanvas) {
     rows.push_back(row);
   }
   ExpectAllTextInside(RenderParallelCoordinatesFigure(long_name, axes, rows, true));
-  ExpectAllTextInside(RenderParallelCoordinatesFigure("s", {"lr", "val_loss"},
-                                                      {{1e-4, 0.5}, {1.0, 0.3}}, false));
+  ExpectAllTextInside(
+      RenderParallelCoordinatesFigure("s", {"lr", "val_loss"}, {{1e-4, 0.5}, {1.0, 0.3}}, false));
 }
 
 }  // namespace hypersweep

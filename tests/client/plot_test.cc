@@ -1,10 +1,10 @@
 #include "client/plot.h"
-#include "client/plot_figures.h"
 
 #include <cmath>
 #include <sstream>
 #include <vector>
 
+#include "client/plot_figures.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/xml_check.h"
@@ -157,8 +157,8 @@ TEST(PlotFiguresTest, ParallelCoordinatesHasAnAxisPerNameAndALinePerRow) {
   std::vector<const Element*> axes, lines;
   root->Collect([](const Element& e) { return e.name == "g" && e.attrs.count("data-axis"); },
                 &axes);
-  root->Collect([](const Element& e) { return e.name == "path" && e.attrs.count("data-objective"); },
-                &lines);
+  root->Collect(
+      [](const Element& e) { return e.name == "path" && e.attrs.count("data-objective"); }, &lines);
   ASSERT_EQ(axes.size(), 3u);
   EXPECT_EQ(axes[1]->attrs.at("data-axis"), "weight_decay");
   ASSERT_EQ(lines.size(), 3u);

@@ -14,8 +14,14 @@ constexpr int64_t kTs = 1796546463512;  // 2026-12-05T...Z, fixed so lines compa
 TEST(LogTest, TextLinesAreKeyValuePairsWithQuotesOnlyWhereNeeded) {
   const std::string line =
       FormatLine(Format::kText, kTs, Level::kInfo, "hypersweepd", "sweep_submitted",
-                 {{"sweep", "sw-3"}, {"name", "lr sweep"}, {"trials", 12}, {"empty", ""},
-                  {"eq", "a=b"}, {"quote", "say \"hi\"\n"}, {"lr", 0.05}, {"ok", true}});
+                 {{"sweep", "sw-3"},
+                  {"name", "lr sweep"},
+                  {"trials", 12},
+                  {"empty", ""},
+                  {"eq", "a=b"},
+                  {"quote", "say \"hi\"\n"},
+                  {"lr", 0.05},
+                  {"ok", true}});
   EXPECT_EQ(line,
             "ts=2026-12-06T08:41:03.512Z level=info prog=hypersweepd event=sweep_submitted "
             "sweep=sw-3 name=\"lr sweep\" trials=12 empty=\"\" eq=\"a=b\" "
@@ -23,10 +29,13 @@ TEST(LogTest, TextLinesAreKeyValuePairsWithQuotesOnlyWhereNeeded) {
 }
 
 TEST(LogTest, JsonLinesAreOneObjectWithTypedValues) {
-  const std::string line = FormatLine(
-      Format::kJson, kTs, Level::kWarn, "", "lease_expired",
-      {{"trial", "t\"1"}, {"attempt", 2}, {"lr", 1e-3}, {"ok", false}, {"x", std::nan("")},
-       {"ctl", std::string("a\x01") + "b"}});
+  const std::string line = FormatLine(Format::kJson, kTs, Level::kWarn, "", "lease_expired",
+                                      {{"trial", "t\"1"},
+                                       {"attempt", 2},
+                                       {"lr", 1e-3},
+                                       {"ok", false},
+                                       {"x", std::nan("")},
+                                       {"ctl", std::string("a\x01") + "b"}});
   auto j = nlohmann::json::parse(line);
   EXPECT_EQ(j["ts"], "2026-12-06T08:41:03.512Z");
   EXPECT_EQ(j["level"], "warn");
@@ -43,8 +52,8 @@ TEST(LogTest, JsonLinesAreOneObjectWithTypedValues) {
 
 TEST(LogTest, LongValuesAreCutSoARemotePartyCannotFloodTheLog) {
   const std::string reason(100'000, 'x');
-  const std::string line = FormatLine(Format::kText, kTs, Level::kError, "", "trial_failed",
-                                      {{"reason", reason}});
+  const std::string line =
+      FormatLine(Format::kText, kTs, Level::kError, "", "trial_failed", {{"reason", reason}});
   EXPECT_LT(line.size(), kMaxValueBytes + 200);
   EXPECT_NE(line.find("xxx..."), std::string::npos);
   // A cut never splits a UTF-8 character.

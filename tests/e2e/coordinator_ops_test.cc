@@ -97,7 +97,8 @@ TEST(CoordinatorOpsTest, ADatabaseFromANewerReleaseIsRefusedWithExitCode3) {
       << run.err;
   EXPECT_NE(run.err.find("event=start_failed"), std::string::npos) << run.err;
   // Untouched: still the newer version.
-  auto v = test_support::RunCommand("sqlite3 '" + c.db() + "' 'SELECT version FROM schema_version;'");
+  auto v =
+      test_support::RunCommand("sqlite3 '" + c.db() + "' 'SELECT version FROM schema_version;'");
   EXPECT_EQ(v.output, "1000\n");
 }
 
@@ -124,9 +125,8 @@ TEST(CoordinatorOpsTest, TheBinaryServesEveryReleasedFixtureDatabase) {
     }
     EXPECT_GT(trials, 0);
     EXPECT_GT(epochs, 0);
-    std::printf("%s: %d sweeps, %lld trials, %lld epochs served\n",
-                entry.path().filename().c_str(), resp.sweeps_size(),
-                static_cast<long long>(trials), static_cast<long long>(epochs));
+    std::printf("%s: %d sweeps, %lld trials, %lld epochs served\n", entry.path().filename().c_str(),
+                resp.sweeps_size(), static_cast<long long>(trials), static_cast<long long>(epochs));
     EXPECT_EQ(c.StopCoordinator(), 0);
     EXPECT_EQ(c.IntegrityCheck(), "ok");
   }
