@@ -17,7 +17,11 @@ min_early_stopping_rate=0).
 Orders. Trial i's epoch e happens at time i * stagger + e (ties: lower trial index first), each
 trial in the export's index order: stagger 0 is round-robin (every trial's epoch 0, then every
 trial's epoch 1, ...), stagger >= the epoch count is sequential (trial by trial), values between
-overlap trials as workers do. Both sides walk the same order; once a side prunes a trial, that
+overlap trials as workers do. These three keep the trials' index order at every epoch, so ASHA
+(which ranks every value recorded at a rung, whatever the trial's state) decides alike in all of
+them; two more orders break it: sequential with the last trial first, and the recorded sweep's
+own schedule (two workers taking trials in index order, each epoch at its recorded
+elapsed_seconds), where a later trial may reach a rung first. Both sides walk the same order; once a side prunes a trial, that
 side gets no more reports of it (the other may). A trial that was not pruned ends after its last
 recorded epoch as it ended in the sweep: SUCCEEDED -> Optuna COMPLETE (value: its last val_loss),
 ours SUCCEEDED; DIVERGED or FAILED -> Optuna FAIL, ours the same status. An epoch without a
@@ -46,7 +50,13 @@ SETTINGS = [
     ("asha", (2, 2)),
     ("asha", (1, 2)),
 ]
-ORDERS = [("round-robin", 0), ("staggered", 2), ("sequential", None)]
+ORDERS = [
+    ("round-robin", ("stagger", 0)),
+    ("staggered by 2", ("stagger", 2)),
+    ("sequential", ("stagger", None)),
+    ("sequential, last first", ("reversed",)),
+    ("as recorded, 2 workers", ("workers", 2)),
+]
 
 
 def load_curves(path):
@@ -63,22 +73,41 @@ def load_curves(path):
         if status in ("PRUNED", "CANCELLED", "QUEUED", "LEASED"):
             sys.exit(f"{path}: trial {t.get('id')} is {status}: record a sweep without a pruner "
                      "that has ended")
-        values = {}
+        values, elapsed = {}, {}
         for e in t.get("epochs", []):
             v = e.get("val_loss")
             values[int(e["epoch"])] = float(v) if v is not None else math.nan
+            elapsed[int(e["epoch"])] = float(e.get("elapsed_seconds") or 0.0)
         epochs = sorted(values)
         if epochs != list(range(len(epochs))):
             sys.exit(f"{path}: trial {t.get('id')}: epochs are not 0..n-1")
-        curves.append({"id": t["id"], "status": status, "values": [values[e] for e in epochs]})
+        curves.append({"id": t["id"], "status": status, "values": [values[e] for e in epochs],
+                       "elapsed": [elapsed[e] for e in epochs]})
     return curves
 
 
-def events(curves, stagger):
-    """(trial position, epoch) in replay order."""
+def events(curves, order):
+    """(trial position, epoch) in replay order: ("stagger", n), ("workers", n) or ("reversed",)."""
+    kind = order[0]
     longest = max((len(c["values"]) for c in curves), default=0)
-    step = longest if stagger is None else stagger
-    ev = [(i * step + e, i, e) for i, c in enumerate(curves) for e in range(len(c["values"]))]
+    ev = []
+    if kind == "stagger":
+        step = longest if order[1] is None else order[1]
+        ev = [(i * step + e, i, e) for i, c in enumerate(curves) for e in range(len(c["values"]))]
+    elif kind == "reversed":
+        n = len(curves)
+        ev = [((n - 1 - i) * longest + e, i, e) for i, c in enumerate(curves)
+              for e in range(len(c["values"]))]
+    elif kind == "workers":
+        # The recorded sweep's schedule: n workers take the trials in index order, each trial
+        # starting when a worker is free and taking its recorded per-epoch times.
+        free = [0.0] * order[1]
+        for i, c in enumerate(curves):
+            w = min(range(len(free)), key=lambda k: free[k])
+            start = free[w]
+            for e, t in enumerate(c["elapsed"]):
+                ev.append((start + t, i, e))
+            free[w] = start + (c["elapsed"][-1] if c["elapsed"] else 0.0)
     return [(i, e) for _, i, e in sorted(ev)]
 
 
@@ -109,7 +138,7 @@ def optuna_pruner(kind, params):
                                                   min_early_stopping_rate=0)
 
 
-def replay(curves, kind, params, stagger, ours):
+def replay(curves, kind, params, order, ours, step_offset=1):
     ours.ask(f"pruner {kind} {' '.join(map(str, params))}")
     study = optuna.create_study(direction="minimize", pruner=optuna_pruner(kind, params),
                                 sampler=optuna.samplers.RandomSampler(seed=0))
@@ -118,7 +147,7 @@ def replay(curves, kind, params, stagger, ours):
     pruned_at = {"ours": {}, "optuna": {}}
     same = both = 0
     diffs = []
-    for i, e in events(curves, stagger):
+    for i, e in events(curves, order):
         c = curves[i]
         v = c["values"][e]
         if e == 0:
@@ -131,7 +160,7 @@ def replay(curves, kind, params, stagger, ours):
         if i in alive["optuna"]:
             t = trials[i]
             if not math.isnan(v):
-                t.report(v, step=e + 1)
+                t.report(v, step=e + step_offset)
                 said["optuna"] = t.should_prune()
             else:
                 said["optuna"] = False
@@ -168,6 +197,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--export", default=os.path.join(here, "data", "pruner_curves.json"))
     ap.add_argument("--replay", default="build/bench/hypersweep_pruner_replay")
+    ap.add_argument("--step-offset", type=int, default=1,
+                    help="Optuna's step for epoch e is e + this (1, docs/PRUNERS.md); 0 is a "
+                    "deliberately wrong mapping that must show differences (a check of the check)")
     args = ap.parse_args()
     if not os.access(args.replay, os.X_OK):
         sys.exit(f"--replay {args.replay}: not an executable (cmake --build build --target "
@@ -189,8 +221,8 @@ def main():
             names = (("startup_trials", "warmup_epochs", "interval") if kind == "median"
                      else ("min_epochs", "reduction_factor"))
             setting = f"{kind} " + ", ".join(f"{n} {p}" for n, p in zip(names, params))
-            for order, stagger in ORDERS:
-                r = replay(curves, kind, params, stagger, ours)
+            for order, how in ORDERS:
+                r = replay(curves, kind, params, how, ours, args.step_offset)
                 all_same &= not r["diffs"]
                 print(f"| {setting} | {order} | {r['same']}/{r['decisions']} "
                       f"({r['same'] / max(1, r['decisions']):.1%}) | "
