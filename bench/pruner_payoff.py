@@ -7,7 +7,9 @@ over four decades) once without a pruner and once with each pruner named by --pr
 at a time, and prints per run: epochs trained, wall time (submit to end), trials pruned, the best
 objective and how far it moved from the run without a pruner. --record FILE also writes the run
 without a pruner as `hypersweep export --format json` (the replay benchmark's input,
-bench/pruner_replay.py). --repeat N runs everything N times and reports medians.
+bench/pruner_replay.py). --repeat N runs everything N times (each repeat starting with another
+pruner) and reports medians; each run's figures and the 1-minute load average before it go to
+stderr.
 
   /usr/bin/python3 bench/pruner_payoff.py --build build [--record bench/data/pruner_curves.json]
 """
@@ -153,10 +155,14 @@ def main():
             warm = argparse.Namespace(**{**vars(args), "trials": 2, "epochs": 1})
             cluster.run_sweep(sweep_spec("payoff-warm-up", warm, ""), args.timeout)
             for r in range(args.repeat):
-                for n in names:
+                # Each repeat starts with another pruner, so that a change of the shared machine's
+                # load does not always fall on the same one.
+                for n in names[r % len(names):] + names[:r % len(names)]:
+                    load = os.getloadavg()[0]
                     doc, wall = cluster.run_sweep(sweep_spec(f"payoff-{n}-{r}", args, PRUNERS[n]),
                                                   args.timeout)
                     s = summarize(doc, wall)
+                    s["load_before"] = load
                     results[n].append(s)
                     print(f"run {r} {n}: {json.dumps(s)}", file=sys.stderr, flush=True)
                     if n == "none" and r == 0 and args.record:
