@@ -7,10 +7,12 @@
 //       starts a fresh sweep pruner (minimizing val_loss)            -> "ok"
 //   trial ID                  adds a trial (its own point)            -> "ok"
 //   report ID EPOCH VALUE     stores the epoch (0-based; VALUE "nan" for none) and judges it
-//                                                                     -> "prune REASON" | "continue"
+//                                                                     -> "prune REASON" |
+//                                                                     "continue"
 //   end ID STATUS             the trial ended: succeeded, diverged or failed -> "ok"
 // A bad line is answered "error ..." and changes nothing.
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -49,7 +51,9 @@ class Replay {
       if (status_.count(id) == 0) return "error: report: unknown trial " + id;
       EpochRecord e;
       e.epoch = epoch;
-      const double value = std::strtod(value_text.c_str(), nullptr);
+      char* end = nullptr;
+      const double value = std::strtod(value_text.c_str(), &end);
+      if (end == value_text.c_str() || *end != '\0') return "error: report: VALUE is not a number";
       if (std::isfinite(value)) e.values["val_loss"] = value;
       pruner_->Record(id, e);
       auto why = pruner_->Judge(id, {epoch}, [&](const std::string& t) { return status_.at(t); });
