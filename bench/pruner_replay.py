@@ -68,13 +68,21 @@ def load_curves(path):
     if not isinstance(doc, dict) or not isinstance(doc.get("trials"), list):
         sys.exit(f"{path}: no \"trials\" list (want `hypersweep export --format json`)")
     curves = []
-    for t in sorted(doc["trials"], key=lambda t: t.get("index", 0)):
+    for n, t in enumerate(doc["trials"]):
+        if (not isinstance(t, dict) or not isinstance(t.get("id"), str)
+                or not isinstance(t.get("index"), int) or not isinstance(t.get("epochs"), list)
+                or not all(isinstance(e, dict) and isinstance(e.get("epoch"), int)
+                           and isinstance(e.get("val_loss"), (int, float, type(None)))
+                           for e in t["epochs"])):
+            sys.exit(f"{path}: trials[{n}]: want an object with \"id\", \"index\" and "
+                     "\"epochs\" ([{\"epoch\": int, \"val_loss\": number or null}, ...])")
+    for t in sorted(doc["trials"], key=lambda t: t["index"]):
         status = t.get("status")
-        if status in ("PRUNED", "CANCELLED", "QUEUED", "LEASED"):
-            sys.exit(f"{path}: trial {t.get('id')} is {status}: record a sweep without a pruner "
-                     "that has ended")
+        if status not in ("SUCCEEDED", "DIVERGED", "FAILED"):
+            sys.exit(f"{path}: trial {t['id']}: status {status!r}: want SUCCEEDED, DIVERGED or "
+                     "FAILED (record a sweep without a pruner that has ended)")
         values, elapsed = {}, {}
-        for e in t.get("epochs", []):
+        for e in t["epochs"]:
             v = e.get("val_loss")
             values[int(e["epoch"])] = float(v) if v is not None else math.nan
             elapsed[int(e["epoch"])] = float(e.get("elapsed_seconds") or 0.0)
