@@ -21,7 +21,7 @@ DEB_BENCH_PACKAGES := python3-torch python3-optuna python3-grpcio python3-numpy 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps slurm-deps build test test-slurm test-all demo demo-quick bench bench-cli \
-  format clean test-asan test-tsan thread-safety fuzz test-fault test-load
+  bench-pruners format clean test-asan test-tsan thread-safety fuzz test-fault test-load
 
 all: build
 
@@ -118,6 +118,11 @@ fuzz: deps
 	mkdir -p build-fuzz/corpus && cp fuzz/corpus/spec_parser/* build-fuzz/corpus/
 	build-fuzz/fuzz/spec_parser_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	  -print_final_stats=1 build-fuzz/corpus fuzz/corpus/spec_parser
+
+# Pruners (docs/PERFORMANCE.md, "Pruners"): replay vs Optuna 3.1, then the payoff sweeps (minutes).
+bench-pruners: bench-deps build
+	/usr/bin/python3 bench/pruner_replay.py --replay $(BUILD_DIR)/bench/hypersweep_pruner_replay
+	/usr/bin/python3 bench/pruner_payoff.py --build $(BUILD_DIR)
 
 # The CLI's end-to-end listing benchmark (10,000 trials as CSV; docs/PERFORMANCE.md, "Client").
 bench-cli: build
