@@ -2,7 +2,8 @@
 """TPE quality against Optuna 3.1 and random search (docs/PERFORMANCE.md, "TPE against Optuna").
 
 Runs sequential searches (one simulated worker) on Branin and Hartmann-6 for --seeds seeds:
-hypersweep's core/tpe (via the hypersweep_tpe_bench binary), its random sampler, and Optuna's
+hypersweep's core/tpe (via the hypersweep_tpe_bench binary; by default with Optuna 3.1's kernel
+density, and once with the textbook one), its random sampler, and Optuna's
 TPESampler(seed=s, n_startup_trials=10) with every other setting at its default. Prints a
 Markdown table of the median best value after 50 and 100 trials with the interquartile range and
 a bootstrap standard error of the median, then the proposal time at 1,000 observations.
@@ -59,10 +60,10 @@ def optuna_runs(function, seeds, trials):
     return runs
 
 
-def our_runs(binary, function, sampler, seeds, trials):
+def our_runs(binary, function, sampler, seeds, trials, extra=()):
     out = subprocess.run([binary, "--function", function, "--sampler", sampler, "--seeds",
-                          str(seeds), "--trials", str(trials)], check=True, capture_output=True,
-                         text=True).stdout
+                          str(seeds), "--trials", str(trials), *extra], check=True,
+                         capture_output=True, text=True).stdout
     return [json.loads(line)["best"] for line in out.splitlines()]
 
 
@@ -85,6 +86,8 @@ def main():
     print("|---|---|---:|---:|---|---:|")
     for function in ("branin", "hartmann6"):
         runs = {"hypersweep TPE": our_runs(args.bin, function, "tpe", args.seeds, 100),
+                "hypersweep TPE, textbook density": our_runs(
+                    args.bin, function, "tpe", args.seeds, 100, ["--textbook-density"]),
                 "Optuna TPESampler": optuna_runs(function, args.seeds, 100),
                 "random": our_runs(args.bin, function, "random", args.seeds, 100)}
         for name, curves in runs.items():

@@ -73,7 +73,7 @@ double LogSumExp(const std::vector<double>& v) {
 class Parzen {
  public:
   Parzen(const Dimension& dim, const std::vector<double>& internal, const Options& options)
-      : dim_(dim) {
+      : dim_(dim), optuna31_density_(options.optuna31_density) {
     const auto n = static_cast<int64_t>(internal.size());
     weights_ = DefaultWeights(n);
     weights_.push_back(options.prior_weight);
@@ -183,7 +183,8 @@ class Parzen {
             LogMass((lo - mus_[i]) / sigmas_[i], (hi - mus_[i]) / sigmas_[i]) - log_accept_[i];
       } else {
         const double z = (x - mus_[i]) / sigmas_[i];
-        log_pdf = -0.5 * z * z - kLogSqrt2Pi - std::log(sigmas_[i]) - log_accept_[i];
+        log_pdf = -0.5 * z * z - kLogSqrt2Pi - log_accept_[i];
+        if (!optuna31_density_) log_pdf -= std::log(sigmas_[i]);
       }
       terms[i] = log_weights_[i] + log_pdf;
     }
@@ -192,6 +193,7 @@ class Parzen {
 
  private:
   Dimension dim_;
+  bool optuna31_density_;
   std::vector<double> weights_, log_weights_;
   double low_ = 0, high_ = 0;
   std::vector<double> mus_, sigmas_, log_accept_;
@@ -264,6 +266,13 @@ std::vector<size_t> BelowIndices(const std::vector<Observation>& history, bool m
   order.resize(std::min(n_below, order.size()));
   std::sort(order.begin(), order.end());
   return order;
+}
+
+double ParzenLogPdf(const Dimension& dim, const std::vector<double>& observations,
+                    const Options& options, double x) {
+  std::vector<double> internal;
+  for (double v : observations) internal.push_back(ToInternal(dim, v));
+  return Parzen(dim, internal, options).LogPdf(ToInternal(dim, x));
 }
 
 std::vector<double> Propose(const std::vector<Dimension>& space,

@@ -34,6 +34,10 @@ struct Options {
   int64_t startup_trials = 10;  // random points until this many observations exist
   int64_t ei_candidates = 24;   // candidates drawn from l(x); the best l(x)/g(x) wins
   double prior_weight = 1.0;
+  // Optuna 3.1's truncated-normal log density leaves out the -log(sigma) term (its
+  // _truncnorm.logpdf standardises x but never divides by the scale), which favours wide kernels.
+  // true: do the same, so proposals follow Optuna 3.1's distribution; false: the textbook density.
+  bool optuna31_density = true;
 };
 
 // gamma(n) = min(ceil(n / 10), 25): how many observations form the "good" group l(x).
@@ -46,6 +50,12 @@ std::vector<double> DefaultWeights(int64_t n);
 // Indices (chronological, ascending) of the gamma(n) best observations: completed ones by value,
 // then pruned ones by steps trained (more is better) and then by value; ties by age.
 std::vector<size_t> BelowIndices(const std::vector<Observation>& history, bool maximize);
+
+// The log density at `x` of the Parzen estimator built from `observations` (values in external
+// form, chronological), as Optuna 3.1's _ParzenEstimator.log_pdf computes it (log_uniform: the
+// density of log x). For tests against Optuna's numbers.
+double ParzenLogPdf(const Dimension& dim, const std::vector<double>& observations,
+                    const Options& options, double x);
 
 // The next point: random (uniform in each dimension, log-uniform in log space) while
 // history.size() < startup_trials, else TPE. `index` is the proposal's number in its search (0,

@@ -71,6 +71,54 @@ TEST(TpeTest, DefaultWeightsRampLikeNumpyLinspace) {
   for (int i = 5; i < 30; ++i) EXPECT_EQ(w[i], 1.0);
 }
 
+// Reference numbers: Optuna 3.1's _ParzenEstimator(...).log_pdf with TPESampler's defaults
+// (prior_weight 1, magic clip, no endpoints, default_weights), printed with repr().
+TEST(TpeTest, ParzenDensityMatchesOptuna31) {
+  const Options o;
+  struct Case {
+    Dimension dim;
+    std::vector<double> obs, xs, expected;
+  };
+  const std::vector<Case> cases = {
+      {{Kind::kUniform, -5, 10, 0},
+       {1.0, 2.5, -3.0, 7.0, 2.6},
+       {-4.0, 0.0, 2.55, 9.5},
+       {-1.162651334217732, -0.8350912844445932, -0.7549768216902626, -1.3425561990811683}},
+      {{Kind::kLogUniform, 1e-4, 1, 0},
+       {1e-3, 2e-2, 0.5},
+       {2e-4, 1e-2, 0.9},
+       {-0.9604845617903324, -0.6334460597738956, -0.7752593483292608}},
+      {{Kind::kInt, 1, 8, 0},
+       {2, 5, 5, 7},
+       {1, 3, 5, 8},
+       {-2.636966220243437, -2.1285190460040333, -1.7187069138503446, -2.4023768109716177}},
+      {{Kind::kChoice, 0, 0, 3},
+       {0, 2, 2},
+       {0, 1, 2},
+       {-1.0986122886681096, -1.6582280766035324, -0.7419373447293772}},
+      // 30 observations: the oldest 5 get the ramp weights.
+      {{Kind::kUniform, 0, 1, 0},
+       {0.0856, 0.2368, 0.8013, 0.5822, 0.0941, 0.4331, 0.4791, 0.1597, 0.7346, 0.1137,
+        0.3912, 0.5167, 0.4306, 0.5868, 0.7378, 0.9563, 0.2842, 0.6485, 0.6962, 0.2927,
+        0.0015, 0.9735, 0.2984, 0.314,  0.8917, 0.5852, 0.4713, 0.7733, 0.0303, 0.707},
+       {0.1, 0.5, 0.93},
+       {-2.500449859663881, -2.3569282675884393, -2.6032520298943043}},
+  };
+  for (size_t c = 0; c < cases.size(); ++c) {
+    for (size_t i = 0; i < cases[c].xs.size(); ++i) {
+      EXPECT_NEAR(ParzenLogPdf(cases[c].dim, cases[c].obs, o, cases[c].xs[i]), cases[c].expected[i],
+                  1e-9)
+          << "case " << c << " x " << cases[c].xs[i];
+    }
+  }
+  // The textbook density differs by -log(sigma) per kernel.
+  Options textbook;
+  textbook.optuna31_density = false;
+  EXPECT_GT(std::abs(ParzenLogPdf(cases[0].dim, cases[0].obs, textbook, 0.0) -
+                     ParzenLogPdf(cases[0].dim, cases[0].obs, o, 0.0)),
+            0.1);
+}
+
 TEST(TpeTest, BelowRanksCompletedThenPrunedByEpochsThenValue) {
   std::vector<Observation> h;
   for (int i = 0; i < 12; ++i) h.push_back({{0.0}, 10.0 + i, false, 0});  // 12 -> gamma 2
