@@ -79,12 +79,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="build/bench/hypersweep_tpe_bench")
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--functions", default="branin,hartmann6")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     random.seed(0)
     print("| function | sampler | trials | median best | IQR | bootstrap SE of median |")
     print("|---|---|---:|---:|---|---:|")
-    for function in ("branin", "hartmann6"):
+    functions = args.functions.split(",")
+    for function in functions:
         runs = {"hypersweep TPE": our_runs(args.bin, function, "tpe", args.seeds, 100),
                 "hypersweep TPE, textbook density": our_runs(
                     args.bin, function, "tpe", args.seeds, 100, ["--textbook-density"]),
@@ -94,7 +96,7 @@ def main():
             for n in (50, 100):
                 med, q1, q3, se = summary([c[n - 1] for c in curves], rng)
                 print(f"| {function} | {name} | {n} | {med:.4f} | {q1:.4f} .. {q3:.4f} | {se:.4f} |")
-    for function in ("branin", "hartmann6"):
+    for function in functions:
         out = subprocess.run([args.bin, "--function", function, "--time"], check=True,
                              capture_output=True, text=True).stdout.strip()
         print(f"\nproposal at 1,000 observations: {out}")

@@ -632,7 +632,9 @@ absl::StatusOr<std::vector<ExpandedTrial>> ExpandTpePoint(const SweepSpec& s,
     } else {
       j = v;
     }
-    params.emplace_back(p.key, JsonText(j));
+    // Numbers in their shortest round-trip form, so the point can be read back exactly
+    // (server/scheduler/tpe_planner.h rebuilds the search from stored trials).
+    params.emplace_back(p.key, j.is_string() ? j.get<std::string>() : j.dump());
     json_values.push_back(std::move(j));
   }
   TrialSpec point = s.base;

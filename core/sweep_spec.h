@@ -128,8 +128,9 @@ bool IsTpe(const SweepSpec& spec);
 // Trials per TPE point: seeds x folds.
 int64_t TrialsPerPoint(const SweepSpec& spec);
 // The trials of one point: `values` has one value per tpe.params entry, in order, the number
-// itself (int: an integer) or, for choice, the index of the choice. INVALID_ARGUMENT when the
-// point is not a valid trial.
+// itself (int: an integer) or, for choice, the index of the choice. Each trial's params hold
+// the values as written (choices) or in their shortest round-trip decimal form (numbers).
+// INVALID_ARGUMENT when the point is not a valid trial.
 absl::StatusOr<std::vector<ExpandedTrial>> ExpandTpePoint(const SweepSpec& spec,
                                                           const std::vector<double>& values);
 
