@@ -50,6 +50,28 @@ std::vector<json> DryRunCells(size_t index, const ExpandedTrial& e) {
 
 // `submit --dry-run`: the expansion, one row per trial (JSON: a document with every trial).
 absl::Status PrintDryRun(const SweepSpec& spec, Format format, Io& io) {
+  if (IsTpe(spec)) {
+    // TPE points are proposed as results arrive: only how many can be said in advance.
+    const int64_t total = CountTrials(spec);
+    if (format == Format::kJson) {
+      WriteJson({{"name", spec.name},
+                 {"count", total},
+                 {"adaptive_points", spec.tpe.trials},
+                 {"trials_per_point", TrialsPerPoint(spec)},
+                 {"parallel", spec.tpe.parallel},
+                 {"startup_points", std::min(spec.tpe.startup_trials, spec.tpe.trials)},
+                 {"trials", json::array()}},
+                *io.out);
+      return absl::OkStatus();
+    }
+    (format == Format::kTable ? *io.out : *io.err)
+        << spec.tpe.trials << " points will be proposed adaptively (tpe: at most "
+        << spec.tpe.parallel << " at a time, the first "
+        << std::min(spec.tpe.startup_trials, spec.tpe.trials) << " at random), "
+        << TrialsPerPoint(spec) << " trials each: " << total
+        << " trials (dry run: nothing queued)\n";
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(auto expanded, ExpandSweep(spec));
   if (format == Format::kJson) {
     json trials = json::array();

@@ -173,6 +173,42 @@ absl::Status ParseRandom(const YAML::Node& node, RandomSearch* out) {
   return r.Finish();
 }
 
+// tpe: {trials, seed, startup_trials, parallel, params}; params as in random.
+absl::Status ParseTpe(const YAML::Node& node, TpeSearch* out) {
+  MapReader r(node, "tpe");
+  r.Int("trials", &out->trials);
+  if (r.ok() && !(out->trials >= 1 && out->trials <= kMaxTrialsPerSweep)) {
+    r.Fail("trials", absl::StrCat("must be in [1, ", kMaxTrialsPerSweep, "]"));
+  }
+  int64_t seed = 0;
+  r.Int("seed", &seed);
+  if (r.ok() && seed < 0) r.Fail("seed", "must be >= 0");
+  out->seed = static_cast<uint64_t>(seed);
+  r.Int("startup_trials", &out->startup_trials);
+  if (r.ok() && !(out->startup_trials >= 0 && out->startup_trials <= kMaxTrialsPerSweep)) {
+    r.Fail("startup_trials", absl::StrCat("must be in [0, ", kMaxTrialsPerSweep, "]"));
+  }
+  r.Int("parallel", &out->parallel);
+  if (r.ok() && !(out->parallel >= 1 && out->parallel <= 10000)) {
+    r.Fail("parallel", "must be in [1, 10000]");
+  }
+  YAML::Node params = r.Child("params");
+  if (r.ok() && (!params.IsDefined() || !params.IsMap() || params.size() == 0)) {
+    r.Fail(params.IsDefined() ? "params" : "",
+           "field 'params' is required: a map of parameter -> distribution");
+  }
+  for (auto it = params.begin(); r.ok() && it != params.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    auto p = ParseRandomParam(key, it->second, absl::StrCat("tpe.params.", key));
+    if (!p.ok()) {
+      r.Fail(p.status());
+      break;
+    }
+    out->params.push_back(*std::move(p));
+  }
+  return r.Finish();
+}
+
 // Error of ValidateTrialSpec ("field: message") with the line of the top-level field.
 absl::Status WithTopLevelLine(absl::Status st, const YAML::Node& root) {
   if (st.ok()) return st;
@@ -232,11 +268,12 @@ std::string JsonText(const nlohmann::json& v) {
 // Applies sampled values to a trial. Nested keys go through the canonical JSON and are re-parsed,
 // so every sampled point is validated exactly like a trial file.
 absl::Status ApplySample(const std::vector<RandomParam>& params,
-                         const std::vector<nlohmann::json>& values, TrialSpec* t) {
+                         const std::vector<nlohmann::json>& values, TrialSpec* t,
+                         const std::string& section = "random") {
   bool nested = false;
   for (size_t i = 0; i < params.size(); ++i) {
     const std::string& key = params[i].key;
-    const std::string path = absl::StrCat("random.params.", key);
+    const std::string path = absl::StrCat(section, ".params.", key);
     const nlohmann::json& v = values[i];
     if (!IsScalarKey(key)) {
       nested = true;
@@ -264,18 +301,41 @@ absl::Status ApplySample(const std::vector<RandomParam>& params,
     auto again = ParseTrialSpec(j.dump(), options);
     if (!again.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "random.params: a sampled point is not a valid trial: ", again.status().message()));
+          section, ".params: a sampled point is not a valid trial: ", again.status().message()));
     }
     *t = *std::move(again);
   }
   if (absl::Status st = ValidateTrialSpec(*t); !st.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("random.params: a sampled point is not a valid trial: ", st.message()));
+        absl::StrCat(section, ".params: a sampled point is not a valid trial: ", st.message()));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
+
+// A TPE sweep is checked at submit where it can be: auto LR (range tests per group, ahead of the
+// points) is not planned for points proposed later, and the corners of the space must be valid
+// trials (a later point that is not one fails as a trial).
+static absl::Status CheckTpeSpace(const SweepSpec& s, const YAML::Node& root) {
+  if (!s.base.schedule.auto_fields.empty()) {
+    return FieldError("schedule", root["schedule"],
+                      "`auto` LR is not supported with tpe yet; give the LR or put it in "
+                      "tpe.params (e.g. schedule.max_lr: {log_uniform: [0.001, 1]})");
+  }
+  for (bool high : {false, true}) {
+    std::vector<double> corner;
+    for (const RandomParam& p : s.tpe.params) {
+      corner.push_back(p.kind == RandomParam::Kind::kChoice
+                           ? (high ? static_cast<double>(p.choices.size() - 1) : 0)
+                           : (high ? p.high : p.low));
+    }
+    if (auto e = ExpandTpePoint(s, corner); !e.ok()) {
+      return FieldError("tpe.params", root["tpe"]["params"], std::string(e.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
   ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(text, "sweep spec"));
@@ -384,6 +444,14 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
     r.Fail(g.Finish());
   }
   if (r.ok() && r.Has("random")) r.Fail(ParseRandom(r.Child("random"), &s.random));
+  if (r.ok() && r.Has("tpe")) {
+    if (r.Has("grid") || r.Has("random")) {
+      r.Fail("tpe", absl::StrCat("cannot be combined with ", r.Has("grid") ? "grid" : "random",
+                                 ": tpe proposes every swept value itself; move the swept "
+                                 "parameters into tpe.params"));
+    }
+    if (r.ok()) r.Fail(ParseTpe(r.Child("tpe"), &s.tpe));
+  }
   if (r.ok() && r.Has("budget")) {
     MapReader b(r.Child("budget"), "budget");
     b.Double("seconds_per_trial", &t.budget_seconds);
@@ -417,6 +485,7 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
   }
   RETURN_IF_ERROR(r.Finish());
   RETURN_IF_ERROR(WithTopLevelLine(ValidateTrialSpec(t), root));
+  if (IsTpe(s)) RETURN_IF_ERROR(CheckTpeSpace(s, root));
   if (CountTrials(s) > kMaxTrialsPerSweep) {
     return absl::InvalidArgumentError(absl::StrCat("spec: the sweep expands to ", CountTrials(s),
                                                    " trials; at most ", kMaxTrialsPerSweep));
@@ -428,7 +497,9 @@ int64_t CountTrials(const SweepSpec& s) {
   auto n = [](size_t k) { return static_cast<int64_t>(k == 0 ? 1 : k); };
   const int64_t folds =
       s.base.validation.kind == ValidationSpec::Kind::kKFold ? s.base.validation.folds : 1;
-  const int64_t samples = s.random.trials > 0 ? s.random.trials : 1;
+  const int64_t samples = s.tpe.trials > 0      ? s.tpe.trials
+                          : s.random.trials > 0 ? s.random.trials
+                                                : 1;
   // Saturating product: a hostile spec must not overflow.
   int64_t total = 1;
   for (int64_t f :
@@ -441,6 +512,11 @@ int64_t CountTrials(const SweepSpec& s) {
 }
 
 absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& s) {
+  if (IsTpe(s)) {
+    return absl::InvalidArgumentError(
+        "tpe: the points of a TPE sweep are proposed one by one as results arrive, not expanded "
+        "up front");
+  }
   const int64_t count = CountTrials(s);
   if (count > kMaxTrialsPerSweep) {
     return absl::InvalidArgumentError(
@@ -521,6 +597,63 @@ absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& s) {
           }
         }
       }
+    }
+  }
+  return out;
+}
+
+bool IsTpe(const SweepSpec& s) { return s.tpe.trials > 0; }
+
+int64_t TrialsPerPoint(const SweepSpec& s) {
+  const bool kfold = s.base.validation.kind == ValidationSpec::Kind::kKFold;
+  return static_cast<int64_t>(s.seeds.size()) * (kfold ? s.base.validation.folds : 1);
+}
+
+absl::StatusOr<std::vector<ExpandedTrial>> ExpandTpePoint(const SweepSpec& s,
+                                                          const std::vector<double>& values) {
+  if (values.size() != s.tpe.params.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("tpe: a point has ", values.size(),
+                                                   " values for ", s.tpe.params.size(), " params"));
+  }
+  std::vector<nlohmann::json> json_values;
+  std::vector<std::pair<std::string, std::string>> params;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const RandomParam& p = s.tpe.params[i];
+    const double v = values[i];
+    nlohmann::json j;
+    if (p.kind == RandomParam::Kind::kChoice) {
+      if (!(v >= 0 && v < static_cast<double>(p.choices.size()))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tpe.params.", p.key, ": choice index ", v, " out of range"));
+      }
+      j = ScalarToJson(p.choices[static_cast<size_t>(v)]);
+    } else if (p.kind == RandomParam::Kind::kInt) {
+      j = static_cast<int64_t>(std::llround(v));
+    } else {
+      j = v;
+    }
+    // Numbers in their shortest round-trip form, so the point can be read back exactly
+    // (server/scheduler/tpe_planner.h rebuilds the search from stored trials).
+    params.emplace_back(p.key, j.is_string() ? j.get<std::string>() : j.dump());
+    json_values.push_back(std::move(j));
+  }
+  TrialSpec point = s.base;
+  RETURN_IF_ERROR(ApplySample(s.tpe.params, json_values, &point, "tpe"));
+  const bool kfold = s.base.validation.kind == ValidationSpec::Kind::kKFold;
+  const int64_t folds = kfold ? s.base.validation.folds : 1;
+  std::vector<ExpandedTrial> out;
+  for (uint64_t seed : s.seeds) {
+    for (int64_t fold = 0; fold < folds; ++fold) {
+      ExpandedTrial e;
+      e.spec = point;
+      e.spec.seed = seed;
+      e.params = params;
+      if (s.seeds.size() > 1) e.params.emplace_back("seed", absl::StrCat(seed));
+      if (kfold) {
+        e.spec.validation.fold = fold;
+        e.params.emplace_back("fold", absl::StrCat(fold));
+      }
+      out.push_back(std::move(e));
     }
   }
   return out;

@@ -42,6 +42,17 @@ struct RandomSearch {
   std::vector<RandomParam> params;
 };
 
+// Adaptive search (core/tpe.h, docs/SEARCH.md): the coordinator proposes `trials` points one
+// after another from the results of finished ones, at most `parallel` outstanding (queued or
+// running) at a time. Each point runs as seeds x folds trials; its value is their mean.
+struct TpeSearch {
+  int64_t trials = 0;               // points in all; 0: no TPE search
+  uint64_t seed = 0;                // the same spec and results always propose the same points
+  int64_t startup_trials = 10;      // random points before the model is used
+  int64_t parallel = 1;             // most points outstanding at once
+  std::vector<RandomParam> params;  // the same syntax as random.params
+};
+
 struct AutoLrOptions {
   SuggestRule rule = kDefaultSuggestRule;
   // Range tests per group (different seeds); their LRs are combined by geometric mean.
@@ -81,6 +92,7 @@ struct SweepSpec {
   std::vector<ScheduleSpec> schedules;
   std::vector<OptimizerSpec> optimizers;
   RandomSearch random;
+  TpeSearch tpe;  // exclusive with grid and random
   AutoLrOptions auto_lr;
   PrunerSpec pruner;
 };
@@ -106,8 +118,21 @@ struct ExpandedTrial {
 // a sampled point is invalid or the sweep has more than kMaxTrialsPerSweep trials.
 absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& spec);
 
-// The number of trials ExpandSweep would return, without building them.
+// The number of trials ExpandSweep would return, without building them. A TPE sweep: every trial
+// it will have once all its points are proposed (tpe.trials x seeds x folds).
 int64_t CountTrials(const SweepSpec& spec);
+
+// TPE sweeps (spec.tpe.trials > 0) are not expanded up front: ExpandSweep refuses them and the
+// coordinator expands each proposed point with ExpandTpePoint.
+bool IsTpe(const SweepSpec& spec);
+// Trials per TPE point: seeds x folds.
+int64_t TrialsPerPoint(const SweepSpec& spec);
+// The trials of one point: `values` has one value per tpe.params entry, in order, the number
+// itself (int: an integer) or, for choice, the index of the choice. Each trial's params hold
+// the values as written (choices) or in their shortest round-trip decimal form (numbers).
+// INVALID_ARGUMENT when the point is not a valid trial.
+absl::StatusOr<std::vector<ExpandedTrial>> ExpandTpePoint(const SweepSpec& spec,
+                                                          const std::vector<double>& values);
 
 }  // namespace hypersweep
 

@@ -98,6 +98,27 @@ grid:
   EXPECT_THAT(r.err, HasSubstr("12 trials"));
 }
 
+TEST_F(CliTest, DryRunOfATpeSweepSaysHowManyPointsAreProposedAdaptively) {
+  const std::string spec = Write("tpe.yaml", R"(name: tpe
+dataset: {synthetic: {}}
+schedule: {constant: {lr: 0.1}}
+epochs: 2
+seeds: [0, 1]
+tpe: {trials: 40, parallel: 4, params: {weight_decay: {log_uniform: [1e-6, 1e-2]}}}
+)");
+  auto r = Run({"submit", spec, "--dry-run", "--format", "table"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("40 points will be proposed adaptively (tpe: at most 4 at a time, "
+                               "the first 10 at random), 2 trials each: 80 trials"));
+  r = Run({"submit", spec, "--dry-run", "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["count"], 80);
+  EXPECT_EQ(doc["adaptive_points"], 40);
+  EXPECT_EQ(doc["trials_per_point"], 2);
+  EXPECT_EQ(doc["parallel"], 4);
+}
+
 struct BadSpec {
   const char* name;
   const char* yaml;

@@ -319,3 +319,59 @@ random: {trials: 3, params: {schedule.pct_start: {uniform: [1.2, 1.5]}}}
 
 }  // namespace
 }  // namespace hypersweep
+
+namespace hypersweep {
+namespace {
+
+constexpr char kTpeSpec[] = R"(
+dataset: {synthetic: {}}
+model: {mlp: {hidden: [16]}}
+epochs: 3
+seeds: [0, 1]
+validation: {folds: 3}
+schedule: {one_cycle: {max_lr: 0.1}}
+tpe:
+  trials: 30
+  seed: 4
+  parallel: 3
+  params:
+    schedule.max_lr: {log_uniform: [0.001, 1]}
+    batch_size: {int: [16, 128]}
+    momentum: {choice: [0.8, 0.9]}
+)";
+
+TEST(SweepSpecTest, TpeParsesCountsAndExpandsOnePointAtATime) {
+  auto s = ParseSweepSpec(kTpeSpec);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(IsTpe(*s));
+  EXPECT_EQ(s->tpe.trials, 30);
+  EXPECT_EQ(s->tpe.seed, 4u);
+  EXPECT_EQ(s->tpe.parallel, 3);
+  EXPECT_EQ(s->tpe.startup_trials, 10);
+  ASSERT_EQ(s->tpe.params.size(), 3u);
+  EXPECT_EQ(TrialsPerPoint(*s), 6);
+  EXPECT_EQ(CountTrials(*s), 30 * 6);
+  EXPECT_THAT(ExpandSweep(*s).status().message(), HasSubstr("proposed one by one"));
+  auto point = ExpandTpePoint(*s, {0.05, 64, 1});
+  ASSERT_TRUE(point.ok()) << point.status();
+  ASSERT_EQ(point->size(), 6u);
+  EXPECT_DOUBLE_EQ(std::get<OneCycleSchedule>((*point)[0].spec.schedule.kind).max_lr, 0.05);
+  EXPECT_EQ((*point)[0].spec.batch_size, 64);
+  EXPECT_DOUBLE_EQ((*point)[0].spec.momentum, 0.9);
+  EXPECT_EQ((*point)[5].spec.seed, 1u);
+  EXPECT_EQ((*point)[5].spec.validation.fold, 2);
+  EXPECT_EQ(ExpandTpePoint(*s, {0.05, 64}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ExpandTpePoint(*s, {0.05, 64, 2}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SweepSpecTest, TpeRefusesAutoLrAndAnInvalidCorner) {
+  std::string text = kTpeSpec;
+  text.replace(text.find("max_lr: 0.1"), 11, "max_lr: auto");
+  EXPECT_THAT(ParseSweepSpec(text).status().message(), HasSubstr("`auto` LR is not supported"));
+  std::string bad = kTpeSpec;
+  bad.replace(bad.find("int: [16, 128]"), 14, "int: [0, 128]");  // batch_size 0 is no trial
+  EXPECT_THAT(ParseSweepSpec(bad).status().message(), HasSubstr("tpe.params"));
+}
+
+}  // namespace
+}  // namespace hypersweep

@@ -80,6 +80,18 @@ TEST_F(SchedulerTest, SubmitQueuesTheExpansion) {
   EXPECT_EQ(sched_->ListSweeps().size(), 1u);
 }
 
+// A TPE spec parses, but until its points are handed out as trials end the coordinator refuses
+// it plainly rather than running something else.
+TEST_F(SchedulerTest, TpeSweepIsRefusedAsNotYetServed) {
+  auto r = Submit(
+      "dataset: {synthetic: {}}\nschedule: {constant: {lr: 1}}\n"
+      "tpe: {trials: 5, params: {momentum: {uniform: [0, 0.9]}}}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("tpe:"));
+  EXPECT_TRUE(sched_->ListSweeps().empty());
+}
+
 TEST_F(SchedulerTest, DryRunAndBadSpecQueueNothing) {
   auto dry = Submit(kSpec, 0, /*dry_run=*/true);
   ASSERT_TRUE(dry.ok());
