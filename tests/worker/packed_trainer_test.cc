@@ -1,0 +1,144 @@
+// Trial packing against the contract of packed_trainer.h: every packed trial's epochs equal the
+// same trial trained alone by TrainTrial (float reassociation only), for each optimizer and
+// schedule kind; divergence, early ends and stops leave the others untouched; checkpoints written
+// in a pack resume alone (and in a pack).
+#include "worker/trainer/packed_trainer.h"
+
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/test_util.h"
+
+namespace hypersweep {
+namespace {
+
+using ::hypersweep::testing::RecordingSink;
+using ::hypersweep::testing::TempDir;
+
+TrialSpec Spec(const std::string& text) {
+  auto s = ParseTrialSpec(text);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+// Binary with sample weights (the weighted-loss path) or 3 classes (cross entropy).
+std::string Base(bool binary) {
+  return binary ? "dataset: {synthetic: {samples: 1000, features: 12, classes: 2, weights: true}}\n"
+                  "model: {mlp: {hidden: [24, 24]}}\nbatch_size: 64\n"
+                : "dataset: {synthetic: {samples: 1000, features: 12, classes: 3, noise: 0.3}}\n"
+                  "model: {mlp: {hidden: [24, 24], activation: tanh}}\nbatch_size: 64\n";
+}
+
+absl::StatusOr<TrialResult> Alone(const TrialSpec& spec, RecordingSink* sink,
+                    const std::string& checkpoint = "", bool resume = false) {
+  TrainOptions o;
+  o.threads = 1;
+  o.checkpoint_path = checkpoint;
+  o.resume = resume;
+  return TrainTrial(spec, o, sink);
+}
+
+PackOptions Options() {
+  PackOptions o;
+  o.threads = 1;
+  return o;
+}
+
+// Relative difference with a floor, so that losses near 0 compare absolutely.
+double Rel(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-3); }
+
+// Train and validation losses (and the schedule's values) of every epoch: 1e-5 relative in the
+// first epoch, 1e-3 up to the fifth.
+void ExpectSameEpochs(const std::vector<EpochMetrics>& packed,
+                      const std::vector<EpochMetrics>& alone, const std::string& what) {
+  ASSERT_EQ(packed.size(), alone.size()) << what;
+  for (size_t e = 0; e < alone.size(); ++e) {
+    const double tol = e == 0 ? 1e-5 : 1e-3;
+    EXPECT_EQ(packed[e].epoch, alone[e].epoch) << what;
+    for (const char* name : {metrics::kTrainLoss, metrics::kValLoss}) {
+      EXPECT_LE(Rel(packed[e].Get(name), alone[e].Get(name)), tol)
+          << what << " epoch " << e << " " << name << ": packed " << packed[e].Get(name)
+          << " alone " << alone[e].Get(name);
+    }
+    for (const char* name : {metrics::kLr, metrics::kMomentum, metrics::kSteps}) {
+      EXPECT_EQ(packed[e].Get(name), alone[e].Get(name)) << what << " epoch " << e << " " << name;
+    }
+  }
+}
+
+struct Case {
+  std::string optimizer;
+  std::string schedule;  // with "%LR%" for the trial's learning rate
+};
+
+std::string Fill(std::string s, double lr) {
+  const std::string tag = "%LR%";
+  for (size_t at; (at = s.find(tag)) != std::string::npos;) s.replace(at, tag.size(), std::to_string(lr));
+  return s;
+}
+
+class PackedEqualsAloneTest : public ::testing::TestWithParam<std::tuple<Case, bool>> {};
+
+TEST_P(PackedEqualsAloneTest, EveryTrialMatchesItsUnpackedRun) {
+  const auto& [c, binary] = GetParam();
+  const bool adamw = c.optimizer.find("adamw") != std::string::npos;
+  // Three trials that differ in everything a pack lets differ.
+  struct Point {
+    double lr, momentum, wd;
+    int seed, epochs;
+  };
+  const std::vector<Point> points =
+      adamw ? std::vector<Point>{{0.003, 0.9, 0.01, 1, 5}, {0.01, 0.8, 0, 2, 3}, {0.001, 0.95, 0.1, 3, 4}}
+            : std::vector<Point>{{0.05, 0.9, 1e-4, 1, 5}, {0.1, 0.5, 0, 2, 3}, {0.02, 0.95, 1e-3, 3, 4}};
+  std::vector<TrialSpec> specs;
+  for (const Point& p : points) {
+    specs.push_back(Spec(Base(binary) + "optimizer: " + c.optimizer + "\nschedule: " +
+                         Fill(c.schedule, p.lr) + "\nmomentum: " + std::to_string(p.momentum) +
+                         "\nweight_decay: " + std::to_string(p.wd) +
+                         "\nseed: " + std::to_string(p.seed) +
+                         "\nepochs: " + std::to_string(p.epochs) + "\n"));
+  }
+  std::vector<RecordingSink> packed_sinks(specs.size()), alone_sinks(specs.size());
+  std::vector<PackMember> members;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    PackMember m;
+    m.spec = specs[i];
+    m.sink = &packed_sinks[i];
+    members.push_back(m);
+  }
+  auto packed = TrainPack(members, Options());
+  ASSERT_EQ(packed.size(), specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto alone = Alone(specs[i], &alone_sinks[i]);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    ASSERT_TRUE(packed[i].ok()) << packed[i].status();
+    EXPECT_EQ(packed[i]->outcome, alone->outcome) << i;
+    EXPECT_EQ(packed[i]->epochs.size(), static_cast<size_t>(points[i].epochs));
+    ExpectSameEpochs(packed[i]->epochs, alone->epochs, "trial " + std::to_string(i));
+    ExpectSameEpochs(packed_sinks[i].epochs, alone_sinks[i].epochs, "sink " + std::to_string(i));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OptimizersAndSchedules, PackedEqualsAloneTest,
+    ::testing::Combine(
+        ::testing::Values(Case{"sgd", "{constant: {lr: %LR%}}"},
+                          Case{"{sgd: {nesterov: true}}", "{constant: {lr: %LR%}}"},
+                          Case{"sgd", "{one_cycle: {max_lr: %LR%}}"},
+                          Case{"{sgd: {nesterov: true}}",
+                               "{cyclic: {base_lr: 0.001, max_lr: %LR%, step_size_up: 10}}"},
+                          Case{"sgd", "{cosine_restarts: {max_lr: %LR%, t_0: 7, t_mult: 2}}"},
+                          Case{"adamw", "{constant: {lr: %LR%}}"},
+                          Case{"{adamw: {beta2: 0.99}}", "{one_cycle: {max_lr: %LR%}}"},
+                          Case{"adamw",
+                               "{cyclic: {base_lr: 0.0001, max_lr: %LR%, step_size_up: 10, "
+                               "mode: triangular2}}"},
+                          Case{"adamw", "{cosine_restarts: {max_lr: %LR%, t_0: 7}}"}),
+        ::testing::Bool()));
+
+}  // namespace
+}  // namespace hypersweep
