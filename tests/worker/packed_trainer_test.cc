@@ -140,5 +140,126 @@ INSTANTIATE_TEST_SUITE_P(
                           Case{"adamw", "{cosine_restarts: {max_lr: %LR%, t_0: 7}}"}),
         ::testing::Bool()));
 
+std::string SgdTrial(double lr, int seed, int epochs) {
+  return Base(true) + "schedule: {constant: {lr: " + std::to_string(lr) +
+         "}}\nmomentum: 0.9\nseed: " + std::to_string(seed) + "\nepochs: " + std::to_string(epochs) +
+         "\n";
+}
+
+std::vector<PackMember> Members(const std::vector<TrialSpec>& specs,
+                                std::vector<RecordingSink>& sinks) {
+  sinks.resize(specs.size());
+  std::vector<PackMember> members;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    PackMember m;
+    m.spec = specs[i];
+    m.sink = &sinks[i];
+    members.push_back(m);
+  }
+  return members;
+}
+
+TEST(PackedTrainerTest, DivergingTrialLeavesAndOthersMatchTheirUnpackedRuns) {
+  // Trial 1's LR makes its loss blow up; trial 2 shares trial 0's seed (one shared batch order
+  // while both are in the pack).
+  const std::vector<TrialSpec> specs = {Spec(SgdTrial(0.05, 1, 4)), Spec(SgdTrial(500, 2, 4)),
+                                        Spec(SgdTrial(0.02, 1, 4))};
+  std::vector<RecordingSink> sinks;
+  auto packed = TrainPack(Members(specs, sinks), Options());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    RecordingSink sink;
+    auto alone = Alone(specs[i], &sink);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    ASSERT_TRUE(packed[i].ok()) << packed[i].status();
+    EXPECT_EQ(packed[i]->outcome, alone->outcome) << i;
+    EXPECT_EQ(packed[i]->reason, alone->reason) << i;
+    ExpectSameEpochs(packed[i]->epochs, alone->epochs, "trial " + std::to_string(i));
+  }
+  EXPECT_EQ(packed[1]->outcome, TrialOutcome::kDiverged);
+  EXPECT_EQ(packed[0]->outcome, TrialOutcome::kSucceeded);
+  EXPECT_EQ(packed[2]->outcome, TrialOutcome::kSucceeded);
+  EXPECT_EQ(packed[0]->epochs.size(), 4u);
+}
+
+TEST(PackedTrainerTest, StoppedTrialResumesAloneAndInAPackAsIfUninterrupted) {
+  TempDir dir;
+  const std::vector<TrialSpec> specs = {Spec(SgdTrial(0.05, 1, 4)), Spec(SgdTrial(0.1, 2, 4)),
+                                        Spec(SgdTrial(0.02, 3, 3))};
+  std::vector<RecordingSink> sinks;
+  std::vector<PackMember> members = Members(specs, sinks);
+  // 13 batches per epoch (800 training rows / 64): trial 1 stops in its third epoch, trial 0 at
+  // the start of its fourth (an epoch boundary).
+  int polls1 = 0, polls0 = 0;
+  members[1].should_stop = [&] { return ++polls1 > 30; };
+  members[0].should_stop = [&] { return ++polls0 > 39; };
+  for (size_t i = 0; i < specs.size(); ++i) {
+    members[i].checkpoint_path = dir.path() + "/t" + std::to_string(i) + ".ckpt";
+  }
+  auto first = TrainPack(members, Options());
+  ASSERT_TRUE(first[0].ok() && first[1].ok() && first[2].ok());
+  EXPECT_EQ(first[0]->outcome, TrialOutcome::kStopped);
+  EXPECT_EQ(first[1]->outcome, TrialOutcome::kStopped);
+  EXPECT_EQ(first[2]->outcome, TrialOutcome::kSucceeded);
+  EXPECT_EQ(first[1]->epochs.size(), 2u);
+  EXPECT_EQ(first[0]->epochs.size(), 3u);
+
+  std::vector<absl::StatusOr<TrialResult>> uninterrupted;
+  for (const TrialSpec& s : specs) {
+    RecordingSink sink;
+    uninterrupted.push_back(Alone(s, &sink));
+    ASSERT_TRUE(uninterrupted.back().ok());
+  }
+  ExpectSameEpochs(first[2]->epochs, uninterrupted[2]->epochs, "trial 2, never stopped");
+  // Trial 1 alone with TrainTrial from the pack's mid-epoch checkpoint.
+  RecordingSink resumed_sink;
+  auto resumed = Alone(specs[1], &resumed_sink, members[1].checkpoint_path, /*resume=*/true);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->start_epoch, 2);
+  EXPECT_EQ(resumed_sink.epochs.size(), 2u);  // epochs restored from the checkpoint are not re-sent
+  ExpectSameEpochs(resumed->epochs, uninterrupted[1]->epochs, "trial 1 resumed alone");
+  // Trial 0 in a pack again (with a fresh trial), from its epoch-boundary checkpoint.
+  std::vector<RecordingSink> sinks2;
+  std::vector<PackMember> again = Members({specs[0], Spec(SgdTrial(0.03, 4, 2))}, sinks2);
+  again[0].checkpoint_path = members[0].checkpoint_path;
+  again[0].resume = true;
+  auto second = TrainPack(again, Options());
+  ASSERT_TRUE(second[0].ok()) << second[0].status();
+  EXPECT_EQ(second[0]->start_epoch, 3);
+  EXPECT_EQ(sinks2[0].epochs.size(), 1u);
+  ExpectSameEpochs(second[0]->epochs, uninterrupted[0]->epochs, "trial 0 resumed in a pack");
+}
+
+TEST(PackedTrainerTest, UnpackableAndIncompatibleTrialsTrainAloneBitForBit) {
+  std::vector<TrialSpec> specs = {Spec(SgdTrial(0.05, 1, 2)), Spec(SgdTrial(0.05, 1, 2)),
+                                  Spec(SgdTrial(0.05, 2, 2)), Spec(SgdTrial(0.02, 3, 2))};
+  specs[1].model.dropout = 0.1;
+  specs[2].batch_size = 32;  // another packing key
+  EXPECT_EQ(WhyUnpackable(specs[1]), "model.mlp.dropout is not packed");
+  EXPECT_NE(PackingKey(specs[0]), PackingKey(specs[2]));
+  EXPECT_EQ(PackingKey(specs[0]), PackingKey(specs[3]));
+  std::vector<RecordingSink> sinks;
+  auto packed = TrainPack(Members(specs, sinks), Options());
+  for (size_t i : {1, 2}) {
+    RecordingSink sink;
+    auto alone = Alone(specs[i], &sink);
+    ASSERT_TRUE(alone.ok() && packed[i].ok());
+    ASSERT_EQ(packed[i]->epochs.size(), alone->epochs.size());
+    for (size_t e = 0; e < alone->epochs.size(); ++e) {
+      EXPECT_EQ(packed[i]->epochs[e].Get(metrics::kValLoss), alone->epochs[e].Get(metrics::kValLoss));
+    }
+  }
+  ASSERT_TRUE(packed[0].ok() && packed[3].ok());
+  EXPECT_EQ(packed[3]->epochs.size(), 2u);
+}
+
+TEST(PackedTrainerTest, BadSpecFailsOnlyItsOwnMember) {
+  std::vector<TrialSpec> specs = {Spec(SgdTrial(0.05, 1, 2)), Spec(SgdTrial(0.05, 2, 2))};
+  specs[1].batch_size = 0;
+  std::vector<RecordingSink> sinks;
+  auto packed = TrainPack(Members(specs, sinks), Options());
+  EXPECT_TRUE(packed[0].ok());
+  EXPECT_EQ(packed[1].status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace hypersweep
