@@ -36,10 +36,12 @@ int Run(int argc, char** argv) {
   CLI::App app{"trial packing benchmark"};
   std::string workload = "tabular";
   int trials = 8, pack = 1, epochs = 1, first = 0;
-  app.add_option("--workload", workload, "tabular | fmnist")->check(CLI::IsMember({"tabular", "fmnist"}));
+  app.add_option("--workload", workload, "tabular | fmnist")
+      ->check(CLI::IsMember({"tabular", "fmnist"}));
   app.add_option("--trials", trials, "trials to train")->check(CLI::Range(1, 256));
   app.add_option("--first", first, "index of the first trial (another process takes others)");
-  app.add_option("--pack", pack, "trials per pack; 1: TrainTrial one by one")->check(CLI::Range(1, 64));
+  app.add_option("--pack", pack, "trials per pack; 1: TrainTrial one by one")
+      ->check(CLI::Range(1, 64));
   app.add_option("--epochs", epochs, "epochs per trial")->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
   // A pack's activations ([K, batch, width] floats) pass glibc's default 128 KiB mmap threshold:
@@ -49,10 +51,11 @@ int Run(int argc, char** argv) {
 
   std::vector<TrialSpec> specs;
   for (int i = first; i < first + trials; ++i) {
-    const std::string text = Workload(workload) + "schedule: {one_cycle: {max_lr: " +
-                             std::to_string(0.02 + 0.01 * (i % 7)) + "}}\nmomentum: " +
-                             std::to_string(0.8 + 0.02 * (i % 5)) + "\nseed: " +
-                             std::to_string(i) + "\nepochs: " + std::to_string(epochs) + "\n";
+    const std::string text =
+        Workload(workload) +
+        "schedule: {one_cycle: {max_lr: " + std::to_string(0.02 + 0.01 * (i % 7)) +
+        "}}\nmomentum: " + std::to_string(0.8 + 0.02 * (i % 5)) + "\nseed: " + std::to_string(i) +
+        "\nepochs: " + std::to_string(epochs) + "\n";
     auto s = ParseTrialSpec(text);
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", std::string(s.status().message()).c_str());

@@ -34,7 +34,7 @@ std::string Base(bool binary) {
 }
 
 absl::StatusOr<TrialResult> Alone(const TrialSpec& spec, RecordingSink* sink,
-                    const std::string& checkpoint = "", bool resume = false) {
+                                  const std::string& checkpoint = "", bool resume = false) {
   TrainOptions o;
   o.threads = 1;
   o.checkpoint_path = checkpoint;
@@ -77,7 +77,8 @@ struct Case {
 
 std::string Fill(std::string s, double lr) {
   const std::string tag = "%LR%";
-  for (size_t at; (at = s.find(tag)) != std::string::npos;) s.replace(at, tag.size(), std::to_string(lr));
+  for (size_t at; (at = s.find(tag)) != std::string::npos;)
+    s.replace(at, tag.size(), std::to_string(lr));
   return s;
 }
 
@@ -92,15 +93,17 @@ TEST_P(PackedEqualsAloneTest, EveryTrialMatchesItsUnpackedRun) {
     int seed, epochs;
   };
   const std::vector<Point> points =
-      adamw ? std::vector<Point>{{0.003, 0.9, 0.01, 1, 5}, {0.01, 0.8, 0, 2, 3}, {0.001, 0.95, 0.1, 3, 4}}
-            : std::vector<Point>{{0.05, 0.9, 1e-4, 1, 5}, {0.1, 0.5, 0, 2, 3}, {0.02, 0.95, 1e-3, 3, 4}};
+      adamw ? std::vector<Point>{{0.003, 0.9, 0.01, 1, 5},
+                                 {0.01, 0.8, 0, 2, 3},
+                                 {0.001, 0.95, 0.1, 3, 4}}
+            : std::vector<Point>{
+                  {0.05, 0.9, 1e-4, 1, 5}, {0.1, 0.5, 0, 2, 3}, {0.02, 0.95, 1e-3, 3, 4}};
   std::vector<TrialSpec> specs;
   for (const Point& p : points) {
-    specs.push_back(Spec(Base(binary) + "optimizer: " + c.optimizer + "\nschedule: " +
-                         Fill(c.schedule, p.lr) + "\nmomentum: " + std::to_string(p.momentum) +
-                         "\nweight_decay: " + std::to_string(p.wd) +
-                         "\nseed: " + std::to_string(p.seed) +
-                         "\nepochs: " + std::to_string(p.epochs) + "\n"));
+    specs.push_back(Spec(
+        Base(binary) + "optimizer: " + c.optimizer + "\nschedule: " + Fill(c.schedule, p.lr) +
+        "\nmomentum: " + std::to_string(p.momentum) + "\nweight_decay: " + std::to_string(p.wd) +
+        "\nseed: " + std::to_string(p.seed) + "\nepochs: " + std::to_string(p.epochs) + "\n"));
   }
   std::vector<RecordingSink> packed_sinks(specs.size()), alone_sinks(specs.size());
   std::vector<PackMember> members;
@@ -142,8 +145,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 std::string SgdTrial(double lr, int seed, int epochs) {
   return Base(true) + "schedule: {constant: {lr: " + std::to_string(lr) +
-         "}}\nmomentum: 0.9\nseed: " + std::to_string(seed) + "\nepochs: " + std::to_string(epochs) +
-         "\n";
+         "}}\nmomentum: 0.9\nseed: " + std::to_string(seed) +
+         "\nepochs: " + std::to_string(epochs) + "\n";
 }
 
 std::vector<PackMember> Members(const std::vector<TrialSpec>& specs,
@@ -245,7 +248,8 @@ TEST(PackedTrainerTest, UnpackableAndIncompatibleTrialsTrainAloneBitForBit) {
     ASSERT_TRUE(alone.ok() && packed[i].ok());
     ASSERT_EQ(packed[i]->epochs.size(), alone->epochs.size());
     for (size_t e = 0; e < alone->epochs.size(); ++e) {
-      EXPECT_EQ(packed[i]->epochs[e].Get(metrics::kValLoss), alone->epochs[e].Get(metrics::kValLoss));
+      EXPECT_EQ(packed[i]->epochs[e].Get(metrics::kValLoss),
+                alone->epochs[e].Get(metrics::kValLoss));
     }
   }
   ASSERT_TRUE(packed[0].ok() && packed[3].ok());

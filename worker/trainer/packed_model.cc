@@ -16,9 +16,7 @@ torch::Tensor FromSlice(const torch::Tensor& s, int64_t twin_dim) {
   return twin_dim == 2 ? s.t() : s.squeeze(0);
 }
 
-torch::Tensor Stack(std::vector<torch::Tensor> slices) {
-  return torch::stack(slices).contiguous();
-}
+torch::Tensor Stack(std::vector<torch::Tensor> slices) { return torch::stack(slices).contiguous(); }
 
 // The activation step of model.cc's AddActivation, on [K, B, width].
 torch::Tensor Activate(torch::Tensor x, Activation a) {

@@ -97,8 +97,8 @@ absl::Status BuildTwin(const PackData& d, const PackOptions& o, Member& m) {
 absl::Status PrepareMember(const PackData& d, const PackOptions& o, Member& m) {
   const TrialSpec& spec = m.in->spec;
   RETURN_IF_ERROR(BuildTwin(d, o, m));
-  ASSIGN_OR_RETURN(Schedule sched,
-                   Schedule::Create(spec.schedule, {d.steps_per_epoch, spec.epochs, spec.momentum}));
+  ASSIGN_OR_RETURN(Schedule sched, Schedule::Create(spec.schedule, {d.steps_per_epoch, spec.epochs,
+                                                                    spec.momentum}));
   m.sched = sched;
   m.result.device = d.device.str();
   m.ckpt = std::make_unique<Checkpointer>(m.in->checkpoint_path, ToJson(spec).dump());
@@ -130,8 +130,8 @@ absl::Status Save(Member& m, const Progress& p) {
 }
 
 // Each member's mean loss (weighted as loss.cc's Loss): logits [K, B, C], y and w [K, B] -> [K].
-torch::Tensor PackedLoss(const torch::Tensor& logits, const torch::Tensor& y, const torch::Tensor& w,
-                         bool binary) {
+torch::Tensor PackedLoss(const torch::Tensor& logits, const torch::Tensor& y,
+                         const torch::Tensor& w, bool binary) {
   namespace F = torch::nn::functional;
   const int64_t k = logits.size(0), b = logits.size(1);
   torch::Tensor per_row =
@@ -187,9 +187,9 @@ absl::StatusOr<std::optional<TrialResult>> EndEpoch(Member& m, const SplitData& 
     return Diverged(m, absl::StrFormat("non-finite validation loss at epoch %d", p.epoch));
   }
   if (train_loss > 4 * reference) {
-    return Diverged(m, absl::StrFormat("training loss %.4g at epoch %d exceeds 4x the %s (%.4g)",
-                                       train_loss, p.epoch,
-                                       p.epoch == 0 ? "initial loss" : "first epoch's", reference));
+    return Diverged(
+        m, absl::StrFormat("training loss %.4g at epoch %d exceeds 4x the %s (%.4g)", train_loss,
+                           p.epoch, p.epoch == 0 ? "initial loss" : "first epoch's", reference));
   }
   p = std::move(next);
   if (p.epoch < spec.epochs) return std::optional<TrialResult>();
@@ -214,21 +214,21 @@ void RunPack(std::vector<Member*> live, const PackData& d, Results& out) {
   const int64_t n = train.rows();
   const int64_t bs = first.batch_size;
   // Keeps the members for which `leaves` gives no result, re-forming the pack when one leaves.
-  auto reform = [&](const std::function<std::optional<absl::StatusOr<TrialResult>>(size_t)>&
-                        leaves) {
-    std::vector<int64_t> keep;
-    std::vector<Member*> stay;
-    for (size_t k = 0; k < live.size(); ++k) {
-      if (auto r = leaves(k)) {
-        out[live[k]->index] = std::move(*r);
-      } else {
-        keep.push_back(static_cast<int64_t>(k));
-        stay.push_back(live[k]);
-      }
-    }
-    if (stay.size() != live.size() && !stay.empty()) model.Keep(keep);
-    live = std::move(stay);
-  };
+  auto reform =
+      [&](const std::function<std::optional<absl::StatusOr<TrialResult>>(size_t)>& leaves) {
+        std::vector<int64_t> keep;
+        std::vector<Member*> stay;
+        for (size_t k = 0; k < live.size(); ++k) {
+          if (auto r = leaves(k)) {
+            out[live[k]->index] = std::move(*r);
+          } else {
+            keep.push_back(static_cast<int64_t>(k));
+            stay.push_back(live[k]);
+          }
+        }
+        if (stay.size() != live.size() && !stay.empty()) model.Keep(keep);
+        live = std::move(stay);
+      };
   while (!live.empty()) {
     // A member asked to stop leaves with a checkpoint at this batch boundary.
     reform([&](size_t k) -> std::optional<absl::StatusOr<TrialResult>> {
@@ -307,9 +307,9 @@ void RunPack(std::vector<Member*> live, const PackData& d, Results& out) {
       ++p.step;
       if (p.step == 1) p.first_loss = lv[k];
       if (!std::isfinite(lv[k])) {
-        return absl::StatusOr<TrialResult>(
-            Diverged(*live[k], absl::StrFormat("non-finite training loss at epoch %d step %d (lr %g)",
-                                               p.epoch, p.step - 1, live[k]->lr)));
+        return absl::StatusOr<TrialResult>(Diverged(
+            *live[k], absl::StrFormat("non-finite training loss at epoch %d step %d (lr %g)",
+                                      p.epoch, p.step - 1, live[k]->lr)));
       }
       p.loss_sum += lv[k] * static_cast<double>(len);
       p.samples += len;

@@ -34,9 +34,9 @@ struct PackMember {
   TrialSpec spec;
   std::string checkpoint_path;  // empty: no checkpoints
   bool resume = false;
-  std::string resume_path;             // empty: checkpoint_path
-  std::function<bool()> should_stop;   // polled at batch boundaries, as TrainOptions::should_stop
-  MetricsSink* sink = nullptr;         // required
+  std::string resume_path;            // empty: checkpoint_path
+  std::function<bool()> should_stop;  // polled at batch boundaries, as TrainOptions::should_stop
+  MetricsSink* sink = nullptr;        // required
 };
 
 // What the members share (the rest of TrainOptions).
