@@ -265,5 +265,53 @@ TEST(PackedTrainerTest, BadSpecFailsOnlyItsOwnMember) {
   EXPECT_EQ(packed[1].status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Each spec packed together against itself alone (results and epochs).
+void ExpectPackMatchesAlone(const std::vector<TrialSpec>& specs) {
+  std::vector<RecordingSink> sinks;
+  auto packed = TrainPack(Members(specs, sinks), Options());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    RecordingSink sink;
+    auto alone = Alone(specs[i], &sink);
+    ASSERT_TRUE(alone.ok() && packed[i].ok());
+    EXPECT_EQ(packed[i]->outcome, alone->outcome) << i;
+    ExpectSameEpochs(packed[i]->epochs, alone->epochs, "trial " + std::to_string(i));
+  }
+}
+
+TEST(PackedTrainerTest, ZeroMomentumSlotsTakePlainStepsAsAlone) {
+  // Momentum 0 next to momentum 0.9 (the masked SGD path), then a pack where every slot has 0.
+  std::vector<TrialSpec> mixed = {Spec(SgdTrial(0.05, 1, 3)), Spec(SgdTrial(0.1, 2, 3)),
+                                  Spec(SgdTrial(0.02, 3, 3))};
+  mixed[1].momentum = 0;
+  ExpectPackMatchesAlone(mixed);
+  std::vector<TrialSpec> none = {mixed[1], Spec(SgdTrial(0.2, 4, 2))};
+  none[1].momentum = 0;
+  none[1].weight_decay = 1e-3;
+  ExpectPackMatchesAlone(none);
+}
+
+TEST(PackedTrainerTest, AdamWStateSurvivesAPackCheckpoint) {
+  TempDir dir;
+  std::vector<TrialSpec> specs = {Spec(SgdTrial(0.003, 1, 3)), Spec(SgdTrial(0.01, 2, 3))};
+  for (TrialSpec& s : specs) {
+    s.optimizer.kind = OptimizerSpec::Kind::kAdamW;
+    s.weight_decay = 0.01;
+  }
+  std::vector<RecordingSink> sinks;
+  std::vector<PackMember> members = Members(specs, sinks);
+  int polls = 0;
+  members[1].should_stop = [&] { return ++polls > 20; };  // in its second epoch
+  members[1].checkpoint_path = dir.path() + "/adamw.ckpt";
+  auto first = TrainPack(members, Options());
+  ASSERT_TRUE(first[1].ok());
+  ASSERT_EQ(first[1]->outcome, TrialOutcome::kStopped);
+  RecordingSink s1, s2;
+  auto uninterrupted = Alone(specs[1], &s1);
+  auto resumed = Alone(specs[1], &s2, members[1].checkpoint_path, /*resume=*/true);
+  ASSERT_TRUE(uninterrupted.ok() && resumed.ok());
+  EXPECT_EQ(resumed->start_epoch, 1);
+  ExpectSameEpochs(resumed->epochs, uninterrupted->epochs, "AdamW trial resumed alone");
+}
+
 }  // namespace
 }  // namespace hypersweep
