@@ -15,19 +15,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/packing.h"
 #include "core/trial_spec.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
 
-// Why `spec` can never be packed ("model.cnn is not packed", ...); empty when it can. Packed: the
-// built-in MLP without dropout or batch norm and without a wall-clock budget.
-std::string WhyUnpackable(const TrialSpec& spec);
-
-// Trials with equal keys (and an empty WhyUnpackable) may share a pack: the canonical spec
-// without the fields a pack lets differ (name, schedule, momentum, weight_decay, seed, epochs).
-// So packed trials share dataset, split, model, optimizer kind and its constants, and batch size.
-std::string PackingKey(const TrialSpec& spec);
+// Which trials pack together: WhyUnpackable and PackingKey (core/packing.h).
 
 // One trial of a pack: its spec and what TrainOptions says for it alone.
 struct PackMember {
