@@ -96,6 +96,13 @@ class Optimizer {
     }
   }
 
+  // The state, for the packed trainer (packed_model.h), which copies a trial's slice in and out so
+  // that its checkpoints stay in this format. SGD: one momentum buffer per parameter, or none
+  // before the first step with momentum. AdamW: LibTorch's optimizer (null for SGD).
+  std::vector<torch::Tensor>& momentum_buffers() { return buffers_; }
+  torch::optim::AdamW* adamw() { return adam_.get(); }
+  const std::vector<torch::Tensor>& params() const { return params_; }
+
   void Load(torch::serialize::InputArchive& archive) {
     if (adamw_) {
       adam_->load(archive);

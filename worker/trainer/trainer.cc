@@ -27,6 +27,7 @@
 #include "worker/trainer/metrics.h"
 #include "worker/trainer/model.h"
 #include "worker/trainer/optimizer.h"
+#include "worker/trainer/packed_trainer.h"
 #include "worker/trainer/train_step.h"
 
 namespace hypersweep {
@@ -297,6 +298,10 @@ absl::StatusOr<LrRangeResult> RunLrRangeTest(const TrialSpec& spec, const TrainO
   } catch (const std::exception& e) {
     return FromException(e, "LR range test");
   }
+}
+
+absl::Status TrainerStatusFromException(const std::exception& e, const std::string& what) {
+  return FromException(e, what);
 }
 
 std::shared_ptr<DatasetCache> NewDatasetCache() { return std::make_shared<DatasetCache>(); }
