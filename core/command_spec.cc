@@ -96,7 +96,6 @@ absl::StatusOr<CommandSpec> ParseCommand(const YAML::Node& node, const std::stri
   if (!r.ok()) return r.Finish();
   if (!r.Has("argv")) r.Fail("", "field 'argv' is required");
   r.StringList("argv", &c.argv);
-  const YAML::Node argv_node = r.Child("argv");
   if (r.ok() && c.argv.empty()) r.Fail("argv", "must name a program");
   if (r.ok() && c.argv.size() > kMaxCommandArgs) {
     r.Fail("argv", absl::StrCat(c.argv.size(), " entries; at most ", kMaxCommandArgs));
@@ -150,12 +149,15 @@ absl::StatusOr<CommandSpec> ParseCommand(const YAML::Node& node, const std::stri
     }
   }
   r.String("workdir", &c.workdir);
+  r.Int("steps_per_epoch", &c.steps_per_epoch);
+  if (r.ok() && (c.steps_per_epoch < 0 || c.steps_per_epoch > kMaxCommandScheduleSteps)) {
+    r.Fail("steps_per_epoch", absl::StrCat("must be in [0, ", kMaxCommandScheduleSteps, "]"));
+  }
   if (r.ok() && c.workdir.size() > kMaxCommandWorkdirBytes) {
     r.Fail("workdir", absl::StrCat("at most ", kMaxCommandWorkdirBytes, " bytes"));
   }
   if (r.ok() && c.workdir.find('\0') != std::string::npos)
     r.Fail("workdir", "must not contain a NUL byte");
-  (void)argv_node;
   RETURN_IF_ERROR(r.Finish());
   return c;
 }
@@ -176,6 +178,7 @@ nlohmann::json ToJson(const CommandSpec& spec) {
   nlohmann::json j = {{"argv", spec.argv}};
   if (!spec.env.empty()) j["env"] = spec.env;
   if (!spec.workdir.empty()) j["workdir"] = spec.workdir;
+  if (spec.steps_per_epoch > 0) j["steps_per_epoch"] = spec.steps_per_epoch;
   return j;
 }
 

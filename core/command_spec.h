@@ -23,6 +23,8 @@ inline constexpr size_t kMaxCommandArgBytes = 4'096;   // one argv entry, before
 inline constexpr size_t kMaxCommandEnvEntries = 64;    // env entries
 inline constexpr size_t kMaxCommandEnvBytes = 16'384;  // all env names and values together
 inline constexpr size_t kMaxCommandWorkdirBytes = 1'024;
+// steps_per_epoch x epochs: the most rows of a schedule table the worker writes.
+inline constexpr int64_t kMaxCommandScheduleSteps = 1'000'000;
 
 struct CommandSpec {
   // The program and its arguments. Entries may hold `{name}` placeholders (CommandParamNames());
@@ -31,9 +33,13 @@ struct CommandSpec {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;  // added to the program's environment (not substituted)
   std::string workdir;  // empty: the trial's own directory under the worker's --checkpoint-dir
+  // The program's optimizer steps per epoch; > 0: the worker writes the point's per-step LR and
+  // momentum table (HYPERSWEEP_SCHEDULE). 0: no table (the worker cannot know the program's).
+  int64_t steps_per_epoch = 0;
   bool present() const { return !argv.empty(); }
   bool operator==(const CommandSpec& o) const {
-    return argv == o.argv && env == o.env && workdir == o.workdir;
+    return argv == o.argv && env == o.env && workdir == o.workdir &&
+           steps_per_epoch == o.steps_per_epoch;
   }
 };
 

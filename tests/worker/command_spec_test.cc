@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 TEST(CommandSpec, ParsesWithoutDatasetAndRoundTrips) {
   auto t = ParseTrialSpec(R"(
 command: {argv: [python3, train.py, --lr, "{lr}", "--bs={batch_size}", "{{x}}"],
-          env: {MY_FLAG: "1"}, workdir: examples/command}
+          env: {MY_FLAG: "1"}, workdir: examples/command, steps_per_epoch: 20}
 schedule: {one_cycle: {max_lr: 0.5, div_factor: 25}}
 batch_size: 64
 )");
@@ -75,6 +75,7 @@ TEST(CommandSpec, RejectsBadFields) {
       {"{argv: [prog], env: {'1A': b}}", "command.env.1A"},
       {"{argv: [prog], env: {HYPERSWEEP_TOKEN: b}}", "HYPERSWEEP_"},
       {"{argv: [prog], shell: true}", "shell"},
+      {"{argv: [prog], steps_per_epoch: -1}", "command.steps_per_epoch"},
   };
   for (const Case& c : cases) {
     auto t = ParseTrialSpec(std::string("schedule: {constant: {lr: 0.1}}\ncommand: ") + c.command);
