@@ -263,7 +263,7 @@ ProgramResult RunProgram(const ProgramOptions& o) {
 
   LineReader reader(o, log_fd);
   const auto start = Clock::now();
-  std::optional<Clock::time_point> term_sent;
+  std::optional<Clock::time_point> term_sent, exited_at;
   enum class Why { kNone, kStop, kBudget, kProtocol } why = Why::kNone;
   bool eof = false, exited = false, killed = false;
   char buf[16384];
@@ -278,7 +278,10 @@ ProgramResult RunProgram(const ProgramOptions& o) {
       }
     }
     if (exited && eof) break;
-    if (why == Why::kNone) {
+    // A process that left the group (setsid) may hold stdout open after the program ended.
+    if (exited && !exited_at) exited_at = Clock::now();
+    if (exited && Clock::now() - *exited_at > std::chrono::seconds(2)) break;
+    if (why == Why::kNone && !exited) {
       if (reader.error()) {
         why = Why::kProtocol;
       } else if (o.should_stop && o.should_stop()) {
@@ -287,7 +290,7 @@ ProgramResult RunProgram(const ProgramOptions& o) {
                  std::chrono::duration<double>(Clock::now() - start).count() >= o.budget_seconds) {
         why = Why::kBudget;
       }
-      if (why != Why::kNone && !exited) {
+      if (why != Why::kNone) {
         killpg(pid, SIGTERM);
         term_sent = Clock::now();
       }
@@ -313,6 +316,7 @@ ProgramResult RunProgram(const ProgramOptions& o) {
       }
     }
   }
+  if (!eof) reader.Finish();
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
