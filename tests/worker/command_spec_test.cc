@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "core/sweep_spec.h"
 #include "core/trial_spec.h"
 
@@ -128,6 +131,21 @@ objective: {metric: my_error}
 schedule: {constant: {lr: 0.1}}
 )");
   EXPECT_FALSE(b.ok());
+}
+
+TEST(CommandSpec, ExampleSweepHasEightPoints) {
+  std::ifstream in(std::string(HYPERSWEEP_SOURCE_DIR) + "/examples/command/sweep.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto s = ParseSweepSpec(text.str());
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto trials = ExpandSweep(*s);
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  EXPECT_GE(trials->size(), 8u);
+  for (const auto& t : *trials) {
+    auto argv = SubstituteArgv(t.spec.command, t.spec);
+    ASSERT_TRUE(argv.ok()) << argv.status();
+  }
 }
 
 }  // namespace
