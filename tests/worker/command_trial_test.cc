@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -119,6 +120,32 @@ TEST_F(CommandTrialTest, OutcomesBecomeStatusesAndResults) {
   auto silent = Run("true");
   EXPECT_TRUE(absl::IsInvalidArgument(silent.status()));
   EXPECT_THAT(silent.status().message(), HasSubstr("without reporting an epoch"));
+}
+
+TEST_F(CommandTrialTest, LrRangeTestReadsTheCurveAndSuggests) {
+  // A loss that falls to its minimum at lr 1e-2 and then rises steeply; the program would go on
+  // for long, the worker's stop rule ends it.
+  const std::string path = dir.Write("range.sh", R"(test "$HYPERSWEEP_MODE" = lr_range || exit 2
+awk 'BEGIN { for (i = 0; i < 400; i++) { lr = 1e-5 * 10 ^ (i / 50); x = log(lr) / log(10) + 2;
+  printf "{\"lr_range\": {\"lr\": %g, \"loss\": %g}}\n", lr, (x < 0 ? -x : 20 * x * x) + 1 } }'
+sleep 60)");
+  auto spec = ParseTrialSpec("command: {argv: [/bin/sh, " + path +
+                             "], steps_per_epoch: 10}\n"
+                             "schedule: {lr_range_test: {min_lr: 1e-5, max_lr: 10}}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  CommandTrialOptions o;
+  o.trial_id = "t-range";
+  o.checkpoint_dir = dir.path();
+  o.base_env = {"PATH=/usr/bin:/bin"};
+  o.grace = absl::Milliseconds(200);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = RunCommandLrRangeTest(*spec, o, &sink);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_GT(r->curve.size(), 100u);
+  EXPECT_LT(r->curve.size(), 400u);  // stopped by the rule, not by the program's end
+  ASSERT_TRUE(r->suggestions.AnyOk());
+  EXPECT_THAT(ReadFile(dir.File("command/t-range/trial.json")), HasSubstr("\"mode\": \"lr_range\""));
 }
 
 TEST_F(CommandTrialTest, WorkdirIsConfinedToTheDataRoots) {

@@ -51,8 +51,13 @@ class LineReader {
       }
     }
   }
+  // An unterminated last line (e.g. cut by a kill mid-write) is logged, never a report.
   void Finish() {
-    if (!line_.empty() || cut_bytes_ > 0) EndLine();
+    if (line_.empty() && cut_bytes_ == 0) return;
+    WriteAll(log_fd_,
+             absl::StrCat(line_.substr(0, 1024), " [hypersweep: no newline at the end]\n"));
+    line_.clear();
+    cut_bytes_ = 0;
   }
   const std::optional<std::string>& error() const { return error_; }
   int64_t reports() const { return reports_; }
