@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/command_spec.h"
 #include "core/metrics.h"
 #include "core/spec_reader.h"
 #include "core/status_macros.h"
@@ -347,8 +348,12 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
   if (!r.ok()) return r.Finish();
   r.String("name", &s.name);
   t.name = s.name;
-  if (r.ok() && !r.Has("dataset")) r.Fail("", "field 'dataset' is required");
-  if (r.ok()) {
+  if (r.ok() && r.Has("command")) {
+    auto c = ParseCommand(r.Child("command"), "command");
+    c.ok() ? void(t.command = *c) : r.Fail(c.status());
+  }
+  if (r.ok() && !r.Has("dataset") && !t.command.present()) r.Fail("", "field 'dataset' is required");
+  if (r.ok() && r.Has("dataset")) {
     auto d = ParseDataset(r.Child("dataset"), "dataset");
     d.ok() ? void(t.dataset = *d) : r.Fail(d.status());
   }
@@ -381,7 +386,11 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
                                     " is the final model's test-split score, reported but never "
                                     "selected on; choose a validation metric (val_*)"));
     }
-    if (o.ok() && !known.IsObjective(s.objective.metric)) {
+    // A command trial's program reports its own metric names (docs/COMMAND_TRIALS.md).
+    if (o.ok() && t.command.present() && !known.Contains(s.objective.metric)) {
+      if (absl::Status st = CheckProgramMetricName(s.objective.metric); !st.ok())
+        o.Fail("metric", std::string(st.message()));
+    } else if (o.ok() && !known.IsObjective(s.objective.metric)) {
       o.Fail("metric", absl::StrCat("unknown metric '", s.objective.metric,
                                     "'; expected one of: ", known.ObjectiveNames()));
     }

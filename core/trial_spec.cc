@@ -413,8 +413,12 @@ absl::StatusOr<TrialSpec> ParseTrialSpec(const std::string& text, const ParseOpt
   MapReader r(root, "");
   if (!r.ok()) return r.Finish();  // not a map
   r.String("name", &s.name);
-  if (r.ok() && !r.Has("dataset")) r.Fail("", "field 'dataset' is required");
-  if (r.ok()) {
+  if (r.ok() && r.Has("command")) {
+    auto c = ParseCommand(r.Child("command"), "command");
+    c.ok() ? void(s.command = *c) : r.Fail(c.status());
+  }
+  if (r.ok() && !r.Has("dataset") && !s.command.present()) r.Fail("", "field 'dataset' is required");
+  if (r.ok() && r.Has("dataset")) {
     auto d = ParseDataset(r.Child("dataset"), "dataset");
     d.ok() ? void(s.dataset = *d) : r.Fail(d.status());
   }
@@ -615,6 +619,7 @@ nlohmann::json ToJson(const TrialSpec& s) {
       break;
   }
   if (s.budget_seconds > 0) j["budget"] = {{"seconds_per_trial", s.budget_seconds}};
+  if (s.command.present()) j["command"] = ToJson(s.command);
   return j;
 }
 

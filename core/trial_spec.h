@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/command_spec.h"
 #include "core/schedule.h"
 #include "nlohmann/json.hpp"
 #include "yaml-cpp/yaml.h"
@@ -121,6 +122,9 @@ struct TrialSpec {
   uint64_t seed = 0;
   ValidationSpec validation;
   double budget_seconds = 0;  // wall-clock training budget per trial; 0: none
+  // Present: the trial runs this program instead of the built-in trainer (dataset and model are
+  // then optional and unused; core/command_spec.h, docs/COMMAND_TRIALS.md).
+  CommandSpec command;
 };
 
 struct ParseOptions {

@@ -235,7 +235,8 @@ struct DaemonOptions {
   std::string config, server, token_file, tls_ca, device, checkpoint_dir, data_root, worker_id;
   int64_t slots = 0, threads = 0, max_consecutive_failures = 0, acquire_wait_ms = 0;
   int64_t max_data_bytes = 0, max_data_rows = 0, max_data_features = 0;
-  std::vector<std::string> allow_data_root;
+  std::vector<std::string> allow_data_root, allow_command;
+  double command_grace_seconds = 10;
   std::vector<std::pair<CLI::Option*, std::function<void(WorkerFlags*)>>> given;
 };
 
@@ -345,6 +346,13 @@ int RunWorkerCli(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   option("--worker-id", &daemon.worker_id, &WorkerFlags::worker_id, "keep this id across restarts");
+  option("--allow-command", &daemon.allow_command, &WorkerFlags::allow_command,
+         "run command trials whose argv[0] is PREFIX exactly, or lies below PREFIX when it ends "
+         "in '/' (repeatable; none: command trials are refused; docs/COMMAND_TRIALS.md)");
+  option("--command-grace-seconds", &daemon.command_grace_seconds,
+         &WorkerFlags::command_grace_seconds,
+         "a command trial's program gets SIGTERM, then SIGKILL this much later")
+      ->capture_default_str();
   daemon.acquire_wait_ms = defaults.acquire_wait_ms;
   option("--acquire-wait-ms", &daemon.acquire_wait_ms, &WorkerFlags::acquire_wait_ms,
          "long-poll length of one acquire")

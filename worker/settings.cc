@@ -15,7 +15,7 @@ absl::StatusOr<WorkerSettings> ResolveWorkerSettings(const WorkerFlags& flags, c
                        {"server", "token_file", "token", "tls_ca", "slots", "threads", "device",
                         "checkpoint_dir", "data_root", "max_consecutive_failures", "worker_id",
                         "acquire_wait_ms", "allow_data_root", "max_data_bytes", "max_data_rows",
-                        "max_data_features"},
+                        "max_data_features", "allow_command", "command_grace_seconds"},
                        /*must_exist=*/flags.config.has_value()));
   const ConfigReader r(env, std::move(file));
   const Check<int64_t> positive{[](int64_t v) { return v > 0; }, "must be > 0"};
@@ -61,6 +61,21 @@ absl::StatusOr<WorkerSettings> ResolveWorkerSettings(const WorkerFlags& flags, c
     RETURN_IF_ERROR(r.Get({"--allow-data-root", {}, "allow_data_root"}, std::nullopt, &joined));
     a.allowed_data_roots = absl::StrSplit(joined, ':', absl::SkipEmpty());
   }
+  if (flags.allow_command) {
+    a.allow_command.clear();
+    for (const auto& c : *flags.allow_command) {
+      if (!c.empty()) a.allow_command.push_back(c);
+    }
+  } else {
+    std::string joined;
+    RETURN_IF_ERROR(r.Get({"--allow-command", {}, "allow_command"}, std::nullopt, &joined));
+    a.allow_command = absl::StrSplit(joined, ':', absl::SkipEmpty());
+  }
+  double grace = absl::ToDoubleSeconds(a.command_grace);
+  RETURN_IF_ERROR(r.Get(
+      {"--command-grace-seconds", {}, "command_grace_seconds"}, flags.command_grace_seconds, &grace,
+      Check<double>{[](double v) { return v >= 0 && v <= 3600; }, "must be in [0, 3600]"}));
+  a.command_grace = absl::Seconds(grace);
   out.connection.server = a.server;
   out.connection.token = a.token;
   return out;

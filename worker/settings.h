@@ -11,6 +11,9 @@
 //   file key is the flag's name with '_' for '-'.
 //   --allow-data-root (repeatable)                                         allow_data_root
 //     (a ':'-separated list); given, it replaces the default /usr/share/datasets ("" allows none).
+//   --allow-command PREFIX (repeatable)                                    allow_command
+//     (a ':'-separated list); none: command trials are refused (docs/COMMAND_TRIALS.md).
+//   --command-grace-seconds (SIGTERM -> SIGKILL of a command trial's program) command_grace_seconds
 #ifndef HYPERSWEEP_WORKER_SETTINGS_H_
 #define HYPERSWEEP_WORKER_SETTINGS_H_
 
@@ -34,6 +37,8 @@ struct WorkerFlags {
   std::optional<int64_t> slots, threads, max_consecutive_failures, acquire_wait_ms, max_data_bytes,
       max_data_rows, max_data_features;
   std::optional<std::vector<std::string>> allow_data_root;
+  std::optional<std::vector<std::string>> allow_command;
+  std::optional<double> command_grace_seconds;
 };
 
 struct WorkerSettings {

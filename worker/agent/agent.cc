@@ -18,6 +18,7 @@
 #include "core/trial_spec.h"
 #include "rpc/connection.h"
 #include "rpc/status_policy.h"
+#include "worker/command/command_trial.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
@@ -501,8 +502,19 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
 
   auto spec = ParseTrialSpec(trial.spec_json(), {});
   if (!spec.ok()) return failed(spec.status());
-  if (absl::Status s = ConfineDataPaths(options_, spec->dataset); !s.ok()) return failed(s);
-  if (absl::Status s = ConfineModelPath(options_, spec->model); !s.ok()) return failed(s);
+  // A command trial runs a program (worker/command/, docs/COMMAND_TRIALS.md). One this worker does
+  // not allow goes back to the queue without using up an attempt, for a worker that allows it;
+  // this slot waits a little before polling again so that such a worker gets it first.
+  const bool command = spec->command.present();
+  if (command && !CommandAllowed(options_.allow_command, spec->command.argv[0])) {
+    finish(v1::FAILED, v1::PREEMPTED,
+           "refused: this worker does not run command trials of this program (--allow-command)");
+    return SleepUnlessStopping(absl::Seconds(2));
+  }
+  if (!command) {
+    if (absl::Status s = ConfineDataPaths(options_, spec->dataset); !s.ok()) return failed(s);
+    if (absl::Status s = ConfineModelPath(options_, spec->model); !s.ok()) return failed(s);
+  }
 
   TrainOptions to;
   to.device = options_.device;
@@ -510,10 +522,18 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
   to.cache = cache_;
   to.data_limits = options_.data_limits;
   to.should_stop = [&] { return stopping_.load() || run.cancelled() || run.lost(); };
+  CommandTrialOptions co{trial.id(),
+                         trial.attempt(),
+                         options_.checkpoint_dir,
+                         DataRoots{options_.data_root, options_.allowed_data_roots},
+                         options_.command_grace,
+                         InheritedEnvironment(environ),
+                         to.should_stop};
 
   if (std::holds_alternative<LrRangeTestSchedule>(spec->schedule.kind)) {
-    auto r = options_.lr_range_test ? options_.lr_range_test(*spec, to, &run)
-                                    : RunLrRangeTest(*spec, to, &run);
+    auto r = command                  ? RunCommandLrRangeTest(*spec, co, &run)
+             : options_.lr_range_test ? options_.lr_range_test(*spec, to, &run)
+                                      : RunLrRangeTest(*spec, to, &run);
     if (!r.ok()) {
       if (absl::IsCancelled(r.status()) && stopping_)
         return finish(v1::FAILED, v1::PREEMPTED, "worker stopping");
@@ -573,7 +593,9 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
         ref));
   }
   run.SetCheckpoint(own_name);
-  auto result = options_.train ? options_.train(*spec, to, &run) : TrainTrial(*spec, to, &run);
+  auto result = command          ? RunCommandTrial(*spec, co, &run)
+                : options_.train ? options_.train(*spec, to, &run)
+                                 : TrainTrial(*spec, to, &run);
   if (!result.ok() && absl::IsCancelled(result.status())) {  // stopped while loading
     if (run.lost()) return;
     if (run.cancelled())

@@ -40,6 +40,10 @@ struct AgentOptions {
   // are the only places a trial reads data from.
   std::vector<std::string> allowed_data_roots = {kDefaultAllowedDataRoot};
   DataLimits data_limits;  // --max-data-bytes, --max-data-rows, --max-data-features
+  // --allow-command: argv[0] prefixes of command trials this worker runs (worker/command/
+  // command_trial.h, CommandAllowed); empty: it refuses them, and they go to another worker.
+  std::vector<std::string> allow_command;
+  absl::Duration command_grace = absl::Seconds(10);  // SIGTERM -> SIGKILL of a program
   // Then the worker quarantines itself. USER_ERROR failures (the spec's fault) do not count.
   int max_consecutive_failures = 3;
   int64_t acquire_wait_ms = 10'000;  // long-poll length of one AcquireTrial
