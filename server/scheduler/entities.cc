@@ -3,8 +3,23 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "core/trial_spec.h"
 
 namespace hypersweep {
+
+TrialRecord NewTrialRecord(const ExpandedTrial& e, int64_t index, TrialRole role) {
+  TrialRecord t;
+  t.index = index;
+  t.spec_json = ToJson(e.spec).dump();
+  t.params = e.params;
+  t.role = role;
+  t.batch_size = e.spec.batch_size;
+  t.schedule = ScheduleName(e.spec.schedule);
+  t.fold = e.spec.validation.kind == ValidationSpec::Kind::kKFold ? e.spec.validation.fold : -1;
+  t.seed = e.spec.seed;
+  t.attempt = 1;
+  return t;
+}
 
 SweepState StateOf(const SweepEntry& s) {
   const bool open = s.counts.Of(TrialStatus::kQueued) + s.counts.Of(TrialStatus::kLeased) > 0;

@@ -5,6 +5,8 @@
 #define HYPERSWEEP_SERVER_SCHEDULER_ENTITIES_H_
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,9 @@ struct SweepEntry {
   // Early stopping (pruner.h), judged on `objective`; both from the spec.
   PrunerSpec pruner;
   Objective objective;
+  // An adaptive (tpe:) sweep's parsed spec, which its planner (scheduler_tpe.cc) proposes the next
+  // points from; null for a grid or random sweep.
+  std::shared_ptr<const SweepSpec> tpe;
   // Non-empty while paused (PauseReason): its queued trials are kept out of the lease queue. Not
   // stored: recovery derives it again from the trials.
   std::string paused_reason;
@@ -52,8 +57,16 @@ struct TrialEntry {
   std::vector<bool> have_epoch;  // have_epoch[e]: epoch e is stored (or being stored)
   int64_t epochs = 0;            // the trial spec's epochs; 0 until a report needs it
   bool cancel_requested = false;
+  // Trials of tpe sweeps: the objective at the highest epoch that reported it (the planner's
+  // value of the trial), and that epoch; -1 while none did.
+  std::optional<double> objective;
+  int64_t objective_epoch = -1;
   LeaseQueue::Position position() const { return {sweep_seq, rec.index}; }
 };
+
+// The stored form of an expanded trial with index `index` (attempt 1, QUEUED): what SubmitSweep
+// writes for every trial and the tpe planner for each proposed point's trials.
+TrialRecord NewTrialRecord(const ExpandedTrial& e, int64_t index, TrialRole role);
 
 // CANCELLED once cancelled; PAUSED while paused with a trial queued or leased; RUNNING while any
 // trial is queued or leased; else COMPLETED.

@@ -1,6 +1,7 @@
 #include "server/scheduler/recovery.h"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "core/sweep_spec.h"
@@ -19,6 +20,7 @@ RecoveredState Recover(StoreState state, int64_t now_ms, int64_t lease_ttl_ms) {
       s.auto_lr = spec->auto_lr;
       s.pruner = spec->pruner;
       s.objective = spec->objective;
+      if (IsTpe(*spec)) s.tpe = std::make_shared<const SweepSpec>(*std::move(spec));
     }
     sweep_at[s.rec.id] = out.sweeps.size();
     out.sweeps.push_back(std::move(s));

@@ -16,6 +16,7 @@
 #include "core/sweep_spec.h"
 #include "core/trial_spec.h"
 #include "server/scheduler/recovery.h"
+#include "server/scheduler/tpe_planner.h"
 
 namespace hypersweep {
 absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(Store* store, Clock* clock,
@@ -68,10 +69,13 @@ absl::Status Scheduler::Install(RecoveredState rs) {
   RETURN_IF_ERROR(RestorePruners());
   // A sweep paused by repeated user errors is paused again (the rule reads the stored trials).
   for (auto& [id, s] : sweeps_) MaybePause(s);
-  // Range tests with dependents still held: their stored curves come back (a running one may have
-  // reported its curve already), and a group whose range tests have all ended releases its trials.
   WriteBatch batch;
   std::vector<SweepEvent> events;
+  // Tpe sweeps propose what a crash between a point's end and its proposals lost (none twice: the
+  // planner derives the points from the stored trials).
+  RETURN_IF_ERROR(RestoreTpe(batch));
+  // Range tests with dependents still held: their stored curves come back (a running one may have
+  // reported its curve already), and a group whose range tests have all ended releases its trials.
   const std::vector<std::string> range_tests = auto_lr_.RangeTests();
   for (const auto& range_id : range_tests) {  // also those still running that reported one
     if (auto curve = store_->GetLrCurve(range_id); curve.ok()) auto_lr_.KeepCurve(range_id, *curve);
@@ -170,14 +174,20 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
                             Callback<SubmitResult> done) {
   auto spec = ParseSweepSpecWithin(spec_text, options_.spec_limits);
   if (!spec.ok()) return done(spec.status());
-  if (IsTpe(*spec)) {
-    // The search itself (core/tpe, scheduler/tpe_planner) is ready; handing its points out as
-    // trials end is not wired into the scheduler yet (docs/SEARCH.md, "Status").
-    return done(absl::UnimplementedError(
-        "tpe: this coordinator does not run adaptive (TPE) sweeps yet; use random: with the same "
-        "params meanwhile"));
+  // A tpe sweep starts with its first points (min(parallel, trials) of them); the planner adds
+  // the others as points end (scheduler_tpe.cc). trial_count is every trial it will have.
+  const bool tpe = IsTpe(*spec);
+  absl::StatusOr<std::vector<ExpandedTrial>> expanded;
+  if (tpe) {
+    auto first = NextTpePoints(*spec, spec->objective.goal == Goal::kMaximize, TpeSearchState{});
+    if (!first.ok()) return done(first.status());
+    expanded.emplace();
+    for (auto& p : *first) {
+      for (auto& t : p.trials) expanded->push_back(std::move(t));
+    }
+  } else {
+    expanded = ExpandSweep(*spec);
   }
-  auto expanded = ExpandSweep(*spec);
   if (!expanded.ok()) return done(expanded.status());
   if (max_attempts < 0) return done(absl::InvalidArgumentError("max_attempts: must be >= 0"));
   SubmitResult result;
@@ -194,22 +204,14 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   const size_t range_tests = plan.range_tests;
   result.trials.reserve(expanded->size());
   for (size_t i = 0; i < expanded->size(); ++i) {
-    const ExpandedTrial& e = (*expanded)[i];
-    TrialRecord t;
-    t.index = static_cast<int64_t>(i);
-    t.spec_json = ToJson(e.spec).dump();
-    t.params = e.params;
-    t.role = i < range_tests ? TrialRole::kLrRangeTest : TrialRole::kTrain;
-    t.batch_size = e.spec.batch_size;
-    t.schedule = ScheduleName(e.spec.schedule);
-    t.fold = e.spec.validation.kind == ValidationSpec::Kind::kKFold ? e.spec.validation.fold : -1;
-    t.seed = e.spec.seed;
-    t.attempt = 1;
-    result.trials.push_back(std::move(t));
+    result.trials.push_back(
+        NewTrialRecord((*expanded)[i], static_cast<int64_t>(i),
+                       i < range_tests ? TrialRole::kLrRangeTest : TrialRole::kTrain));
   }
-  rec.trial_count = static_cast<int64_t>(expanded->size());
-  result.sweep.counts.total = rec.trial_count;
-  result.sweep.counts.by_status[static_cast<int>(TrialStatus::kQueued)] = rec.trial_count;
+  const int64_t stored = static_cast<int64_t>(expanded->size());
+  rec.trial_count = tpe ? spec->tpe.trials * TrialsPerPoint(*spec) : stored;
+  result.sweep.counts.total = stored;
+  result.sweep.counts.by_status[static_cast<int>(TrialStatus::kQueued)] = stored;
   if (dry_run) return done(std::move(result));
   if (broken_) return done(BrokenError());
 
@@ -222,9 +224,10 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
     for (const auto& [id, sw] : sweeps_) {
       pending += sw.counts.Of(TrialStatus::kQueued) + sw.counts.Of(TrialStatus::kLeased);
     }
-    if (pending + rec.trial_count > options_.max_queued_trials) {
+    // (A tpe sweep adds its first points now; its later points replace ended ones.)
+    if (pending + stored > options_.max_queued_trials) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
-          "queue: ", pending, " trials are queued or running and this sweep adds ", rec.trial_count,
+          "queue: ", pending, " trials are queued or running and this sweep adds ", stored,
           "; the coordinator's limit is ", options_.max_queued_trials,
           " (hypersweepd --max-queued-trials); wait for running sweeps or cancel some"));
     }
@@ -248,6 +251,7 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
     s.auto_lr = spec.auto_lr;
     s.pruner = spec.pruner;
     s.objective = spec.objective;
+    if (IsTpe(spec)) s.tpe = std::make_shared<const SweepSpec>(spec);
     s.counts = result.sweep.counts;
     sweep_order_.push_back(rec.id);
     WriteBatch batch;

@@ -15,6 +15,8 @@
 //   scheduler_leases.cc  its worker calls (Acquire .. FinishTrial) and lease bookkeeping.
 //   scheduler_admin.cc   operator and recovery calls: clearing a quarantine, pausing a sweep on
 //                        repeated user errors and resuming it, expiring stale workers.
+//   scheduler_tpe.cc     adaptive (tpe:) sweeps: the next points, stored in the batch of the end
+//                        that frees their place (tpe_planner.h), and once more at start-up.
 // The components hold no lock of their own (except the event bus); the Scheduler calls them with
 // mu_ held. server/coordinator.h wires Store, Scheduler, services and the gRPC server together.
 //
@@ -233,6 +235,21 @@ class Scheduler {
   // Install()'s part for pruners: every sweep with a pruner and trials left to judge gets its
   // trials and their stored objective values back (read from the store).
   absl::Status RestorePruners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- scheduler_tpe.cc: adaptive (tpe:) sweeps ----
+  // After a trial of `s` became final (in `batch`): rebuilds the search state from the sweep's
+  // trials in memory and their kept objectives (tpe_planner.h), and adds the next points' trials
+  // to memory, the lease queue and `batch` (so the end and the proposals commit together), and
+  // their events to `events` when given. Nothing for other sweeps, a cancelled one, or once every
+  // point exists. The caller serves waiters afterwards. Work: one pass over the sweep's trials
+  // plus, per new point, one tpe::Propose over the finished points (bounded by tpe.trials).
+  void PlanTpe(SweepEntry& s, WriteBatch& batch, std::vector<SweepEvent>* events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps the objective of a new epoch of `t` for the planner (trials of tpe sweeps only).
+  void KeepTpeObjective(TrialEntry& t, const EpochRecord& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Install()'s part for tpe sweeps with points still to propose: their trials' objectives come
+  // back from the stored epochs, and each is planned once (PlanTpe into `batch`).
+  absl::Status RestoreTpe(WriteBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- scheduler_leases.cc ----
   // The trial `lease` names if the lease is current (trial_state.h's CheckLease). An expired

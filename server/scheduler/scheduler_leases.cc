@@ -69,6 +69,9 @@ void Scheduler::ReleaseLease(TrialEntry& t, ReleaseContext ctx, const std::strin
     Enqueue(t);
   }
   WriteTrial(t, batch);
+  // A tpe sweep's next points, in the batch of this end; their events are not streamed from here
+  // (the sweep's counts in later events and ListTrials show them).
+  if (IsFinal(t.rec.status)) PlanTpe(sweeps_[t.rec.sweep_id], batch, nullptr);
   if (IsFinal(t.rec.status) && auto_lr_.HasDependents(t.rec.id)) {
     // A range test that gave up (or was cancelled): it gives no LR. Its group's events are not
     // streamed from here; ListTrials shows them.
@@ -294,6 +297,7 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
         if (static_cast<size_t>(e.epoch) >= tr.have_epoch.size()) tr.have_epoch.resize(e.epoch + 1);
         if (tr.have_epoch[e.epoch]) continue;  // already reported: first report wins
         tr.have_epoch[e.epoch] = true;
+        KeepTpeObjective(tr, e);
         new_epochs.push_back(e.epoch);
         w.epochs.push_back(std::move(e));
       }
@@ -311,7 +315,7 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
         }
       }
       WriteBatch batch;
-      std::vector<SweepEvent> events;
+      std::vector<SweepEvent> events, tpe_events;
       // A report is a sign of life: it extends the lease like a heartbeat.
       ExtendLease(tr.rec, now + options_.lease_ttl_ms);
       const bool new_checkpoint =
@@ -327,6 +331,7 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
           // neither. The lease ends here; the worker's later calls are fenced.
           queue_.MarkReleased(tr.rec.id);
           PruneLeased(tr.rec, CountsOf(tr), *prune);
+          PlanTpe(sweeps_[tr.rec.sweep_id], batch, &tpe_events);
           log::Info("trial_pruned", {{"trial", tr.rec.id}, {"worker", tr.rec.worker_id},
                                      {"attempt", int64_t{tr.rec.attempt}}, {"reason", *prune}});
         }
@@ -334,6 +339,7 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
         SweepEvent ev = EventFor(tr);
         if (ev.has_trial) ev.epochs = w.epochs;
         events.push_back(std::move(ev));
+        for (auto& e : tpe_events) events.push_back(std::move(e));
         if (!w.epochs.empty()) batch.add_epochs.push_back(std::move(w));
       }
       // Even a pure repeat goes through the writer, so it is answered only after the report it
@@ -345,6 +351,7 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
         if (st.ok() && completed) completed();
         st.ok() ? done(r) : done(st);
       });
+      if (prune) ServeWaiters(now, deferred);  // a tpe sweep's next points
     }
   }
   for (auto& f : deferred) f();
@@ -410,6 +417,7 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
       TrialEntry& tr = **t;
       const std::string worker_id = tr.rec.worker_id;  // a retry clears it
       WriteBatch batch;
+      std::vector<SweepEvent> tpe_events;  // a tpe sweep's next points
       const FinishPlan plan = PlanFinish(status, failure_class);
       if (plan.retry) {
         ReleaseContext ctx;
@@ -426,6 +434,7 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
         EndLease(tr.rec, CountsOf(tr), status, plan.failure_class, why);
         WriteTrial(tr, batch);
         if (plan.failure_class == FailureClass::kUserError) MaybePause(sweeps_[tr.rec.sweep_id]);
+        PlanTpe(sweeps_[tr.rec.sweep_id], batch, &tpe_events);
       }
       if (auto w = workers_.RecordOutcome(worker_id, plan.worker,
                                           options_.quarantine_after_failures, now)) {
@@ -446,6 +455,7 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
                   {"status", TrialStatusName(after)}, {"reason", reason}});
       std::function<void()> completed = CompletionLog(sweeps_[tr.rec.sweep_id]);
       std::vector<SweepEvent> events = {EventFor(tr)};
+      for (auto& e : tpe_events) events.push_back(std::move(e));
       if (IsFinal(after) && auto_lr_.HasDependents(tr.rec.id)) {
         ReleaseDependents(tr.rec.id, batch, events);
       }

@@ -80,16 +80,27 @@ TEST_F(SchedulerTest, SubmitQueuesTheExpansion) {
   EXPECT_EQ(sched_->ListSweeps().size(), 1u);
 }
 
-// A TPE spec parses, but until its points are handed out as trials end the coordinator refuses
-// it plainly rather than running something else.
-TEST_F(SchedulerTest, TpeSweepIsRefusedAsNotYetServed) {
-  auto r = Submit(
+// A TPE sweep is stored with its first points only (the others come as points end:
+// scheduler_tpe_test.cc); its trial_count is every trial it will have, and a dry run shows the
+// first points.
+TEST_F(SchedulerTest, TpeSweepStoresItsFirstPoints) {
+  const std::string spec =
       "dataset: {synthetic: {}}\nschedule: {constant: {lr: 1}}\n"
-      "tpe: {trials: 5, params: {momentum: {uniform: [0, 0.9]}}}\n");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("tpe:"));
-  EXPECT_TRUE(sched_->ListSweeps().empty());
+      "tpe: {trials: 5, parallel: 2, params: {momentum: {uniform: [0, 0.9]}}}\n";
+  auto dry = Submit(spec, 0, /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->trials.size(), 2u);
+  EXPECT_EQ(dry->sweep.record.trial_count, 5);
+  auto r = Submit(spec);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->trials.size(), 2u);
+  EXPECT_EQ(r->sweep.record.trial_count, 5);
+  EXPECT_EQ(r->sweep.counts.total, 2);
+  EXPECT_EQ(r->sweep.state, SweepState::kRunning);
+  // The points are the planner's: the same spec, the same first points.
+  EXPECT_EQ(r->trials[0].params, dry->trials[0].params);
+  EXPECT_EQ(r->trials[1].params, dry->trials[1].params);
+  EXPECT_NE(r->trials[0].params, r->trials[1].params);
 }
 
 TEST_F(SchedulerTest, DryRunAndBadSpecQueueNothing) {
