@@ -352,7 +352,8 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
     auto c = ParseCommand(r.Child("command"), "command");
     c.ok() ? void(t.command = *c) : r.Fail(c.status());
   }
-  if (r.ok() && !r.Has("dataset") && !t.command.present()) r.Fail("", "field 'dataset' is required");
+  if (r.ok() && !r.Has("dataset") && !t.command.present())
+    r.Fail("", "field 'dataset' is required");
   if (r.ok() && r.Has("dataset")) {
     auto d = ParseDataset(r.Child("dataset"), "dataset");
     d.ok() ? void(t.dataset = *d) : r.Fail(d.status());

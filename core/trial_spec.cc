@@ -417,7 +417,8 @@ absl::StatusOr<TrialSpec> ParseTrialSpec(const std::string& text, const ParseOpt
     auto c = ParseCommand(r.Child("command"), "command");
     c.ok() ? void(s.command = *c) : r.Fail(c.status());
   }
-  if (r.ok() && !r.Has("dataset") && !s.command.present()) r.Fail("", "field 'dataset' is required");
+  if (r.ok() && !r.Has("dataset") && !s.command.present())
+    r.Fail("", "field 'dataset' is required");
   if (r.ok() && r.Has("dataset")) {
     auto d = ParseDataset(r.Child("dataset"), "dataset");
     d.ok() ? void(s.dataset = *d) : r.Fail(d.status());

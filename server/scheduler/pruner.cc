@@ -160,8 +160,8 @@ std::optional<std::string> SweepPruner::JudgeStep(
     if (AshaPromotes(*value, std::move(competing), spec_.reduction_factor, maximize)) {
       return std::nullopt;
     }
-    return absl::StrCat("pruned by asha at epoch ", epoch, " (rung ", *rung, "): ",
-                        objective_.metric, " ", *value, " is not in the best 1/",
+    return absl::StrCat("pruned by asha at epoch ", epoch, " (rung ", *rung,
+                        "): ", objective_.metric, " ", *value, " is not in the best 1/",
                         spec_.reduction_factor, " of the ", n, " points that reached it");
   }
   return std::nullopt;

@@ -88,9 +88,9 @@ class SweepPruner {
 
   // Whether `trial_id` stops after its newly stored epochs `new_epochs` (0-based, any order):
   // the reason when it does. `status` answers each trial's current status.
-  std::optional<std::string> Judge(const std::string& trial_id,
-                                   const std::vector<int64_t>& new_epochs,
-                                   const std::function<TrialStatus(const std::string&)>& status) const;
+  std::optional<std::string> Judge(
+      const std::string& trial_id, const std::vector<int64_t>& new_epochs,
+      const std::function<TrialStatus(const std::string&)>& status) const;
 
  private:
   struct Point {
@@ -99,13 +99,14 @@ class SweepPruner {
   // The point's mean value at each epoch up to `last_epoch` (inclusive), as steps.
   PrunerCurve CurveOf(const Point& p, int64_t last_epoch) const;
   std::optional<double> ValueAt(const Point& p, int64_t epoch) const;
-  std::optional<std::string> JudgeStep(const std::string& point_key, int64_t epoch,
-                                       const std::function<TrialStatus(const std::string&)>& status) const;
+  std::optional<std::string> JudgeStep(
+      const std::string& point_key, int64_t epoch,
+      const std::function<TrialStatus(const std::string&)>& status) const;
 
   PrunerSpec spec_;
   Objective objective_;
-  std::map<std::string, Point> points_;                     // by key, in key order
-  std::unordered_map<std::string, std::string> point_of_;   // trial id -> point key
+  std::map<std::string, Point> points_;                                // by key, in key order
+  std::unordered_map<std::string, std::string> point_of_;              // trial id -> point key
   std::unordered_map<std::string, std::map<int64_t, double>> values_;  // trial -> epoch -> value
 };
 

@@ -156,16 +156,16 @@ std::string Scheduler::NewToken() {
 
 void Scheduler::Commit(WriteBatch batch, std::vector<SweepEvent> events,
                        std::function<void(absl::Status)> done) {
-  store_->WriteAsync(
-      std::move(batch), [this, events = std::move(events), done = std::move(done)](absl::Status s) {
-        if (!s.ok() && !broken_.exchange(true)) {
-          log::Error("commit_failed", {{"error", s.message()},
-                                       {"effect", "writes refused until the file takes one again"}});
-        }
-        if (done)
-          done(s.ok() ? s : absl::UnavailableError(absl::StrCat("commit failed: ", s.message())));
-        if (s.ok()) events_.Publish(events);
-      });
+  store_->WriteAsync(std::move(batch), [this, events = std::move(events),
+                                        done = std::move(done)](absl::Status s) {
+    if (!s.ok() && !broken_.exchange(true)) {
+      log::Error("commit_failed", {{"error", s.message()},
+                                   {"effect", "writes refused until the file takes one again"}});
+    }
+    if (done)
+      done(s.ok() ? s : absl::UnavailableError(absl::StrCat("commit failed: ", s.message())));
+    if (s.ok()) events_.Publish(events);
+  });
 }
 
 // ---- clients ----
@@ -475,8 +475,7 @@ void Scheduler::ReaperLoop() {
           // The first failed attempt says why; later ones only at debug (one every interval).
           log::Event(recovery_attempts_++ == 0 ? log::Level::kWarn : log::Level::kDebug,
                      "recovery_waiting",
-                     {{"error", st.message()},
-                      {"retry_ms", options_.recovery_interval_ms}});
+                     {{"error", st.message()}, {"retry_ms", options_.recovery_interval_ms}});
         }
       }
     }

@@ -317,7 +317,7 @@ class Scheduler {
   Clock* const clock_;
   const SchedulerOptions options_;
   std::atomic<bool> broken_{false};  // a commit failed: memory is ahead of the file
-  absl::Mutex recover_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one recovery at a time
+  absl::Mutex recover_mu_ ABSL_ACQUIRED_BEFORE(mu_);   // one recovery at a time
   int64_t next_recovery_ms_ ABSL_GUARDED_BY(mu_) = 0;  // the reaper's next attempt
   int64_t recovery_attempts_ = 0;  // failed attempts since the last success (reaper thread only)
 

@@ -150,8 +150,8 @@ void Scheduler::ExpireLeases(int64_t now, Deferred& deferred) {
   std::vector<SweepEvent> events;
   for (const auto& id : expired) {
     TrialEntry& t = trials_[id];
-    log::Warn("lease_expired", {{"trial", id}, {"worker", t.rec.worker_id},
-                                {"attempt", int64_t{t.rec.attempt}}});
+    log::Warn("lease_expired",
+              {{"trial", id}, {"worker", t.rec.worker_id}, {"attempt", int64_t{t.rec.attempt}}});
     ReleaseLease(t, ReleaseContext{}, "lease expired (no heartbeat within the lease TTL)", batch);
     events.push_back(EventFor(t));
   }
@@ -171,7 +171,9 @@ void Scheduler::RegisterWorker(const WorkerRecord& worker, Callback<WorkerRecord
   ExpireWorkers(now, batch);  // not this one: it was just seen
   Commit(std::move(batch), {}, [rec, done](absl::Status st) {
     if (st.ok()) {
-      log::Info("worker_registered", {{"worker", rec.id}, {"host", rec.host}, {"device", rec.device},
+      log::Info("worker_registered", {{"worker", rec.id},
+                                      {"host", rec.host},
+                                      {"device", rec.device},
                                       {"slots", int64_t{rec.slots}},
                                       {"quarantined", rec.quarantined}});
     }
@@ -332,8 +334,10 @@ void Scheduler::ReportEpochs(const LeaseRef& lease, std::vector<EpochRecord> epo
           queue_.MarkReleased(tr.rec.id);
           PruneLeased(tr.rec, CountsOf(tr), *prune);
           PlanTpe(sweeps_[tr.rec.sweep_id], batch, &tpe_events);
-          log::Info("trial_pruned", {{"trial", tr.rec.id}, {"worker", tr.rec.worker_id},
-                                     {"attempt", int64_t{tr.rec.attempt}}, {"reason", *prune}});
+          log::Info("trial_pruned", {{"trial", tr.rec.id},
+                                     {"worker", tr.rec.worker_id},
+                                     {"attempt", int64_t{tr.rec.attempt}},
+                                     {"reason", *prune}});
         }
         if (new_checkpoint || prune) WriteTrial(tr, batch);
         SweepEvent ev = EventFor(tr);
@@ -439,9 +443,10 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
       if (auto w = workers_.RecordOutcome(worker_id, plan.worker,
                                           options_.quarantine_after_failures, now)) {
         if (w->quarantined) {
-          log::Warn("worker_quarantined", {{"worker", w->id}, {"host", w->host},
-                                           {"consecutive_failures",
-                                            int64_t{w->consecutive_failures}}});
+          log::Warn("worker_quarantined",
+                    {{"worker", w->id},
+                     {"host", w->host},
+                     {"consecutive_failures", int64_t{w->consecutive_failures}}});
         }
         batch.put_workers.push_back(*w);
       }
@@ -450,9 +455,12 @@ void Scheduler::FinishTrial(const LeaseRef& lease, TrialStatus status, FailureCl
       // divergence, retry and cancellation at info, with its reason.
       log::Event(after == TrialStatus::kSucceeded ? log::Level::kDebug : log::Level::kInfo,
                  "trial_finished",
-                 {{"trial", tr.rec.id}, {"worker", worker_id},
-                  {"attempt", int64_t{lease.attempt}}, {"reported", TrialStatusName(status)},
-                  {"status", TrialStatusName(after)}, {"reason", reason}});
+                 {{"trial", tr.rec.id},
+                  {"worker", worker_id},
+                  {"attempt", int64_t{lease.attempt}},
+                  {"reported", TrialStatusName(status)},
+                  {"status", TrialStatusName(after)},
+                  {"reason", reason}});
       std::function<void()> completed = CompletionLog(sweeps_[tr.rec.sweep_id]);
       std::vector<SweepEvent> events = {EventFor(tr)};
       for (auto& e : tpe_events) events.push_back(std::move(e));

@@ -199,14 +199,16 @@ pruner: {asha: {min_epochs: 2, reduction_factor: 4}}
   EXPECT_EQ(asha->pruner.reduction_factor, 4);
 
   // A bare name takes every default.
-  auto bare = ParseSweepSpec("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n"
-                             "pruner: asha\n");
+  auto bare = ParseSweepSpec(
+      "dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n"
+      "pruner: asha\n");
   ASSERT_TRUE(bare.ok()) << bare.status();
   EXPECT_EQ(bare->pruner.kind, PrunerSpec::Kind::kAsha);
   EXPECT_EQ(bare->pruner.min_epochs, 1);
   EXPECT_EQ(bare->pruner.reduction_factor, 3);
-  auto bare_median = ParseSweepSpec("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n"
-                                    "pruner: {median: {}}\n");
+  auto bare_median = ParseSweepSpec(
+      "dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\n"
+      "pruner: {median: {}}\n");
   ASSERT_TRUE(bare_median.ok()) << bare_median.status();
   EXPECT_EQ(bare_median->pruner.startup_trials, 5);
   EXPECT_EQ(bare_median->pruner.warmup_epochs, 0);

@@ -60,7 +60,8 @@ TEST(PrunerRulesTest, MedianRuleByHand) {
   const PrunerCurve d = {{1, 0.1}, {2, 0.1}, {3, 0.1}};
   const std::vector<const PrunerCurve*> one = {&d};
   EXPECT_FALSE(JudgeMedian(MedianSpec(1, 1, 2), false, {{1, 0.5}, {2, 0.5}}, 2, one).prune);
-  EXPECT_TRUE(JudgeMedian(MedianSpec(1, 1, 2), false, {{1, 0.5}, {2, 0.5}, {3, 0.5}}, 3, one).prune);
+  EXPECT_TRUE(
+      JudgeMedian(MedianSpec(1, 1, 2), false, {{1, 0.5}, {2, 0.5}, {3, 0.5}}, 3, one).prune);
   // A report that skipped the interval's first step is judged at the next one it reaches.
   EXPECT_TRUE(JudgeMedian(MedianSpec(1, 1, 2), false, {{1, 0.5}, {3, 0.5}}, 3, one).prune);
 }
@@ -86,8 +87,7 @@ TEST(PrunerRulesTest, AshaRungsAndPromotionByHand) {
   EXPECT_FALSE(AshaPromotes(4, {6, 5, 4, 3, 2, 1}, 3, true));
 }
 
-TrialRecord Trial(const std::string& id, TrialParams params,
-                  TrialRole role = TrialRole::kTrain) {
+TrialRecord Trial(const std::string& id, TrialParams params, TrialRole role = TrialRole::kTrain) {
   TrialRecord t;
   t.id = id;
   t.params = std::move(params);

@@ -65,9 +65,8 @@ class SchedulerPrunerTest : public SchedulerFixture, public ::testing::WithParam
   }
 
   std::string Submit(const std::string& spec) {
-    auto r = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
-      sched_->SubmitSweep(spec, false, 0, std::move(cb));
-    });
+    auto r = Await<SubmitResult>(
+        [&](Callback<SubmitResult> cb) { sched_->SubmitSweep(spec, false, 0, std::move(cb)); });
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->sweep.record.id : "";
   }

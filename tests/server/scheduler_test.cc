@@ -651,9 +651,8 @@ TEST_F(SchedulerFailureTest, AFailedCommitIsNeverAcknowledgedAndStopsWrites) {
   auto reg = Await<WorkerRecord>(
       [&](Callback<WorkerRecord> cb) { sched->RegisterWorker(w, std::move(cb)); });
   ASSERT_TRUE(reg.ok());
-  auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-    sched->Acquire(reg->id, clock.NowMs(), std::move(cb));
-  });
+  auto a = Await<AcquireResult>(
+      [&](Callback<AcquireResult> cb) { sched->Acquire(reg->id, clock.NowMs(), std::move(cb)); });
   ASSERT_TRUE(a.ok() && a->acquired);
   const LeaseRef lease{a->trial.id, a->trial.attempt, a->trial.lease_token};
   auto report = [&](int64_t epoch) {
@@ -689,9 +688,8 @@ TEST_F(SchedulerFailureTest, RecoversInPlaceOnceTheFileTakesWritesAgain) {
   auto reg = Await<WorkerRecord>(
       [&](Callback<WorkerRecord> cb) { sched->RegisterWorker(w, std::move(cb)); });
   ASSERT_TRUE(reg.ok());
-  auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-    sched->Acquire(reg->id, clock.NowMs(), std::move(cb));
-  });
+  auto a = Await<AcquireResult>(
+      [&](Callback<AcquireResult> cb) { sched->Acquire(reg->id, clock.NowMs(), std::move(cb)); });
   ASSERT_TRUE(a.ok() && a->acquired);
   const LeaseRef lease{a->trial.id, a->trial.attempt, a->trial.lease_token};
   auto report = [&](int64_t epoch) {
@@ -711,7 +709,7 @@ TEST_F(SchedulerFailureTest, RecoversInPlaceOnceTheFileTakesWritesAgain) {
   // A second submission while broken is refused, never acknowledged.
   auto refused = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
     sched->SubmitSweep("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.2}}\n", false, 0,
-                          std::move(cb));
+                       std::move(cb));
   });
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   ASSERT_TRUE(sched->RecoverFromFailedCommit().ok());
@@ -741,15 +739,13 @@ TEST_F(SchedulerFailureTest, ALeaseThatNeverCommittedIsFencedAfterRecovery) {
       [&](Callback<WorkerRecord> cb) { sched->RegisterWorker(WorkerRecord{}, std::move(cb)); });
   ASSERT_TRUE(reg.ok());
   store->fail_ = true;
-  auto lost = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-    sched->Acquire(reg->id, clock.NowMs(), std::move(cb));
-  });
+  auto lost = Await<AcquireResult>(
+      [&](Callback<AcquireResult> cb) { sched->Acquire(reg->id, clock.NowMs(), std::move(cb)); });
   EXPECT_FALSE(lost.ok());  // the lease's commit failed: never acknowledged
   store->fail_ = false;
   ASSERT_TRUE(sched->RecoverFromFailedCommit().ok());
-  auto a = Await<AcquireResult>([&](Callback<AcquireResult> cb) {
-    sched->Acquire(reg->id, clock.NowMs(), std::move(cb));
-  });
+  auto a = Await<AcquireResult>(
+      [&](Callback<AcquireResult> cb) { sched->Acquire(reg->id, clock.NowMs(), std::move(cb)); });
   ASSERT_TRUE(a.ok() && a->acquired) << a.status();
   EXPECT_EQ(a->trial.attempt, 1);
 }

@@ -253,14 +253,14 @@ TEST_F(AgentTest, PrunedOnTheLastReportIsNotFinishedEither) {
   FakeTrainer(2, /*wait_for_stop=*/false);
   Start(kTrainSpec);
   EXPECT_CALL(*stub_, ReportEpochs(_, _, _))
-      .WillRepeatedly(Invoke([](auto*, const v1::ReportEpochsRequest& req,
-                                v1::ReportEpochsResponse* resp) {
-        // Pruned on the report that carries the last epoch (whichever batch it is in).
-        for (const auto& e : req.epochs()) {
-          if (e.epoch() == 2) resp->set_pruned(true);
-        }
-        return grpc::Status::OK;
-      }));
+      .WillRepeatedly(
+          Invoke([](auto*, const v1::ReportEpochsRequest& req, v1::ReportEpochsResponse* resp) {
+            // Pruned on the report that carries the last epoch (whichever batch it is in).
+            for (const auto& e : req.epochs()) {
+              if (e.epoch() == 2) resp->set_pruned(true);
+            }
+            return grpc::Status::OK;
+          }));
   EXPECT_CALL(*stub_, FinishTrial(_, _, _)).Times(0);
   EXPECT_EQ(agent_->Run(), 0);
 }

@@ -145,7 +145,8 @@ sleep 60)");
   EXPECT_GT(r->curve.size(), 100u);
   EXPECT_LT(r->curve.size(), 400u);  // stopped by the rule, not by the program's end
   ASSERT_TRUE(r->suggestions.AnyOk());
-  EXPECT_THAT(ReadFile(dir.File("command/t-range/trial.json")), HasSubstr("\"mode\": \"lr_range\""));
+  EXPECT_THAT(ReadFile(dir.File("command/t-range/trial.json")),
+              HasSubstr("\"mode\": \"lr_range\""));
 }
 
 TEST_F(CommandTrialTest, WorkdirIsConfinedToTheDataRoots) {

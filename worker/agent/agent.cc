@@ -615,7 +615,8 @@ void Agent::RunTrial(int slot, const v1::AcquireTrialResponse& acquired) {
       finish(result->outcome == TrialOutcome::kSucceeded ? v1::SUCCEEDED : v1::DIVERGED,
              v1::FAILURE_CLASS_UNSPECIFIED, result->reason);
       // A trial pruned on its last report is final too: its checkpoint is of no further use.
-      if (!run.lost() || run.pruned()) {  // only files this worker wrote for this trial, in --checkpoint-dir
+      if (!run.lost() ||
+          run.pruned()) {  // only files this worker wrote for this trial, in --checkpoint-dir
         RemoveOwnCheckpoint(options_.checkpoint_dir, trial.id(), to.checkpoint_path);
         if (to.resume) RemoveOwnCheckpoint(options_.checkpoint_dir, trial.id(), to.resume_path);
       }
