@@ -313,6 +313,29 @@ absl::Status ApplySample(const std::vector<RandomParam>& params,
   return absl::OkStatus();
 }
 
+// One point's trials: one per seed and, with k-fold validation, per fold (seed-major), each with
+// the point's parameters plus its seed (when there are several) and fold.
+void AppendSeedsAndFolds(const SweepSpec& s, const TrialSpec& point,
+                         const std::vector<std::pair<std::string, std::string>>& params,
+                         std::vector<ExpandedTrial>* out) {
+  const bool kfold = s.base.validation.kind == ValidationSpec::Kind::kKFold;
+  const int64_t folds = kfold ? s.base.validation.folds : 1;
+  for (uint64_t seed : s.seeds) {
+    for (int64_t fold = 0; fold < folds; ++fold) {
+      ExpandedTrial e;
+      e.spec = point;
+      e.spec.seed = seed;
+      e.params = params;
+      if (s.seeds.size() > 1) e.params.emplace_back("seed", absl::StrCat(seed));
+      if (kfold) {
+        e.spec.validation.fold = fold;
+        e.params.emplace_back("fold", absl::StrCat(fold));
+      }
+      out->push_back(std::move(e));
+    }
+  }
+}
+
 }  // namespace
 
 // A TPE sweep is checked at submit where it can be: auto LR (range tests per group, ahead of the
@@ -544,8 +567,6 @@ absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& s) {
   const auto weight_decays = or_base(s.weight_decays, base.weight_decay);
   const auto schedules = or_base(s.schedules, base.schedule);
   const auto optimizers = or_base(s.optimizers, base.optimizer);
-  const bool kfold = base.validation.kind == ValidationSpec::Kind::kKFold;
-  const int64_t folds = kfold ? base.validation.folds : 1;
   const int64_t samples = s.random.trials > 0 ? s.random.trials : 1;
   Sampler sampler(s.random.seed);
 
@@ -589,20 +610,7 @@ absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& s) {
                 }
                 RETURN_IF_ERROR(ApplySample(s.random.params, values, &sampled));
               }
-              for (uint64_t seed : s.seeds) {
-                for (int64_t fold = 0; fold < folds; ++fold) {
-                  ExpandedTrial e;
-                  e.spec = sampled;
-                  e.spec.seed = seed;
-                  e.params = sample_params;
-                  if (s.seeds.size() > 1) e.params.emplace_back("seed", absl::StrCat(seed));
-                  if (kfold) {
-                    e.spec.validation.fold = fold;
-                    e.params.emplace_back("fold", absl::StrCat(fold));
-                  }
-                  out.push_back(std::move(e));
-                }
-              }
+              AppendSeedsAndFolds(s, sampled, sample_params, &out);
             }
           }
         }
@@ -649,23 +657,8 @@ absl::StatusOr<std::vector<ExpandedTrial>> ExpandTpePoint(const SweepSpec& s,
   }
   TrialSpec point = s.base;
   RETURN_IF_ERROR(ApplySample(s.tpe.params, json_values, &point, "tpe"));
-  const bool kfold = s.base.validation.kind == ValidationSpec::Kind::kKFold;
-  const int64_t folds = kfold ? s.base.validation.folds : 1;
   std::vector<ExpandedTrial> out;
-  for (uint64_t seed : s.seeds) {
-    for (int64_t fold = 0; fold < folds; ++fold) {
-      ExpandedTrial e;
-      e.spec = point;
-      e.spec.seed = seed;
-      e.params = params;
-      if (s.seeds.size() > 1) e.params.emplace_back("seed", absl::StrCat(seed));
-      if (kfold) {
-        e.spec.validation.fold = fold;
-        e.params.emplace_back("fold", absl::StrCat(fold));
-      }
-      out.push_back(std::move(e));
-    }
-  }
+  AppendSeedsAndFolds(s, point, params, &out);
   return out;
 }
 

@@ -29,6 +29,18 @@ struct Progress {
   int64_t samples = 0;       // rows trained in `epoch`
   double first_loss = 0;     // the trial's first batch loss (divergence reference in epoch 0)
   std::vector<EpochMetrics> epochs;
+
+  // The progress at the start of the next epoch, once `epoch` has ended and been recorded.
+  Progress NextEpoch() const {
+    Progress next = *this;
+    next.elapsed += next.epoch_seconds;
+    next.epoch_seconds = 0;
+    next.loss_sum = 0;
+    next.samples = 0;
+    next.batch = 0;
+    ++next.epoch;
+    return next;
+  }
 };
 
 // Writes and reads the checkpoints of one trial. A checkpoint records the trial's canonical spec

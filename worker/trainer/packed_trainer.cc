@@ -171,13 +171,7 @@ absl::StatusOr<std::optional<TrialResult>> EndEpoch(Member& m, const SplitData& 
   if (p.epoch + 1 == spec.epochs) EvaluateTest(m.net, split, &e);
   p.epochs.push_back(e);
   m.result.epochs.push_back(e);
-  Progress next = p;
-  next.elapsed += next.epoch_seconds;
-  next.epoch_seconds = 0;
-  next.loss_sum = 0;
-  next.samples = 0;
-  next.batch = 0;
-  ++next.epoch;
+  Progress next = p.NextEpoch();
   RETURN_IF_ERROR(Save(m, next));
   m.in->sink->OnEpoch(e);
   const double reference = p.epoch > 0 && p.epochs.front().epoch == 0

@@ -192,13 +192,7 @@ absl::StatusOr<TrialResult> TrainImpl(const TrialSpec& spec, const TrainOptions&
     p.epochs.push_back(m);
     result.epochs.push_back(m);
     // Checkpoint before reporting: an epoch that was reported is never trained again on resume.
-    Progress next = p;
-    next.elapsed += next.epoch_seconds;
-    next.epoch_seconds = 0;
-    next.loss_sum = 0;
-    next.samples = 0;
-    next.batch = 0;
-    ++next.epoch;
+    Progress next = p.NextEpoch();
     RETURN_IF_ERROR(ckpt.Save(s.model, *s.optimizer, next));
     sink->OnEpoch(m);
     const double reference = p.epoch > 0 && p.epochs.front().epoch == 0
