@@ -92,7 +92,8 @@ int RunCli(int argc, char** argv, const CliEnvironment& environment, std::ostrea
       ->delimiter(',');
   trials_cmd->add_option("--sort", trials.sort_metric,
                          "sort by this metric's best value (goal: the objective's when it is "
-                         "the objective metric, else minimize)");
+                         "the objective metric, else minimize); default: index order with the "
+                         "objective's best and final values");
   trials_cmd->add_option("--limit", trials.limit, "at most N trials (0: all)");
   add_format(trials_cmd);
 

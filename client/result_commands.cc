@@ -160,16 +160,22 @@ absl::Status RunTrials(SweepClient& client, const TrialsOptions& options, Io& io
     ASSIGN_OR_RETURN(auto s, ParseTrialStatus(name));
     req.add_status(s);
   }
-  req.set_sort_metric(options.sort_metric);
+  std::string metric = options.sort_metric;
+  if (metric.empty()) {
+    // Index order, still showing each trial's best and final value of the sweep's objective.
+    ASSIGN_OR_RETURN(const v1::Sweep sweep, client.GetSweep(options.sweep_id));
+    metric = sweep.objective().metric();
+    req.set_sort_by(v1::ListTrialsRequest::INDEX);
+  }
+  req.set_sort_metric(metric);
   ASSIGN_OR_RETURN(auto trials, client.ListTrials(req, options.limit));
   if (format == Format::kJson) {
     json arr = json::array();
-    for (const auto& t : trials)
-      arr.push_back(TrialJson(t, kTrialListColumns, options.sort_metric));
+    for (const auto& t : trials) arr.push_back(TrialJson(t, kTrialListColumns, metric));
     WriteJson(arr, *io.out);
     return absl::OkStatus();
   }
-  WriteTable(TrialTable(trials, kTrialListColumns, options.sort_metric), format, *io.out);
+  WriteTable(TrialTable(trials, kTrialListColumns, metric), format, *io.out);
   return absl::OkStatus();
 }
 

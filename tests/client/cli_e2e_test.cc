@@ -214,6 +214,13 @@ TEST_F(CliE2eTest, TrialsFilterSortLimit) {
                   t["params"]["schedule"].get<std::string>());
   }
   EXPECT_EQ(points.size(), 4u);
+  // Without --sort: index order, each trial with the objective's best and final value.
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i]["index"], static_cast<int>(i));
+    EXPECT_EQ(all[i]["metric"], "val_loss");
+    EXPECT_TRUE(all[i]["best"].is_number()) << all[i].dump();
+    EXPECT_TRUE(all[i]["final"].is_number()) << all[i].dump();
+  }
 
   std::string header;
   auto sorted = CliCsv({"trials", *sweep_, "--sort", "val_loss", "--limit", "3"}, &header);
