@@ -3,6 +3,9 @@
 #ifndef HYPERSWEEP_TESTS_SERVER_SCHEDULER_FIXTURE_H_
 #define HYPERSWEEP_TESTS_SERVER_SCHEDULER_FIXTURE_H_
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <memory>
@@ -71,6 +74,47 @@ class SchedulerFixture : public ::testing::Test {
   SchedulerOptions options_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Scheduler> sched_;
+};
+
+// SchedulerFixture over the in-memory store (parameter false) or a SQLite file in a temporary
+// directory (true), with a coordinator restart that reopens that file.
+class StoreParamSchedulerFixture : public SchedulerFixture,
+                                   public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override {
+    if (!GetParam()) return Start();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "hs-sched-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    OpenSqlite();
+    Restart();
+  }
+  void TearDown() override {
+    sched_.reset();
+    if (!dir_.empty()) {
+      store_.reset();
+      std::filesystem::remove_all(dir_);
+    }
+  }
+  void OpenSqlite() {
+    StoreOptions so;
+    so.path = (std::filesystem::path(dir_) / "hs.db").string();
+    so.sync = false;
+    auto store = Store::Open(so);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+  // A coordinator restart: a new Scheduler over the same data (the SQLite file reopened).
+  void RestartCoordinator() {
+    sched_.reset();
+    if (!dir_.empty()) {
+      store_->Close();
+      store_.reset();
+      OpenSqlite();
+    }
+    Restart();
+  }
+
+  std::string dir_;
 };
 
 }  // namespace hypersweep

@@ -29,41 +29,8 @@ pruner: {asha: {min_epochs: 1, reduction_factor: 3}}
 )";
 
 // The store under test: the in-memory one (false) or a SQLite file (true).
-class SchedulerPrunerTest : public SchedulerFixture, public ::testing::WithParamInterface<bool> {
+class SchedulerPrunerTest : public StoreParamSchedulerFixture {
  protected:
-  void SetUp() override {
-    if (!GetParam()) return Start();
-    std::string tmpl = (fs::temp_directory_path() / "hs-pruner-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-    OpenSqlite();
-    Restart();
-  }
-  void TearDown() override {
-    sched_.reset();
-    if (!dir_.empty()) {
-      store_.reset();
-      fs::remove_all(dir_);
-    }
-  }
-  void OpenSqlite() {
-    StoreOptions so;
-    so.path = (fs::path(dir_) / "hs.db").string();
-    so.sync = false;
-    auto store = Store::Open(so);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-  }
-  // A coordinator restart: a new Scheduler over the same data (the SQLite file reopened).
-  void RestartCoordinator() {
-    sched_.reset();
-    if (!dir_.empty()) {
-      store_->Close();
-      store_.reset();
-      OpenSqlite();
-    }
-    Restart();
-  }
-
   std::string Submit(const std::string& spec) {
     auto r = Await<SubmitResult>(
         [&](Callback<SubmitResult> cb) { sched_->SubmitSweep(spec, false, 0, std::move(cb)); });
@@ -100,8 +67,6 @@ class SchedulerPrunerTest : public SchedulerFixture, public ::testing::WithParam
     ADD_FAILURE() << "no trial " << id;
     return {};
   }
-
-  std::string dir_;
 };
 
 TEST_P(SchedulerPrunerTest, ALosingReportEndsThePrunedTrialAndLaterCallsAreFenced) {

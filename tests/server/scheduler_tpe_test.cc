@@ -59,40 +59,11 @@ double Loss(const TrialRecord& t, double sign) {
 }
 
 // The store under test: the in-memory one (false) or a SQLite file (true).
-class SchedulerTpeTest : public SchedulerFixture, public ::testing::WithParamInterface<bool> {
+class SchedulerTpeTest : public StoreParamSchedulerFixture {
  protected:
   void SetUp() override {
     options_.lease_ttl_ms = 10'000;
-    if (!GetParam()) return Start();
-    std::string tmpl = (fs::temp_directory_path() / "hs-tpe-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-    OpenSqlite();
-    Restart();
-  }
-  void TearDown() override {
-    sched_.reset();
-    if (!dir_.empty()) {
-      store_.reset();
-      fs::remove_all(dir_);
-    }
-  }
-  void OpenSqlite() {
-    StoreOptions so;
-    so.path = (fs::path(dir_) / "hs.db").string();
-    so.sync = false;
-    auto store = Store::Open(so);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-  }
-  // A coordinator restart: a new Scheduler over the same data (the SQLite file reopened).
-  void RestartCoordinator() {
-    sched_.reset();
-    if (!dir_.empty()) {
-      store_->Close();
-      store_.reset();
-      OpenSqlite();
-    }
-    Restart();
+    StoreParamSchedulerFixture::SetUp();
   }
   std::string Submit(const std::string& spec, int32_t max_attempts = 0) {
     auto r = Await<SubmitResult>([&](Callback<SubmitResult> cb) {
@@ -169,8 +140,6 @@ class SchedulerTpeTest : public SchedulerFixture, public ::testing::WithParamInt
     }
     return params;
   }
-
-  std::string dir_;
 };
 
 TEST_P(SchedulerTpeTest, SubmitStoresTheFirstPointsAndCountsEveryTrial) {
