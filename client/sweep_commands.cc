@@ -1,5 +1,6 @@
 #include "client/sweep_commands.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -48,7 +49,11 @@ std::vector<json> DryRunCells(size_t index, const ExpandedTrial& e) {
                                                                  : json()};
 }
 
-// `submit --dry-run`: the expansion, one row per trial (JSON: a document with every trial).
+// Most trials `submit --dry-run` lists; `count` says how many the sweep has.
+constexpr int64_t kMaxDryRunRows = 100'000;
+
+// `submit --dry-run`: the expansion, one row per trial (JSON: a document with every trial, up to
+// kMaxDryRunRows).
 absl::Status PrintDryRun(const SweepSpec& spec, Format format, Io& io) {
   if (IsTpe(spec)) {
     // TPE points are proposed as results arrive: only how many can be said in advance.
@@ -72,7 +77,17 @@ absl::Status PrintDryRun(const SweepSpec& spec, Format format, Io& io) {
         << " trials (dry run: nothing queued)\n";
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(auto expanded, ExpandSweep(spec));
+  // The rows shown are bounded (the coordinator makes a large sweep's trials as they run).
+  const int64_t count = CountTrials(spec);
+  const int64_t shown = std::min(count, kMaxDryRunRows);
+  std::vector<ExpandedTrial> expanded;
+  expanded.reserve(static_cast<size_t>(shown));
+  for (auto& t : ExpandRange(spec, 0, shown)) {
+    if (!t.ok()) return t.status();
+    expanded.push_back(*std::move(t));
+  }
+  const std::string more =
+      shown < count ? absl::StrCat(" (the first ", shown, " shown)") : std::string();
   if (format == Format::kJson) {
     json trials = json::array();
     for (size_t i = 0; i < expanded.size(); ++i) {
@@ -82,7 +97,7 @@ absl::Status PrintDryRun(const SweepSpec& spec, Format format, Io& io) {
       o["params"] = std::move(params);
       trials.push_back(std::move(o));
     }
-    WriteJson({{"name", spec.name}, {"count", expanded.size()}, {"trials", trials}}, *io.out);
+    WriteJson({{"name", spec.name}, {"count", count}, {"trials", trials}}, *io.out);
     return absl::OkStatus();
   }
   std::set<std::string> keys;
@@ -102,7 +117,7 @@ absl::Status PrintDryRun(const SweepSpec& spec, Format format, Io& io) {
     table.rows.push_back(std::move(row));
   }
   (format == Format::kTable ? *io.out : *io.err)
-      << expanded.size() << " trials (dry run: nothing queued)\n";
+      << count << " trials (dry run: nothing queued)" << more << "\n";
   WriteTable(table, format, *io.out);
   return absl::OkStatus();
 }

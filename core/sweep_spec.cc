@@ -10,19 +10,23 @@
 #include "core/metrics.h"
 #include "core/spec_reader.h"
 #include "core/status_macros.h"
+#include "core/sweep_spec_internal.h"
 
 namespace hypersweep {
-namespace {
 
 constexpr const char* kScalarKeys[] = {"momentum", "weight_decay", "batch_size", "epochs"};
-constexpr const char* kNestedPrefixes[] = {"schedule.", "model.", "optimizer."};
 
-bool IsScalarKey(const std::string& key) {
+bool sweep_internal::IsScalarKey(const std::string& key) {
   for (const char* k : kScalarKeys) {
     if (key == k) return true;
   }
   return false;
 }
+
+namespace {
+using sweep_internal::IsScalarKey;
+
+constexpr const char* kNestedPrefixes[] = {"schedule.", "model.", "optimizer."};
 
 bool IsNestedKey(const std::string& key) {
   for (const char* p : kNestedPrefixes) {
@@ -30,8 +34,6 @@ bool IsNestedKey(const std::string& key) {
   }
   return false;
 }
-
-std::string FormatDouble(double v) { return absl::StrCat(v); }
 
 // Reads a list that, when present, must not be empty.
 template <typename T>
@@ -122,8 +124,9 @@ absl::Status ParsePruner(const YAML::Node& node, PrunerSpec* out) {
   if (which.first == "median") {
     out->kind = PrunerSpec::Kind::kMedian;
     r.Int("startup_trials", &out->startup_trials);
-    if (r.ok() && !(out->startup_trials >= 0 && out->startup_trials <= kMaxTrialsPerSweep)) {
-      r.Fail("startup_trials", absl::StrCat("must be in [0, ", kMaxTrialsPerSweep, "]"));
+    if (r.ok() &&
+        !(out->startup_trials >= 0 && out->startup_trials <= kMaxExpandedTrialsPerSweep)) {
+      r.Fail("startup_trials", absl::StrCat("must be in [0, ", kMaxExpandedTrialsPerSweep, "]"));
     }
     r.Int("warmup_epochs", &out->warmup_epochs);
     if (r.ok() && !(out->warmup_epochs >= 0 && out->warmup_epochs < kMaxEpochs)) {
@@ -178,16 +181,16 @@ absl::Status ParseRandom(const YAML::Node& node, RandomSearch* out) {
 absl::Status ParseTpe(const YAML::Node& node, TpeSearch* out) {
   MapReader r(node, "tpe");
   r.Int("trials", &out->trials);
-  if (r.ok() && !(out->trials >= 1 && out->trials <= kMaxTrialsPerSweep)) {
-    r.Fail("trials", absl::StrCat("must be in [1, ", kMaxTrialsPerSweep, "]"));
+  if (r.ok() && !(out->trials >= 1 && out->trials <= kMaxExpandedTrialsPerSweep)) {
+    r.Fail("trials", absl::StrCat("must be in [1, ", kMaxExpandedTrialsPerSweep, "]"));
   }
   int64_t seed = 0;
   r.Int("seed", &seed);
   if (r.ok() && seed < 0) r.Fail("seed", "must be >= 0");
   out->seed = static_cast<uint64_t>(seed);
   r.Int("startup_trials", &out->startup_trials);
-  if (r.ok() && !(out->startup_trials >= 0 && out->startup_trials <= kMaxTrialsPerSweep)) {
-    r.Fail("startup_trials", absl::StrCat("must be in [0, ", kMaxTrialsPerSweep, "]"));
+  if (r.ok() && !(out->startup_trials >= 0 && out->startup_trials <= kMaxExpandedTrialsPerSweep)) {
+    r.Fail("startup_trials", absl::StrCat("must be in [0, ", kMaxExpandedTrialsPerSweep, "]"));
   }
   r.Int("parallel", &out->parallel);
   if (r.ok() && !(out->parallel >= 1 && out->parallel <= 10000)) {
@@ -219,121 +222,6 @@ absl::Status WithTopLevelLine(absl::Status st, const YAML::Node& root) {
   const std::string field = msg.substr(0, colon);
   const YAML::Node at = root[field.substr(0, field.find('.'))];
   return FieldError(field, at.IsDefined() ? at : YAML::Node(), msg.substr(colon + 2));
-}
-
-// A YAML scalar as JSON: integer, number, boolean or string.
-nlohmann::json ScalarToJson(const std::string& s) {
-  int64_t i;
-  if (absl::SimpleAtoi(s, &i)) return i;
-  double d;
-  if (absl::SimpleAtod(s, &d)) return d;
-  if (s == "true") return true;
-  if (s == "false") return false;
-  return s;
-}
-
-class Sampler {
- public:
-  explicit Sampler(uint64_t seed) : rng_(seed) {}
-  double Unit() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
-  uint64_t Below(uint64_t n) { return rng_() % n; }
-
-  // The sampled value as JSON (number or choice scalar) and as display text.
-  nlohmann::json Sample(const RandomParam& p) {
-    switch (p.kind) {
-      case RandomParam::Kind::kUniform:
-        return p.low + (p.high - p.low) * Unit();
-      case RandomParam::Kind::kLogUniform:
-        return std::exp(std::log(p.low) + (std::log(p.high) - std::log(p.low)) * Unit());
-      case RandomParam::Kind::kInt: {
-        const auto lo = static_cast<int64_t>(p.low);
-        const auto n = static_cast<uint64_t>(static_cast<int64_t>(p.high) - lo + 1);
-        return lo + static_cast<int64_t>(Below(n));
-      }
-      case RandomParam::Kind::kChoice:
-        return ScalarToJson(p.choices[Below(p.choices.size())]);
-    }
-    return nullptr;
-  }
-
- private:
-  std::mt19937_64 rng_;
-};
-
-std::string JsonText(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_float()) return FormatDouble(v.get<double>());
-  return v.dump();
-}
-
-// Applies sampled values to a trial. Nested keys go through the canonical JSON and are re-parsed,
-// so every sampled point is validated exactly like a trial file.
-absl::Status ApplySample(const std::vector<RandomParam>& params,
-                         const std::vector<nlohmann::json>& values, TrialSpec* t,
-                         const std::string& section = "random") {
-  bool nested = false;
-  for (size_t i = 0; i < params.size(); ++i) {
-    const std::string& key = params[i].key;
-    const std::string path = absl::StrCat(section, ".params.", key);
-    const nlohmann::json& v = values[i];
-    if (!IsScalarKey(key)) {
-      nested = true;
-      continue;
-    }
-    if (!v.is_number()) return absl::InvalidArgumentError(path + ": expected a number");
-    if (key == "momentum") t->momentum = v.get<double>();
-    if (key == "weight_decay") t->weight_decay = v.get<double>();
-    if (key == "batch_size") t->batch_size = static_cast<int64_t>(std::llround(v.get<double>()));
-    if (key == "epochs") t->epochs = static_cast<int64_t>(std::llround(v.get<double>()));
-  }
-  if (nested) {
-    nlohmann::json j = ToJson(*t);
-    for (size_t i = 0; i < params.size(); ++i) {
-      const std::string& key = params[i].key;
-      if (IsScalarKey(key)) continue;
-      const size_t dot = key.find('.');
-      const std::string section = key.substr(0, dot), field = key.substr(dot + 1);
-      nlohmann::json& body = j[section].begin().value();  // {one_cycle: {...}} -> {...}
-      if (!body.is_object()) body = nlohmann::json::object();
-      body[field] = values[i];
-    }
-    ParseOptions options;
-    options.allow_auto = true;
-    auto again = ParseTrialSpec(j.dump(), options);
-    if (!again.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          section, ".params: a sampled point is not a valid trial: ", again.status().message()));
-    }
-    *t = *std::move(again);
-  }
-  if (absl::Status st = ValidateTrialSpec(*t); !st.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(section, ".params: a sampled point is not a valid trial: ", st.message()));
-  }
-  return absl::OkStatus();
-}
-
-// One point's trials: one per seed and, with k-fold validation, per fold (seed-major), each with
-// the point's parameters plus its seed (when there are several) and fold.
-void AppendSeedsAndFolds(const SweepSpec& s, const TrialSpec& point,
-                         const std::vector<std::pair<std::string, std::string>>& params,
-                         std::vector<ExpandedTrial>* out) {
-  const bool kfold = s.base.validation.kind == ValidationSpec::Kind::kKFold;
-  const int64_t folds = kfold ? s.base.validation.folds : 1;
-  for (uint64_t seed : s.seeds) {
-    for (int64_t fold = 0; fold < folds; ++fold) {
-      ExpandedTrial e;
-      e.spec = point;
-      e.spec.seed = seed;
-      e.params = params;
-      if (s.seeds.size() > 1) e.params.emplace_back("seed", absl::StrCat(seed));
-      if (kfold) {
-        e.spec.validation.fold = fold;
-        e.params.emplace_back("fold", absl::StrCat(fold));
-      }
-      out->push_back(std::move(e));
-    }
-  }
 }
 
 }  // namespace
@@ -524,142 +412,6 @@ absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& text) {
                                                    " trials; at most ", kMaxTrialsPerSweep));
   }
   return s;
-}
-
-int64_t CountTrials(const SweepSpec& s) {
-  auto n = [](size_t k) { return static_cast<int64_t>(k == 0 ? 1 : k); };
-  const int64_t folds =
-      s.base.validation.kind == ValidationSpec::Kind::kKFold ? s.base.validation.folds : 1;
-  const int64_t samples = s.tpe.trials > 0      ? s.tpe.trials
-                          : s.random.trials > 0 ? s.random.trials
-                                                : 1;
-  // Saturating product: a hostile spec must not overflow.
-  int64_t total = 1;
-  for (int64_t f :
-       {n(s.batch_sizes.size()), n(s.momenta.size()), n(s.weight_decays.size()),
-        n(s.schedules.size()), n(s.optimizers.size()), samples, n(s.seeds.size()), folds}) {
-    if (total > kMaxTrialsPerSweep * 2 / std::max<int64_t>(f, 1)) return kMaxTrialsPerSweep + 1;
-    total *= f;
-  }
-  return total;
-}
-
-absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& s) {
-  if (IsTpe(s)) {
-    return absl::InvalidArgumentError(
-        "tpe: the points of a TPE sweep are proposed one by one as results arrive, not expanded "
-        "up front");
-  }
-  const int64_t count = CountTrials(s);
-  if (count > kMaxTrialsPerSweep) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("spec: the sweep has more than ", kMaxTrialsPerSweep, " trials"));
-  }
-  std::vector<ExpandedTrial> out;
-  out.reserve(static_cast<size_t>(count));
-  const TrialSpec& base = s.base;
-  auto or_base = [](const auto& list, const auto& value) {
-    using T = std::decay_t<decltype(value)>;
-    return list.empty() ? std::vector<T>{value} : std::vector<T>(list.begin(), list.end());
-  };
-  const auto batch_sizes = or_base(s.batch_sizes, base.batch_size);
-  const auto momenta = or_base(s.momenta, base.momentum);
-  const auto weight_decays = or_base(s.weight_decays, base.weight_decay);
-  const auto schedules = or_base(s.schedules, base.schedule);
-  const auto optimizers = or_base(s.optimizers, base.optimizer);
-  const int64_t samples = s.random.trials > 0 ? s.random.trials : 1;
-  Sampler sampler(s.random.seed);
-
-  for (size_t ib = 0; ib < batch_sizes.size(); ++ib) {
-    for (size_t im = 0; im < momenta.size(); ++im) {
-      for (size_t iw = 0; iw < weight_decays.size(); ++iw) {
-        for (size_t is = 0; is < schedules.size(); ++is) {
-          for (size_t io = 0; io < optimizers.size(); ++io) {
-            TrialSpec point = base;
-            point.batch_size = batch_sizes[ib];
-            point.momentum = momenta[im];
-            point.weight_decay = weight_decays[iw];
-            point.schedule = schedules[is];
-            point.optimizer = optimizers[io];
-            std::vector<std::pair<std::string, std::string>> params;
-            if (!s.batch_sizes.empty())
-              params.emplace_back("batch_size", absl::StrCat(point.batch_size));
-            if (!s.momenta.empty()) params.emplace_back("momentum", FormatDouble(point.momentum));
-            if (!s.weight_decays.empty()) {
-              params.emplace_back("weight_decay", FormatDouble(point.weight_decay));
-            }
-            if (!s.schedules.empty()) {
-              params.emplace_back("schedule", ScheduleName(point.schedule));
-              params.emplace_back("schedule_index", absl::StrCat(is));
-            }
-            if (!s.optimizers.empty()) {
-              params.emplace_back(
-                  "optimizer", point.optimizer.kind == OptimizerSpec::Kind::kSgd ? "sgd" : "adamw");
-            }
-            if (absl::Status st = ValidateTrialSpec(point); !st.ok()) {
-              return absl::InvalidArgumentError(absl::StrCat("grid: ", st.message()));
-            }
-            for (int64_t k = 0; k < samples; ++k) {
-              TrialSpec sampled = point;
-              auto sample_params = params;
-              if (s.random.trials > 0) {
-                std::vector<nlohmann::json> values;
-                for (const RandomParam& p : s.random.params) {
-                  values.push_back(sampler.Sample(p));
-                  sample_params.emplace_back(p.key, JsonText(values.back()));
-                }
-                RETURN_IF_ERROR(ApplySample(s.random.params, values, &sampled));
-              }
-              AppendSeedsAndFolds(s, sampled, sample_params, &out);
-            }
-          }
-        }
-      }
-    }
-  }
-  return out;
-}
-
-bool IsTpe(const SweepSpec& s) { return s.tpe.trials > 0; }
-
-int64_t TrialsPerPoint(const SweepSpec& s) {
-  const bool kfold = s.base.validation.kind == ValidationSpec::Kind::kKFold;
-  return static_cast<int64_t>(s.seeds.size()) * (kfold ? s.base.validation.folds : 1);
-}
-
-absl::StatusOr<std::vector<ExpandedTrial>> ExpandTpePoint(const SweepSpec& s,
-                                                          const std::vector<double>& values) {
-  if (values.size() != s.tpe.params.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("tpe: a point has ", values.size(),
-                                                   " values for ", s.tpe.params.size(), " params"));
-  }
-  std::vector<nlohmann::json> json_values;
-  std::vector<std::pair<std::string, std::string>> params;
-  for (size_t i = 0; i < values.size(); ++i) {
-    const RandomParam& p = s.tpe.params[i];
-    const double v = values[i];
-    nlohmann::json j;
-    if (p.kind == RandomParam::Kind::kChoice) {
-      if (!(v >= 0 && v < static_cast<double>(p.choices.size()))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("tpe.params.", p.key, ": choice index ", v, " out of range"));
-      }
-      j = ScalarToJson(p.choices[static_cast<size_t>(v)]);
-    } else if (p.kind == RandomParam::Kind::kInt) {
-      j = static_cast<int64_t>(std::llround(v));
-    } else {
-      j = v;
-    }
-    // Numbers in their shortest round-trip form, so the point can be read back exactly
-    // (server/scheduler/tpe_planner.h rebuilds the search from stored trials).
-    params.emplace_back(p.key, j.is_string() ? j.get<std::string>() : j.dump());
-    json_values.push_back(std::move(j));
-  }
-  TrialSpec point = s.base;
-  RETURN_IF_ERROR(ApplySample(s.tpe.params, json_values, &point, "tpe"));
-  std::vector<ExpandedTrial> out;
-  AppendSeedsAndFolds(s, point, params, &out);
-  return out;
 }
 
 }  // namespace hypersweep

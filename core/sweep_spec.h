@@ -97,8 +97,13 @@ struct SweepSpec {
   PrunerSpec pruner;
 };
 
-// Sweeps larger than this are rejected (INVALID_ARGUMENT) rather than queued.
-inline constexpr int64_t kMaxTrialsPerSweep = 1'000'000;
+// Sweeps larger than this are rejected (INVALID_ARGUMENT) rather than queued. A grid or random
+// sweep costs the coordinator nothing per point until the point is handed out (its trials are
+// made from the spec and their index: ExpandRange), so the bound is high.
+inline constexpr int64_t kMaxTrialsPerSweep = 100'000'000;
+// What may be expanded whole: sweeps with `auto` LR (whose range tests and held trials are planned
+// at submit), the points a TPE sweep proposes, ExpandSweep.
+inline constexpr int64_t kMaxExpandedTrialsPerSweep = 1'000'000;
 
 // Parses and validates a sweep spec (YAML or JSON). INVALID_ARGUMENT names the field path and
 // line of the first problem ("grid.schedule[1].one_cycle.pct_start (line 9): must be in (0, 1)");
@@ -115,8 +120,15 @@ struct ExpandedTrial {
 // Every trial of the sweep, in a deterministic order: grid points (batch_size, momentum,
 // weight_decay, schedule, optimizer; last varies fastest) x random samples x seeds x folds.
 // With k-fold validation each fold is its own trial (validation.fold set). INVALID_ARGUMENT when
-// a sampled point is invalid or the sweep has more than kMaxTrialsPerSweep trials.
+// a point is invalid or the sweep has more than kMaxExpandedTrialsPerSweep trials.
 absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& spec);
+
+// Trials [begin, end) of ExpandSweep's order (end is clipped to CountTrials), each on its own:
+// an invalid point gives INVALID_ARGUMENT for its trials only. The same index always gives the
+// same trial: a random sample is drawn from a generator seeded by random.seed and the sample's
+// number alone. Empty for a TPE sweep. Work: O(end - begin) whatever `begin` is.
+std::vector<absl::StatusOr<ExpandedTrial>> ExpandRange(const SweepSpec& spec, int64_t begin,
+                                                       int64_t end);
 
 // The number of trials ExpandSweep would return, without building them. A TPE sweep: every trial
 // it will have once all its points are proposed (tpe.trials x seeds x folds).

@@ -1,5 +1,6 @@
 #include "core/sweep_spec.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -219,7 +220,7 @@ TEST(SweepSpecTest, TooManyTrialsRejected) {
   auto s = ParseSweepSpec(R"(
 dataset: {synthetic: {}}
 schedule: {constant: {lr: 0.1}}
-random: {trials: 2000000, params: {momentum: {uniform: [0.1, 0.2]}}}
+random: {trials: 200000000, params: {momentum: {uniform: [0.1, 0.2]}}}
 )");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
@@ -305,6 +306,75 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"bad_yaml", HEAD "grid: [\n", "line"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 #undef HEAD
+
+// Points on demand: any range of the expansion, alone, is that slice of the whole; a random
+// sample depends on the seed and its number only; the last trial of a 10^7-trial grid is made
+// without the ones before it; an invalid point fails for its own trials only.
+TEST(SweepSpecTest, ExpandRangeIsASliceOfTheExpansion) {
+  auto s = ParseSweepSpec(R"(
+dataset: {synthetic: {}}
+schedule: {constant: {lr: 0.1}}
+seeds: [1, 2]
+validation: {folds: 3}
+grid: {momentum: [0.8, 0.9], batch_size: [32, 64, 128]}
+random: {trials: 4, seed: 11, params: {weight_decay: {log_uniform: [1e-6, 1e-2]}}}
+)");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto all = ExpandSweep(*s);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(static_cast<int64_t>(all->size()), CountTrials(*s));
+  ASSERT_EQ(all->size(), 2u * 3 * 4 * 2 * 3);
+  for (int64_t begin : {0, 1, 5, 6, 47, 143}) {
+    auto part = ExpandRange(*s, begin, begin + 7);
+    ASSERT_EQ(part.size(), static_cast<size_t>(std::min<int64_t>(7, 144 - begin)));
+    for (size_t i = 0; i < part.size(); ++i) {
+      ASSERT_TRUE(part[i].ok()) << part[i].status();
+      const ExpandedTrial& want = (*all)[static_cast<size_t>(begin) + i];
+      EXPECT_EQ(part[i]->params, want.params) << begin + static_cast<int64_t>(i);
+      EXPECT_EQ(ToJson(part[i]->spec), ToJson(want.spec)) << begin + static_cast<int64_t>(i);
+    }
+  }
+  EXPECT_TRUE(ExpandRange(*s, 144, 200).empty());
+  // Seeds and folds of one point share its sample; the next point draws another.
+  EXPECT_EQ((*all)[0].spec.weight_decay, (*all)[5].spec.weight_decay);
+  EXPECT_NE((*all)[0].spec.weight_decay, (*all)[6].spec.weight_decay);
+}
+
+TEST(SweepSpecTest, ExpandRangeMakesTheLastOfTenMillionTrialsAlone) {
+  std::string momenta, decays, seeds;
+  for (int i = 0; i < 100; ++i) absl::StrAppend(&momenta, i ? ", " : "", 0.005 * i);
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&decays, i ? ", " : "", 1e-6 * (i + 1));
+  for (int i = 0; i < 100; ++i) absl::StrAppend(&seeds, i ? ", " : "", i);
+  auto s = ParseSweepSpec(
+      absl::StrCat("dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\nseeds: [", seeds,
+                   "]\ngrid: {momentum: [", momenta, "], weight_decay: [", decays, "]}\n"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(CountTrials(*s), 10'000'000);
+  auto last = ExpandRange(*s, 9'999'999, 10'000'000);
+  ASSERT_EQ(last.size(), 1u);
+  ASSERT_TRUE(last[0].ok()) << last[0].status();
+  EXPECT_DOUBLE_EQ(last[0]->spec.momentum, 0.005 * 99);
+  EXPECT_DOUBLE_EQ(last[0]->spec.weight_decay, 1e-6 * 1000);
+  EXPECT_EQ(last[0]->spec.seed, 99u);
+  // A sweep made whole at submit (auto LR) stays bounded.
+  EXPECT_FALSE(ExpandSweep(*s).ok());
+}
+
+TEST(SweepSpecTest, ExpandRangeFailsAnInvalidPointAlone) {
+  auto s = ParseSweepSpec(R"(
+dataset: {synthetic: {}}
+schedule: {one_cycle: {max_lr: 0.1}}
+seeds: [1, 2]
+random: {trials: 3, params: {schedule.pct_start: {uniform: [1.2, 1.5]}}}
+)");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto t = ExpandRange(*s, 0, 6);
+  ASSERT_EQ(t.size(), 6u);
+  for (const auto& e : t) {
+    ASSERT_FALSE(e.ok());
+    EXPECT_THAT(std::string(e.status().message()), HasSubstr("pct_start"));
+  }
+}
 
 TEST(SweepSpecTest, InvalidSampledPointIsRejectedAtExpansion) {
   auto s = ParseSweepSpec(R"(
