@@ -40,7 +40,7 @@ absl::Status CheckModelSize(const ModelSpec& model, const std::vector<int64_t>& 
                             int64_t outputs);
 
 inline constexpr int64_t kDefaultMaxSpecBytes = int64_t{1} << 20;  // 1 MiB
-inline constexpr int64_t kDefaultMaxSweepTrials = 100'000;
+inline constexpr int64_t kDefaultMaxSweepTrials = 10'000'000;
 
 struct SpecLimits {
   int64_t max_spec_bytes = kDefaultMaxSpecBytes;

@@ -46,6 +46,12 @@ struct SweepEntry {
   // An adaptive (tpe:) sweep's parsed spec, which its planner (scheduler_tpe.cc) proposes the next
   // points from; null for a grid or random sweep.
   std::shared_ptr<const SweepSpec> tpe;
+  // Points on demand (scheduler_points.cc): a grid or random sweep without `auto` LR keeps only
+  // trials [0, made) in memory and the store; the others exist as its spec and their index
+  // (ExpandRange), counted QUEUED (CANCELLED once the sweep is) in `counts`, and are made in
+  // batches as the made ones are handed out. Null for sweeps made whole at submit and tpe sweeps.
+  std::shared_ptr<const SweepSpec> on_demand;
+  int64_t made = 0;
   // Non-empty while paused (PauseReason): its queued trials are kept out of the lease queue. Not
   // stored: recovery derives it again from the trials.
   std::string paused_reason;
@@ -63,6 +69,9 @@ struct TrialEntry {
   int64_t objective_epoch = -1;
   LeaseQueue::Position position() const { return {sweep_seq, rec.index}; }
 };
+
+// The trials of an on-demand sweep not made yet (0 for other sweeps).
+inline int64_t Unmade(const SweepEntry& s) { return s.on_demand ? s.rec.trial_count - s.made : 0; }
 
 // The stored form of an expanded trial with index `index` (attempt 1, QUEUED): what SubmitSweep
 // writes for every trial and the tpe planner for each proposed point's trials.

@@ -12,6 +12,8 @@ namespace hypersweep {
 RecoveredState Recover(StoreState state, int64_t now_ms, int64_t lease_ttl_ms) {
   RecoveredState out;
   std::map<std::string, size_t> sweep_at;  // sweep id -> index in out.sweeps
+  // Grid and random sweeps without auto LR: on demand when fewer trials are stored than it has.
+  std::vector<std::shared_ptr<const SweepSpec>> plain(state.sweeps.size());
   for (auto& rec : state.sweeps) {
     SweepEntry s;
     s.seq = static_cast<int64_t>(out.sweeps.size()) + 1;
@@ -20,7 +22,11 @@ RecoveredState Recover(StoreState state, int64_t now_ms, int64_t lease_ttl_ms) {
       s.auto_lr = spec->auto_lr;
       s.pruner = spec->pruner;
       s.objective = spec->objective;
-      if (IsTpe(*spec)) s.tpe = std::make_shared<const SweepSpec>(*std::move(spec));
+      if (IsTpe(*spec)) {
+        s.tpe = std::make_shared<const SweepSpec>(*std::move(spec));
+      } else if (spec->base.schedule.auto_fields.empty()) {
+        plain[out.sweeps.size()] = std::make_shared<const SweepSpec>(*std::move(spec));
+      }
     }
     sweep_at[s.rec.id] = out.sweeps.size();
     out.sweeps.push_back(std::move(s));
@@ -58,6 +64,17 @@ RecoveredState Recover(StoreState state, int64_t now_ms, int64_t lease_ttl_ms) {
       t.cancel_requested = s.rec.cancelled;
     }
     out.trials.push_back(std::move(t));
+  }
+  for (size_t i = 0; i < out.sweeps.size(); ++i) {
+    SweepEntry& s = out.sweeps[i];
+    const auto made = static_cast<int64_t>(s.trial_ids.size());
+    if (!plain[i] || made >= s.rec.trial_count) continue;
+    s.on_demand = std::move(plain[i]);
+    s.made = made;
+    const int64_t unmade = Unmade(s);
+    s.counts.total += unmade;
+    s.counts.by_status[static_cast<int>(s.rec.cancelled ? TrialStatus::kCancelled
+                                                        : TrialStatus::kQueued)] += unmade;
   }
   out.workers = std::move(state.workers);
   return out;

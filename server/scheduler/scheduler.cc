@@ -74,6 +74,8 @@ absl::Status Scheduler::Install(RecoveredState rs) {
   // Tpe sweeps propose what a crash between a point's end and its proposals lost (none twice: the
   // planner derives the points from the stored trials).
   RETURN_IF_ERROR(RestoreTpe(batch));
+  // On-demand sweeps whose made trials were all handed out before the restart make the next.
+  for (auto& [id, s] : sweeps_) MakeTrials(s, batch);
   // Range tests with dependents still held: their stored curves come back (a running one may have
   // reported its curve already), and a group whose range tests have all ended releases its trials.
   const std::vector<std::string> range_tests = auto_lr_.RangeTests();
@@ -177,8 +179,18 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   // A tpe sweep starts with its first points (min(parallel, trials) of them); the planner adds
   // the others as points end (scheduler_tpe.cc). trial_count is every trial it will have.
   const bool tpe = IsTpe(*spec);
+  // Points on demand (scheduler_points.cc): a grid or random sweep without `auto` LR makes its
+  // first kTrialBatch trials now (checked like every trial of a sweep made whole) and the others
+  // as they are handed out.
+  const bool on_demand = !tpe && spec->base.schedule.auto_fields.empty();
   absl::StatusOr<std::vector<ExpandedTrial>> expanded;
-  if (tpe) {
+  if (on_demand) {
+    expanded.emplace();
+    for (auto& t : ExpandRange(*spec, 0, kTrialBatch)) {
+      if (!t.ok()) return done(t.status());
+      expanded->push_back(*std::move(t));
+    }
+  } else if (tpe) {
     auto first = NextTpePoints(*spec, spec->objective.goal == Goal::kMaximize, TpeSearchState{});
     if (!first.ok()) return done(first.status());
     expanded.emplace();
@@ -209,9 +221,13 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
                        i < range_tests ? TrialRole::kLrRangeTest : TrialRole::kTrain));
   }
   const int64_t stored = static_cast<int64_t>(expanded->size());
-  rec.trial_count = tpe ? spec->tpe.trials * TrialsPerPoint(*spec) : stored;
-  result.sweep.counts.total = stored;
-  result.sweep.counts.by_status[static_cast<int>(TrialStatus::kQueued)] = stored;
+  rec.trial_count = tpe         ? spec->tpe.trials * TrialsPerPoint(*spec)
+                    : on_demand ? CountTrials(*spec)
+                                : stored;
+  // Counted: every trial of an on-demand sweep; the proposed points of a tpe one.
+  const int64_t counted = on_demand ? rec.trial_count : stored;
+  result.sweep.counts.total = counted;
+  result.sweep.counts.by_status[static_cast<int>(TrialStatus::kQueued)] = counted;
   if (dry_run) return done(std::move(result));
   if (broken_) return done(BrokenError());
 
@@ -219,10 +235,12 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
-    // The quota counts what waits or runs, so finished sweeps never block new ones.
+    // The quota counts the made trials that wait or run, so finished sweeps never block new
+    // ones, and the points an on-demand sweep has not made yet cost nothing.
     int64_t pending = 0;
     for (const auto& [id, sw] : sweeps_) {
-      pending += sw.counts.Of(TrialStatus::kQueued) + sw.counts.Of(TrialStatus::kLeased);
+      pending += sw.counts.Of(TrialStatus::kQueued) + sw.counts.Of(TrialStatus::kLeased) -
+                 (sw.rec.cancelled ? 0 : Unmade(sw));
     }
     // (A tpe sweep adds its first points now; its later points replace ended ones.)
     if (pending + stored > options_.max_queued_trials) {
@@ -253,6 +271,10 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
     s.objective = spec.objective;
     if (IsTpe(spec)) s.tpe = std::make_shared<const SweepSpec>(spec);
     s.counts = result.sweep.counts;
+    s.made = static_cast<int64_t>(result.trials.size());
+    if (!IsTpe(spec) && plan.range_tests == 0 && s.made < rec.trial_count) {
+      s.on_demand = std::make_shared<const SweepSpec>(spec);
+    }
     sweep_order_.push_back(rec.id);
     WriteBatch batch;
     batch.put_sweeps.push_back(rec);
@@ -284,10 +306,9 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
     Commit(std::move(batch), {ev},
            [result = std::move(result), done = std::move(done)](absl::Status st) mutable {
              if (st.ok()) {
-               log::Info("sweep_submitted",
-                         {{"sweep", result.sweep.record.id},
-                          {"name", result.sweep.record.name},
-                          {"trials", static_cast<int64_t>(result.trials.size())}});
+               log::Info("sweep_submitted", {{"sweep", result.sweep.record.id},
+                                             {"name", result.sweep.record.name},
+                                             {"trials", result.sweep.counts.total}});
                done(std::move(result));
              } else {
                done(st);
@@ -339,6 +360,9 @@ void Scheduler::CancelSweep(const std::string& sweep_id, Callback<SweepInfo> don
           t.cancel_requested = true;  // told on its next heartbeat or report
         }
       }
+      // The trials not made yet are cancelled by the sweep's flag alone (nothing to write).
+      s.counts.by_status[static_cast<int>(TrialStatus::kQueued)] -= Unmade(s);
+      s.counts.by_status[static_cast<int>(TrialStatus::kCancelled)] += Unmade(s);
       if (events.empty()) events.push_back(SweepEvent{Summary(s, Health()), false, {}, {}});
       SweepInfo info = InfoOf(s);
       Commit(std::move(batch), std::move(events), [info, done](absl::Status st) {
@@ -352,13 +376,7 @@ void Scheduler::CancelSweep(const std::string& sweep_id, Callback<SweepInfo> don
 }
 
 absl::StatusOr<TrialPage> Scheduler::ListTrials(const TrialQuery& query) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!sweeps_.count(query.sweep_id)) {
-      return absl::NotFoundError(absl::StrCat("unknown sweep ", query.sweep_id));
-    }
-  }
-  return store_->ListTrials(query);
+  return ListWithUnmade(query);
 }
 
 absl::StatusOr<std::vector<EpochRecord>> Scheduler::GetEpochs(

@@ -15,6 +15,8 @@
 //   scheduler_leases.cc  its worker calls (Acquire .. FinishTrial) and lease bookkeeping.
 //   scheduler_admin.cc   operator and recovery calls: clearing a quarantine, pausing a sweep on
 //                        repeated user errors and resuming it, expiring stale workers.
+//   scheduler_points.cc  points on demand: an on-demand sweep's next trials, made in a batch when
+//                        its last made queued trial is leased, and listing the ones not made yet.
 //   scheduler_tpe.cc     adaptive (tpe:) sweeps: the next points, stored in the batch of the end
 //                        that frees their place (tpe_planner.h), and once more at start-up.
 // The components hold no lock of their own (except the event bus); the Scheduler calls them with
@@ -104,9 +106,15 @@ struct SchedulerOptions {
 };
 
 struct SubmitResult {
-  SweepInfo sweep;                  // record.id empty for a dry run
-  std::vector<TrialRecord> trials;  // the expansion (ids empty for a dry run)
+  SweepInfo sweep;  // record.id empty for a dry run
+  // The trials made at submit (ids empty for a dry run): every trial, except for an on-demand
+  // sweep (entities.h), whose first kTrialBatch only are made then.
+  std::vector<TrialRecord> trials;
 };
+
+// How many trials of an on-demand sweep are made at once: at submit, and whenever the last made
+// one in the queue is leased.
+inline constexpr int64_t kTrialBatch = 1024;
 
 struct HeartbeatResult {
   int64_t lease_expiry_ms = 0;
@@ -235,6 +243,17 @@ class Scheduler {
   // Install()'s part for pruners: every sweep with a pruner and trials left to judge gets its
   // trials and their stored objective values back (read from the store).
   absl::Status RestorePruners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- scheduler_points.cc: points on demand ----
+  // When `s` is on demand, neither cancelled nor paused, and has no made trial left in the queue:
+  // makes its next kTrialBatch trials (ExpandRange) in memory, the queue, its pruner and `batch`.
+  // A point that is not a valid trial is made FAILED (user error) with the reason; making goes on
+  // until a trial is queued or none is left. Keeps the rule that a sweep with trials to hand out
+  // has one in the lease queue, so the queue's order (sweep, then index) holds.
+  void MakeTrials(SweepEntry& s, WriteBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ListTrials for an on-demand sweep: the store's page, then the trials not made yet (after the
+  // made ones in every order: they have the highest indexes and no metric values).
+  absl::StatusOr<TrialPage> ListWithUnmade(const TrialQuery& query) ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- scheduler_tpe.cc: adaptive (tpe:) sweeps ----
   // After a trial of `s` became final (in `batch`): rebuilds the search state from the sweep's

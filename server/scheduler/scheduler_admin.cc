@@ -53,6 +53,7 @@ void Scheduler::ResumeSweep(const std::string& sweep_id, Callback<SweepInfo> don
         }
         if (t.rec.status == TrialStatus::kQueued && !auto_lr_.IsHeld(id)) Enqueue(t);
       }
+      MakeTrials(s, batch);
       if (events.empty()) events.push_back(SweepEvent{Summary(s, Health()), false, {}, {}});
       SweepInfo info = Info(s);
       Commit(std::move(batch), std::move(events), [info, done](absl::Status st) {

@@ -116,6 +116,8 @@ void Scheduler::Lease(TrialEntry& t, const std::string& worker_id, int64_t now,
   queue_.MarkLeased(t.rec.id);
   WriteBatch batch;
   WriteTrial(t, batch);
+  // An on-demand sweep whose last made queued trial this was makes its next ones, in this commit.
+  MakeTrials(sweeps_[t.rec.sweep_id], batch);
   AcquireResult r;
   r.acquired = true;
   r.trial = t.rec;

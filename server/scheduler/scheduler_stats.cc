@@ -15,8 +15,10 @@ SchedulerStats Scheduler::Stats() {
     stats.trials.total += s.counts.total;
     const auto state = static_cast<size_t>(StateOf(s));
     if (state < stats.sweeps_by_state.size()) stats.sweeps_by_state[state]++;
+    // An on-demand sweep's trials not made yet are leasable too (made as they are handed out).
+    if (!s.rec.cancelled && s.paused_reason.empty()) stats.leasable += Unmade(s);
   }
-  stats.leasable = static_cast<int64_t>(queue_.size());
+  stats.leasable += static_cast<int64_t>(queue_.size());
   stats.leased = static_cast<int64_t>(queue_.leased().size());
   stats.waiting_acquires = static_cast<int64_t>(queue_.WaiterCount());
   stats.workers = Health();

@@ -50,7 +50,7 @@ TEST(SpecLimitsTest, TrialCountIsCheckedBeforeExpansion) {
 
 TEST(SpecLimitsTest, DefaultsAreDocumentedValues) {
   EXPECT_EQ(SpecLimits().max_spec_bytes, 1 << 20);
-  EXPECT_EQ(SpecLimits().max_sweep_trials, 100'000);
+  EXPECT_EQ(SpecLimits().max_sweep_trials, 10'000'000);
 }
 
 TEST(RequestLimitsTest, RegistrationStrings) {
