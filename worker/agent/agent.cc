@@ -1,3 +1,7 @@
+// The worker daemon (agent.h): registration, the slots' acquire loop, and one trial from its
+// lease to its finish: the spec's data paths confined to the data roots, the built-in trainer or
+// a command trial, the LR curve or epochs reported, checkpoints kept or removed. A leased trial's
+// report and heartbeat thread (Agent::TrialRun) is in agent_trial_run.cc.
 #include "worker/agent/agent.h"
 
 #include <sys/sysinfo.h>
@@ -18,17 +22,16 @@
 #include "core/trial_spec.h"
 #include "rpc/connection.h"
 #include "rpc/status_policy.h"
+#include "worker/agent/agent_internal.h"
 #include "worker/command/command_trial.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr absl::Duration kRpcTimeout = absl::Seconds(10);
-// While draining for SIGTERM, give up on an unreachable coordinator after this long.
-constexpr auto kDrainDeadline = std::chrono::milliseconds(20'000);
+using agent_internal::Clock;
+using agent_internal::kDrainDeadline;
+using agent_internal::kRpcTimeout;
 
 std::string Hostname() {
   char buf[256] = {0};
@@ -40,16 +43,6 @@ int64_t MemoryBytes() {
   struct sysinfo si;
   if (sysinfo(&si) != 0) return 0;
   return static_cast<int64_t>(si.totalram) * si.mem_unit;
-}
-
-// Every metric in the map, by name; a non-finite value (not measured) is left out, as the proto's
-// map cannot carry it.
-void ToProto(const EpochMetrics& m, v1::EpochMetrics* out) {
-  out->set_epoch(m.epoch);
-  auto& map = *out->mutable_metrics();
-  for (const auto& [name, v] : m.values) {
-    if (std::isfinite(v)) map[name] = v;
-  }
 }
 
 // Replaces the data paths the spec names by their canonical paths when they lie under the
@@ -100,183 +93,6 @@ v1::FailureClass FailureClassOf(const absl::Status& s) {
 
 }  // namespace
 
-// One leased trial: buffers epoch reports and sends them with heartbeats from its own thread, so
-// training never waits on the network. Thread-safe.
-class Agent::TrialRun : public MetricsSink {
- public:
-  TrialRun(Agent* agent, v1::LeaseRef lease, int64_t heartbeat_ms)
-      : agent_(agent), lease_(std::move(lease)), heartbeat_ms_(heartbeat_ms) {
-    keeper_ = std::thread([this] { KeeperLoop(); });
-  }
-  ~TrialRun() {
-    {
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-    }
-    keeper_.join();
-  }
-
-  void OnEpoch(const EpochMetrics& m) override {
-    absl::MutexLock lock(&mu_);
-    v1::EpochMetrics p;
-    ToProto(m, &p);
-    pending_.push_back(std::move(p));
-  }
-  void OnLrPoint(const LrCurvePoint& p) override {}
-  void OnLog(const std::string& message) override {
-    agent_->Log(
-        absl::StrFormat("trial %s attempt %d: %s", lease_.trial_id(), lease_.attempt(), message));
-  }
-
-  void SetCheckpoint(const std::string& uri) {
-    absl::MutexLock lock(&mu_);
-    checkpoint_uri_ = uri;
-  }
-  // Queues epochs again (idempotent on the coordinator): used for epochs restored from a
-  // checkpoint that the coordinator may not have received before the previous attempt died.
-  void Requeue(const std::vector<EpochMetrics>& epochs) {
-    for (const auto& e : epochs) OnEpoch(e);
-  }
-  bool cancelled() const { return cancelled_.load(); }
-  bool lost() const { return lost_.load(); }
-  // From here on the finish path speaks for the trial: a heartbeat that races FinishTrial and is
-  // rejected because the trial just finished is not news.
-  void MarkFinishing() { finishing_ = true; }
-
-  // Sends every buffered report; retries with backoff until sent, the lease is lost, or (when
-  // draining) the drain deadline passes. Returns false when the reports could not be delivered.
-  bool Flush() {
-    if (lost_) return false;
-    const auto start = Clock::now();
-    RetryOptions retry = agent_->options_.retry;
-    retry.stop = [&] {
-      return lost_.load() || (agent_->stopping_ && Clock::now() - start > kDrainDeadline);
-    };
-    return Retry(retry, [this](int) { return SendPending(); }).ok();
-  }
-
-  // Records that the coordinator no longer honours this lease (IsLeaseLost); logs it once.
-  void MarkLost(const absl::Status& s) {
-    if (!lost_.exchange(true) && !finishing_) {
-      OnLog(absl::StrCat("lease rejected by the coordinator (", s.message(),
-                         "); dropping the trial"));
-    }
-  }
-
-  // The coordinator ended the trial PRUNED on a report: the lease is over (lost() from here on,
-  // so nothing more is sent for it), training stops and the trial is not finished.
-  void MarkPruned(const std::string& reason) {
-    pruned_ = true;
-    if (!lost_.exchange(true)) OnLog(absl::StrCat("pruned by the coordinator: ", reason));
-  }
-  bool pruned() const { return pruned_.load(); }
-
-  const v1::LeaseRef& lease() const { return lease_; }
-
- private:
-  // Sends pending epochs (or a heartbeat when there are none). The keeper thread and Flush() both
-  // call it; send_mu_ makes them take turns so a batch is removed from pending_ exactly once.
-  absl::Status SendPending() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock send_lock(&send_mu_);
-    std::vector<v1::EpochMetrics> batch;
-    std::string uri;
-    {
-      absl::MutexLock lock(&mu_);
-      batch = pending_;
-      uri = checkpoint_uri_;
-    }
-    // One attempt: the callers (Flush, the keeper) retry by sending what is pending then.
-    RetryOptions once = agent_->options_.retry;
-    once.max_attempts = 1;
-    absl::Status s;
-    if (batch.empty()) {
-      v1::HeartbeatRequest req;
-      v1::HeartbeatResponse resp;
-      {
-        absl::MutexLock lock(&agent_->mu_);
-        req.set_worker_id(agent_->worker_id_);
-      }
-      *req.mutable_lease() = lease_;
-      s = agent_->Call(&v1::WorkerService::StubInterface::Heartbeat, req, &resp, once, kRpcTimeout);
-      if (s.ok() && resp.cancel()) cancelled_ = true;
-    } else {
-      v1::ReportEpochsRequest req;
-      v1::ReportEpochsResponse resp;
-      *req.mutable_lease() = lease_;
-      for (const auto& e : batch) *req.add_epochs() = e;
-      req.set_checkpoint_uri(uri);
-      s = agent_->Call(&v1::WorkerService::StubInterface::ReportEpochs, req, &resp, once,
-                       kRpcTimeout);
-      if (s.ok()) {
-        if (resp.cancel()) cancelled_ = true;
-        if (resp.pruned()) MarkPruned(resp.prune_reason());
-        absl::MutexLock lock(&mu_);
-        pending_.erase(pending_.begin(),
-                       pending_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
-      }
-    }
-    if (IsLeaseLost(s)) {
-      MarkLost(s);
-    } else if (!s.ok() && !unreachable_logged_.exchange(true)) {
-      OnLog(absl::StrCat("coordinator unreachable (", s.message(),
-                         "); buffering reports and retrying"));
-    } else if (s.ok() && unreachable_logged_.exchange(false)) {
-      OnLog("coordinator reachable again");
-    }
-    return s;
-  }
-
-  // Sends pending epochs as they arrive, else a heartbeat every heartbeat_ms_; retries failed
-  // sends with backoff capped at heartbeat_ms_, until done_ or the lease is lost.
-  void KeeperLoop() {
-    RetryOptions retry = agent_->options_.retry;
-    retry.max_backoff = std::min(retry.max_backoff, absl::Milliseconds(heartbeat_ms_));
-    retry.stop = [this] { return lost_.load() || Done(); };
-    retry.sleep = [this](absl::Duration d) { WaitUntilDone(d); };
-    int failures = 0;
-    for (;;) {
-      {
-        absl::MutexLock lock(&mu_);
-        auto woke = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return done_ || !pending_.empty(); };
-        // After a failure that Retry gave up on (a code it does not retry), wait before trying
-        // again instead of spinning on the pending epochs.
-        if (failures > 0) {
-          mu_.AwaitWithTimeout(absl::Condition(&done_), Backoff(retry, failures));
-        } else {
-          mu_.AwaitWithTimeout(absl::Condition(&woke), absl::Milliseconds(heartbeat_ms_));
-        }
-        if (done_ || lost_) return;
-      }
-      absl::Status s = Retry(retry, [this](int) { return SendPending(); });
-      failures = s.ok() ? 0 : failures + 1;
-    }
-  }
-
-  bool Done() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return done_;
-  }
-  void WaitUntilDone(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&done_), d);
-  }
-
-  Agent* agent_;
-  const v1::LeaseRef lease_;
-  const int64_t heartbeat_ms_;
-  std::atomic<bool> cancelled_{false};
-  std::atomic<bool> lost_{false};
-  std::atomic<bool> pruned_{false};
-  std::atomic<bool> finishing_{false};
-  std::atomic<bool> unreachable_logged_{false};
-  absl::Mutex send_mu_;  // held across one SendPending() (ordered before mu_)
-  absl::Mutex mu_;       // guards pending_, checkpoint_uri_, done_
-  std::vector<v1::EpochMetrics> pending_ ABSL_GUARDED_BY(mu_);
-  std::string checkpoint_uri_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread keeper_;
-};
-
 Agent::Agent(AgentOptions options, std::unique_ptr<v1::WorkerService::StubInterface> stub)
     : options_(std::move(options)), stub_(std::move(stub)), cache_(NewDatasetCache()) {
   absl::MutexLock lock(&mu_);
@@ -308,30 +124,6 @@ RetryOptions Agent::UntilStopping() {
   retry.stop = [this] { return stopping_.load(); };
   retry.sleep = [this](absl::Duration d) { SleepUnlessStopping(d); };
   return retry;
-}
-
-template <typename Request, typename Response>
-absl::Status Agent::Call(grpc::Status (v1::WorkerService::StubInterface::*method)(
-                             grpc::ClientContext*, const Request&, Response*),
-                         const Request& request, Response* response, const RetryOptions& retry,
-                         absl::Duration timeout, bool cancellable) {
-  return Retry(retry, [&](int) {
-    grpc::ClientContext ctx;
-    AddAuth(&ctx, options_.token);
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    if (cancellable) {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return absl::CancelledError("worker stopping");
-      acquiring_.insert(&ctx);
-    }
-    response->Clear();
-    absl::Status s = FromGrpc((stub_.get()->*method)(&ctx, request, response));
-    if (cancellable) {
-      absl::MutexLock lock(&mu_);
-      acquiring_.erase(&ctx);
-    }
-    return s;
-  });
 }
 
 absl::Status Agent::Register() {
