@@ -147,20 +147,26 @@ TEST_F(CoordinatorBoundaryTest, HugeSpecsNeitherStallWorkersNorGrowMemory) {
   grpc::Status mid = Submit(PaddedSpec(3 << 20, "mid"));
   EXPECT_EQ(mid.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(mid.error_message(), HasSubstr("--max-spec-bytes"));
-  // A spec that expands to a million trials is refused before expansion.
-  grpc::Status wide = Submit(std::string(kSmallSpec) + "seeds: [" +
-                             [] {
-                               std::string s;
-                               for (int i = 0; i < 1001; ++i)
-                                 s += (i ? "," : "") + std::to_string(i);
-                               return s;
-                             }() +
-                             "]\ngrid: {batch_size: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
-                             "16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,"
-                             "36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,"
-                             "56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,"
-                             "76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,"
-                             "96,97,98,99,100]}\n");
+  // A spec of more than --max-sweep-trials (10^7) trials is refused before any is made.
+  grpc::Status wide = Submit(
+      std::string(kSmallSpec) + "seeds: [" +
+      [] {
+        std::string s;
+        for (int i = 0; i < 1001; ++i) s += (i ? "," : "") + std::to_string(i);
+        return s;
+      }() +
+      "]\ngrid: {weight_decay: [" +
+      [] {
+        std::string s;
+        for (int i = 0; i < 101; ++i) s += (i ? "," : "") + std::to_string(i * 1e-6);
+        return s;
+      }() +
+      "], batch_size: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
+      "16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,"
+      "36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,"
+      "56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,"
+      "76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,"
+      "96,97,98,99,100]}\n");
   EXPECT_EQ(wide.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << wide.error_message();
   EXPECT_THAT(wide.error_message(), HasSubstr("--max-sweep-trials"));
   EXPECT_TRUE(Submit(kSmallSpec).ok());
