@@ -199,11 +199,13 @@ struct AutoLr {
   int64_t trials = 0;
 };
 
-// Auto LRs by the range test trial they came from (the lr_from parameter).
-absl::StatusOr<std::map<std::string, AutoLr>> AutoLrs(SweepClient& client,
-                                                      const std::string& sweep_id) {
+// Auto LRs by the range test trial they came from (the lr_from parameter). Reads every trial, so
+// only for a sweep with `auto` LR (at most 10^6 trials); a large grid's status reads none.
+absl::StatusOr<std::map<std::string, AutoLr>> AutoLrs(SweepClient& client, const v1::Sweep& sweep) {
+  auto spec = ParseSweepSpec(sweep.spec_text());
+  if (spec.ok() && !HasAutoLr(*spec)) return std::map<std::string, AutoLr>();
   v1::ListTrialsRequest req;
-  req.set_sweep_id(sweep_id);
+  req.set_sweep_id(sweep.id());
   ASSIGN_OR_RETURN(auto trials, client.ListTrials(req));
   std::map<std::string, AutoLr> auto_lr;
   for (const auto& t : trials) {
@@ -236,7 +238,7 @@ absl::Status RunStatus(SweepClient& client, const std::string& sweep_id,
                 DoneTrials(c), DoneFraction(c), std::isfinite(eta) ? json(eta) : json(), metric,
                 GoalName(sweep.objective().goal()), best ? json(best->best_value()) : json(),
                 best ? json(best->id()) : json()});
-  ASSIGN_OR_RETURN(const auto auto_lr, AutoLrs(client, sweep_id));
+  ASSIGN_OR_RETURN(const auto auto_lr, AutoLrs(client, sweep));
   if (format == Format::kJson) {
     json doc = table.ToJson()[0];
     doc["wait_reason"] = WaitReason(sweep);

@@ -275,6 +275,14 @@ absl::StatusOr<std::vector<ExpandedTrial>> ExpandSweep(const SweepSpec& s) {
 
 bool IsTpe(const SweepSpec& s) { return s.tpe.trials > 0; }
 
+bool HasAutoLr(const SweepSpec& s) {
+  if (!s.base.schedule.auto_fields.empty()) return true;
+  for (const ScheduleSpec& g : s.schedules) {
+    if (!g.auto_fields.empty()) return true;
+  }
+  return false;
+}
+
 int64_t TrialsPerPoint(const SweepSpec& s) {
   const bool kfold = s.base.validation.kind == ValidationSpec::Kind::kKFold;
   return static_cast<int64_t>(s.seeds.size()) * (kfold ? s.base.validation.folds : 1);

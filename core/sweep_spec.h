@@ -134,6 +134,10 @@ std::vector<absl::StatusOr<ExpandedTrial>> ExpandRange(const SweepSpec& spec, in
 // it will have once all its points are proposed (tpe.trials x seeds x folds).
 int64_t CountTrials(const SweepSpec& spec);
 
+// Whether some trial of the sweep has an `auto` LR field (in the base schedule or a grid
+// schedule): the coordinator then plans range tests for the whole sweep at submit.
+bool HasAutoLr(const SweepSpec& spec);
+
 // TPE sweeps (spec.tpe.trials > 0) are not expanded up front: ExpandSweep refuses them and the
 // coordinator expands each proposed point with ExpandTpePoint.
 bool IsTpe(const SweepSpec& spec);

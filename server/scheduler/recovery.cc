@@ -24,7 +24,7 @@ RecoveredState Recover(StoreState state, int64_t now_ms, int64_t lease_ttl_ms) {
       s.objective = spec->objective;
       if (IsTpe(*spec)) {
         s.tpe = std::make_shared<const SweepSpec>(*std::move(spec));
-      } else if (spec->base.schedule.auto_fields.empty()) {
+      } else if (!HasAutoLr(*spec)) {
         plain[out.sweeps.size()] = std::make_shared<const SweepSpec>(*std::move(spec));
       }
     }

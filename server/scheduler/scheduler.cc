@@ -182,7 +182,7 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   // Points on demand (scheduler_points.cc): a grid or random sweep without `auto` LR makes its
   // first kTrialBatch trials now (checked like every trial of a sweep made whole) and the others
   // as they are handed out.
-  const bool on_demand = !tpe && spec->base.schedule.auto_fields.empty();
+  const bool on_demand = !tpe && !HasAutoLr(*spec);
   absl::StatusOr<std::vector<ExpandedTrial>> expanded;
   if (on_demand) {
     expanded.emplace();

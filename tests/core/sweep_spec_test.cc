@@ -360,6 +360,18 @@ TEST(SweepSpecTest, ExpandRangeMakesTheLastOfTenMillionTrialsAlone) {
   EXPECT_FALSE(ExpandSweep(*s).ok());
 }
 
+TEST(SweepSpecTest, HasAutoLrSeesTheBaseAndGridSchedules) {
+  const std::string head = "dataset: {synthetic: {}}\n";
+  auto none = ParseSweepSpec(head + "schedule: {constant: {lr: 0.1}}\n");
+  auto base = ParseSweepSpec(head + "schedule: {one_cycle: {max_lr: auto}}\n");
+  auto grid = ParseSweepSpec(
+      head + "grid: {schedule: [{constant: {lr: 0.1}}, {one_cycle: {max_lr: auto}}]}\n");
+  ASSERT_TRUE(none.ok() && base.ok() && grid.ok()) << grid.status();
+  EXPECT_FALSE(HasAutoLr(*none));
+  EXPECT_TRUE(HasAutoLr(*base));
+  EXPECT_TRUE(HasAutoLr(*grid));
+}
+
 TEST(SweepSpecTest, ExpandRangeFailsAnInvalidPointAlone) {
   auto s = ParseSweepSpec(R"(
 dataset: {synthetic: {}}

@@ -175,6 +175,23 @@ TEST_P(SchedulerPointsTest, TheQueueQuotaCountsMadeTrialsOnly) {
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+// A sweep with `auto` LR anywhere (here in one grid schedule) is made whole at submit: its range
+// tests and the trials held for them are planned together.
+TEST_P(SchedulerPointsTest, AnAutoLrSweepIsMadeWhole) {
+  std::string momenta;
+  for (int i = 0; i < 600; ++i) absl::StrAppend(&momenta, i ? ", " : "", 0.001 * i);
+  const std::string spec = absl::StrCat(
+      "dataset: {synthetic: {}}\nschedule: {constant: {lr: 0.1}}\nepochs: 1\n"
+      "grid:\n  momentum: [",
+      momenta, "]\n  schedule: [{constant: {lr: 0.1}}, {one_cycle: {max_lr: auto}}]\n");
+  auto r = Await<SubmitResult>(
+      [&](Callback<SubmitResult> cb) { sched_->SubmitSweep(spec, false, 0, std::move(cb)); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->trials.size(), 1200u);  // every point, and range tests
+  EXPECT_EQ(Stored(), static_cast<int64_t>(r->trials.size()));
+  EXPECT_EQ(Counts(r->sweep.record.id).total, static_cast<int64_t>(r->trials.size()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, SchedulerPointsTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Sqlite" : "Memory"; });
 
