@@ -347,6 +347,7 @@ void Scheduler::CancelSweep(const std::string& sweep_id, Callback<SweepInfo> don
       SweepEntry& s = it->second;
       WriteBatch batch;
       std::vector<SweepEvent> events;
+      const bool again = s.rec.cancelled;
       s.rec.cancelled = true;
       batch.put_sweeps.push_back(s.rec);
       for (const auto& id : s.trial_ids) {
@@ -361,8 +362,10 @@ void Scheduler::CancelSweep(const std::string& sweep_id, Callback<SweepInfo> don
         }
       }
       // The trials not made yet are cancelled by the sweep's flag alone (nothing to write).
-      s.counts.by_status[static_cast<int>(TrialStatus::kQueued)] -= Unmade(s);
-      s.counts.by_status[static_cast<int>(TrialStatus::kCancelled)] += Unmade(s);
+      if (!again) {
+        s.counts.by_status[static_cast<int>(TrialStatus::kQueued)] -= Unmade(s);
+        s.counts.by_status[static_cast<int>(TrialStatus::kCancelled)] += Unmade(s);
+      }
       if (events.empty()) events.push_back(SweepEvent{Summary(s, Health()), false, {}, {}});
       SweepInfo info = InfoOf(s);
       Commit(std::move(batch), std::move(events), [info, done](absl::Status st) {

@@ -154,6 +154,12 @@ TEST_P(SchedulerPointsTest, CancelCountsEveryTrialNotMadeCancelledAtOnce) {
   EXPECT_EQ(info->counts.Of(TrialStatus::kQueued), 0);
   EXPECT_FALSE(AcquireNow(w)->acquired);
   EXPECT_EQ(Stored(), kTrialBatch);  // nothing made for the cancel
+  // Cancelling again changes nothing.
+  auto again =
+      Await<SweepInfo>([&](Callback<SweepInfo> cb) { sched_->CancelSweep(sweep, std::move(cb)); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->counts.Of(TrialStatus::kCancelled), kTrials - 3);
+  EXPECT_EQ(again->counts.Of(TrialStatus::kQueued), 0);
   TrialPage page = List(sweep, kTrials - 2, 10, {TrialStatus::kCancelled});
   EXPECT_EQ(page.total, kTrials - 3);
   RestartCoordinator();
