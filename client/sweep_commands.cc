@@ -63,6 +63,7 @@ absl::Status PrintDryRun(const SweepSpec& spec, Format format, Io& io) {
                  {"count", total},
                  {"adaptive_points", spec.tpe.trials},
                  {"trials_per_point", TrialsPerPoint(spec)},
+                 {"range_tests_per_point", HasAutoLr(spec) ? spec.auto_lr.range_tests : 0},
                  {"parallel", spec.tpe.parallel},
                  {"startup_points", std::min(spec.tpe.startup_trials, spec.tpe.trials)},
                  {"trials", json::array()}},
@@ -73,8 +74,11 @@ absl::Status PrintDryRun(const SweepSpec& spec, Format format, Io& io) {
         << spec.tpe.trials << " points will be proposed adaptively (tpe: at most "
         << spec.tpe.parallel << " at a time, the first "
         << std::min(spec.tpe.startup_trials, spec.tpe.trials) << " at random), "
-        << TrialsPerPoint(spec) << " trials each: " << total
-        << " trials (dry run: nothing queued)\n";
+        << TrialsPerPoint(spec) << " trials each"
+        << (HasAutoLr(spec) ? absl::StrCat(" after ", spec.auto_lr.range_tests,
+                                           " LR range tests of its own (auto LR)")
+                            : std::string())
+        << ": " << total << " trials (dry run: nothing queued)\n";
     return absl::OkStatus();
   }
   // The rows shown are bounded (the coordinator makes a large sweep's trials as they run).

@@ -226,6 +226,8 @@ int64_t CountTrials(const SweepSpec& s) {
     if (total > kMaxTrialsPerSweep * 2 / std::max<int64_t>(f, 1)) return kMaxTrialsPerSweep + 1;
     total *= f;
   }
+  // A tpe sweep with auto LR: each point's range tests (auto_lr_planner.h).
+  if (IsTpe(s) && HasAutoLr(s)) total += s.tpe.trials * s.auto_lr.range_tests;
   return total;
 }
 

@@ -226,15 +226,9 @@ absl::Status WithTopLevelLine(absl::Status st, const YAML::Node& root) {
 
 }  // namespace
 
-// A TPE sweep is checked at submit where it can be: auto LR (range tests per group, ahead of the
-// points) is not planned for points proposed later, and the corners of the space must be valid
-// trials (a later point that is not one fails as a trial).
+// A TPE sweep is checked at submit where it can be: the corners of the space must be valid trials
+// (a later point that is not one fails as a trial).
 static absl::Status CheckTpeSpace(const SweepSpec& s, const YAML::Node& root) {
-  if (!s.base.schedule.auto_fields.empty()) {
-    return FieldError("schedule", root["schedule"],
-                      "`auto` LR is not supported with tpe yet; give the LR or put it in "
-                      "tpe.params (e.g. schedule.max_lr: {log_uniform: [0.001, 1]})");
-  }
   for (bool high : {false, true}) {
     std::vector<double> corner;
     for (const RandomParam& p : s.tpe.params) {

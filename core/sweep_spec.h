@@ -131,7 +131,8 @@ std::vector<absl::StatusOr<ExpandedTrial>> ExpandRange(const SweepSpec& spec, in
                                                        int64_t end);
 
 // The number of trials ExpandSweep would return, without building them. A TPE sweep: every trial
-// it will have once all its points are proposed (tpe.trials x seeds x folds).
+// it will have once all its points are proposed (tpe.trials x seeds x folds, plus
+// tpe.trials x auto.range_tests with an `auto` LR: each point runs its own range tests).
 int64_t CountTrials(const SweepSpec& spec);
 
 // Whether some trial of the sweep has an `auto` LR field (in the base schedule or a grid

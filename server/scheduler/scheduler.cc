@@ -184,6 +184,7 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   // as they are handed out.
   const bool on_demand = !tpe && !HasAutoLr(*spec);
   absl::StatusOr<std::vector<ExpandedTrial>> expanded;
+  std::vector<TpeNewPoint> tpe_points;
   if (on_demand) {
     expanded.emplace();
     for (auto& t : ExpandRange(*spec, 0, kTrialBatch)) {
@@ -194,9 +195,10 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
     auto first = NextTpePoints(*spec, spec->objective.goal == Goal::kMaximize, TpeSearchState{});
     if (!first.ok()) return done(first.status());
     expanded.emplace();
-    for (auto& p : *first) {
-      for (auto& t : p.trials) expanded->push_back(std::move(t));
+    for (const auto& p : *first) {
+      for (const auto& t : p.trials) expanded->push_back(t);
     }
+    tpe_points = *std::move(first);
   } else {
     expanded = ExpandSweep(*spec);
   }
@@ -211,8 +213,9 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
   rec.created_ms = clock_->NowMs();
   rec.max_attempts = max_attempts > 0 ? max_attempts : options_.default_max_attempts;
   // Auto LR: auto.range_tests range tests per group, ahead of the trials that wait for them.
+  // (A tpe sweep's range tests are per point: AddTpePoints.)
   const AutoLrPlanner::RangeTestPlan plan =
-      AutoLrPlanner::AddRangeTests(*expanded, spec->auto_lr.range_tests);
+      AutoLrPlanner::AddRangeTests(*expanded, tpe ? 0 : spec->auto_lr.range_tests);
   const size_t range_tests = plan.range_tests;
   result.trials.reserve(expanded->size());
   for (size_t i = 0; i < expanded->size(); ++i) {
@@ -221,9 +224,7 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
                        i < range_tests ? TrialRole::kLrRangeTest : TrialRole::kTrain));
   }
   const int64_t stored = static_cast<int64_t>(expanded->size());
-  rec.trial_count = tpe         ? spec->tpe.trials * TrialsPerPoint(*spec)
-                    : on_demand ? CountTrials(*spec)
-                                : stored;
+  rec.trial_count = tpe || on_demand ? CountTrials(*spec) : stored;
   // Counted: every trial of an on-demand sweep; the proposed points of a tpe one.
   const int64_t counted = on_demand ? rec.trial_count : stored;
   result.sweep.counts.total = counted;
@@ -249,15 +250,17 @@ void Scheduler::SubmitSweep(const std::string& spec_text, bool dry_run, int32_t 
           "; the coordinator's limit is ", options_.max_queued_trials,
           " (hypersweepd --max-queued-trials); wait for running sweeps or cancel some"));
     }
-    if (refused.ok()) AddSweepLocked(std::move(result), plan, *spec, std::move(done), deferred);
+    if (refused.ok()) {
+      AddSweepLocked(std::move(result), plan, *spec, tpe_points, std::move(done), deferred);
+    }
   }
   for (auto& f : deferred) f();
   if (!refused.ok()) done(refused);
 }
 
 void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTestPlan& plan,
-                               const SweepSpec& spec, Callback<SubmitResult> done,
-                               Deferred& deferred) {
+                               const SweepSpec& spec, const std::vector<TpeNewPoint>& tpe_points,
+                               Callback<SubmitResult> done, Deferred& deferred) {
   SweepRecord& rec = result.sweep.record;
   {
     do {
@@ -278,28 +281,33 @@ void Scheduler::AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTe
     sweep_order_.push_back(rec.id);
     WriteBatch batch;
     batch.put_sweeps.push_back(rec);
-    for (auto& t : result.trials) {
-      t.id = absl::StrCat(rec.id, "-", t.index);
-      t.sweep_id = rec.id;
-    }
-    for (auto& t : result.trials) {
-      TrialEntry& e = trials_[t.id];
-      e.rec = t;
-      e.sweep_seq = s.seq;
-      s.trial_ids.push_back(t.id);
-      if (const auto& waits = plan.waits_for[static_cast<size_t>(t.index)]; !waits.empty()) {
-        std::vector<std::string> range_ids;
-        for (int64_t r : waits) range_ids.push_back(result.trials[static_cast<size_t>(r)].id);
-        auto_lr_.Hold(range_ids, t.id);
-      } else {
-        queue_.Push(e.position(), t.id);
-      }
-    }
     pruners_.AddSweep(rec.id, s.pruner, s.objective);
-    if (SweepPruner* p = pruners_.Find(rec.id)) {
-      for (const auto& t : result.trials) p->AddTrial(t);
+    if (s.tpe != nullptr) {
+      s.counts = TrialCounts{};
+      AddTpePoints(s, tpe_points, batch, nullptr);
+      result.trials = batch.insert_trials;
+    } else {
+      for (auto& t : result.trials) {
+        t.id = absl::StrCat(rec.id, "-", t.index);
+        t.sweep_id = rec.id;
+      }
+      SweepPruner* pruner = pruners_.Find(rec.id);
+      for (auto& t : result.trials) {
+        TrialEntry& e = trials_[t.id];
+        e.rec = t;
+        e.sweep_seq = s.seq;
+        s.trial_ids.push_back(t.id);
+        if (const auto& waits = plan.waits_for[static_cast<size_t>(t.index)]; !waits.empty()) {
+          std::vector<std::string> range_ids;
+          for (int64_t r : waits) range_ids.push_back(result.trials[static_cast<size_t>(r)].id);
+          auto_lr_.Hold(range_ids, t.id);
+        } else {
+          queue_.Push(e.position(), t.id);
+        }
+        if (pruner != nullptr) pruner->AddTrial(t);
+      }
+      batch.insert_trials = result.trials;
     }
-    batch.insert_trials = result.trials;
     SweepEvent ev;
     ev.sweep = Summary(s, Health());
     result.sweep = InfoOf(s);

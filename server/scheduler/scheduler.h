@@ -78,6 +78,7 @@
 #include "server/scheduler/recovery.h"
 #include "server/scheduler/scheduler_stats.h"
 #include "server/scheduler/sweep_events.h"
+#include "server/scheduler/tpe_planner.h"
 #include "server/scheduler/trial_state.h"
 #include "server/scheduler/worker_registry.h"
 #include "server/store/store.h"
@@ -264,6 +265,13 @@ class Scheduler {
   // plus, per new point, one tpe::Propose over the finished points (bounded by tpe.trials).
   void PlanTpe(SweepEntry& s, WriteBatch& batch, std::vector<SweepEvent>* events)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the trials of `points` to `s` (memory, counts, pruner, `batch`, `events` when given):
+  // point p's trials get indexes p * TrialsPerPoint + j and are queued, unless the spec has an
+  // `auto` LR: then each point gets auto.range_tests range tests (indexes after every point's
+  // trials: tpe.trials * TrialsPerPoint + p * range_tests + r), queued, and its trials are held
+  // until they end (auto_lr_planner.h).
+  void AddTpePoints(SweepEntry& s, const std::vector<TpeNewPoint>& points, WriteBatch& batch,
+                    std::vector<SweepEvent>* events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Keeps the objective of a new epoch of `t` for the planner (trials of tpe sweeps only).
   void KeepTpeObjective(TrialEntry& t, const EpochRecord& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Install()'s part for tpe sweeps with points still to propose: their trials' objectives come
@@ -290,8 +298,10 @@ class Scheduler {
   // Leases queued trials to waiting long-polls.
   void ServeWaiters(int64_t now, Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues a submitted sweep (ids, store batch, queue or auto-LR holds); `done` runs after commit.
+  // A tpe sweep's trials come from `tpe_points` (AddTpePoints), not result.trials.
   void AddSweepLocked(SubmitResult result, const AutoLrPlanner::RangeTestPlan& plan,
-                      const SweepSpec& spec, Callback<SubmitResult> done, Deferred& deferred)
+                      const SweepSpec& spec, const std::vector<TpeNewPoint>& tpe_points,
+                      Callback<SubmitResult> done, Deferred& deferred)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Lease(TrialEntry& t, const std::string& worker_id, int64_t now, Callback<AcquireResult> done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "core/status_macros.h"
+#include "server/scheduler/auto_lr_planner.h"
 #include "server/scheduler/scheduler.h"
 #include "server/scheduler/tpe_planner.h"
 
@@ -25,6 +26,7 @@ void Scheduler::PlanTpe(SweepEntry& s, WriteBatch& batch, std::vector<SweepEvent
   views.reserve(s.trial_ids.size());
   for (const auto& id : s.trial_ids) {
     const TrialEntry& t = trials_[id];
+    if (AutoLrPlanner::IsRangeTest(t.rec)) continue;  // a point's range tests are not the point
     views.push_back(
         TpeTrialView{t.rec.index, t.rec.status, t.rec.params, t.objective, t.rec.epochs_reported});
   }
@@ -37,30 +39,53 @@ void Scheduler::PlanTpe(SweepEntry& s, WriteBatch& batch, std::vector<SweepEvent
     log::Error("tpe_plan_failed", {{"sweep", s.rec.id}, {"error", next.status().message()}});
     return;
   }
+  AddTpePoints(s, *next, batch, events);
+  if (!next->empty()) {
+    log::Debug("tpe_points_proposed", {{"sweep", s.rec.id},
+                                       {"first", next->front().point},
+                                       {"points", static_cast<int64_t>(next->size())}});
+  }
+}
+
+void Scheduler::AddTpePoints(SweepEntry& s, const std::vector<TpeNewPoint>& points,
+                             WriteBatch& batch, std::vector<SweepEvent>* events) {
+  const SweepSpec& spec = *s.tpe;
   const int64_t per = std::max<int64_t>(TrialsPerPoint(spec), 1);
+  const int64_t range_tests = HasAutoLr(spec) ? spec.auto_lr.range_tests : 0;
   SweepPruner* pruner = pruners_.Find(s.rec.id);
-  for (const TpeNewPoint& p : *next) {
-    for (size_t j = 0; j < p.trials.size(); ++j) {
-      TrialRecord rec =
-          NewTrialRecord(p.trials[j], p.point * per + static_cast<int64_t>(j), TrialRole::kTrain);
+  for (const TpeNewPoint& p : points) {
+    // With auto LR the point's range tests head its trials (one group: its seeds and folds share
+    // every field the group is made of).
+    std::vector<ExpandedTrial> trials = p.trials;
+    const AutoLrPlanner::RangeTestPlan plan = AutoLrPlanner::AddRangeTests(trials, range_tests);
+    const auto heads = static_cast<int64_t>(plan.range_tests);
+    std::vector<std::string> ids;
+    for (int64_t k = 0; k < static_cast<int64_t>(trials.size()); ++k) {
+      const bool range = k < heads;
+      const int64_t index =
+          range ? spec.tpe.trials * per + p.point * range_tests + k : p.point * per + k - heads;
+      TrialRecord rec = NewTrialRecord(trials[static_cast<size_t>(k)], index,
+                                       range ? TrialRole::kLrRangeTest : TrialRole::kTrain);
       rec.id = absl::StrCat(s.rec.id, "-", rec.index);
       rec.sweep_id = s.rec.id;
+      ids.push_back(rec.id);
       TrialEntry& e = trials_[rec.id];
       e.rec = rec;
       e.sweep_seq = s.seq;
       s.trial_ids.push_back(rec.id);
       s.counts.total++;
       s.counts.by_status[static_cast<int>(TrialStatus::kQueued)]++;
-      Enqueue(e);
+      if (const auto& waits = plan.waits_for[static_cast<size_t>(k)]; !waits.empty()) {
+        std::vector<std::string> range_ids;
+        for (int64_t r : waits) range_ids.push_back(ids[static_cast<size_t>(r)]);
+        auto_lr_.Hold(range_ids, rec.id);
+      } else {
+        Enqueue(e);
+      }
       if (pruner != nullptr) pruner->AddTrial(rec);
       batch.insert_trials.push_back(std::move(rec));
       if (events != nullptr) events->push_back(EventFor(e));
     }
-  }
-  if (!next->empty()) {
-    log::Debug("tpe_points_proposed", {{"sweep", s.rec.id},
-                                       {"first", next->front().point},
-                                       {"points", static_cast<int64_t>(next->size())}});
   }
 }
 

@@ -448,10 +448,15 @@ TEST(SweepSpecTest, TpeParsesCountsAndExpandsOnePointAtATime) {
   EXPECT_EQ(ExpandTpePoint(*s, {0.05, 64, 2}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(SweepSpecTest, TpeRefusesAutoLrAndAnInvalidCorner) {
+TEST(SweepSpecTest, TpeWithAutoLrCountsEachPointsRangeTestsAndRefusesAnInvalidCorner) {
   std::string text = kTpeSpec;
   text.replace(text.find("max_lr: 0.1"), 11, "max_lr: auto");
-  EXPECT_THAT(ParseSweepSpec(text).status().message(), HasSubstr("`auto` LR is not supported"));
+  text.erase(text.find("    schedule.max_lr:"), text.find("\n", text.find("    schedule.max_lr:")) +
+                                                    1 - text.find("    schedule.max_lr:"));
+  auto s = ParseSweepSpec(text);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(HasAutoLr(*s));
+  EXPECT_EQ(CountTrials(*s), 30 * 6 + 30 * s->auto_lr.range_tests);
   std::string bad = kTpeSpec;
   bad.replace(bad.find("int: [16, 128]"), 14, "int: [0, 128]");  // batch_size 0 is no trial
   EXPECT_THAT(ParseSweepSpec(bad).status().message(), HasSubstr("tpe.params"));

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -24,6 +25,19 @@ absl::StatusOr<T> Await(std::function<void(Callback<T>)> call) {
   auto f = p->get_future();
   call([p](absl::StatusOr<T> r) { p->set_value(std::move(r)); });
   return f.get();
+}
+
+// A range test's curve whose smoothed loss bottoms out at `lowest` (steps 0..40, lr
+// 10^(-3 + i/10)); its bottom (core/lr_finder.h) is symmetric about it, so `min` reads the step
+// nearest to it.
+inline LrCurveRecord CurveWithMinimumAt(double lowest) {
+  LrCurveRecord c;
+  for (int i = 0; i <= 40; ++i) {
+    const double lr = std::pow(10.0, -3 + i / 10.0);
+    const double loss = 1.0 + std::pow(std::log10(lr) - std::log10(lowest), 2);
+    c.points.push_back({i, lr, loss, loss});
+  }
+  return c;
 }
 
 class SchedulerFixture : public ::testing::Test {

@@ -769,17 +769,6 @@ grid:
     - {cyclic: {base_lr: auto, max_lr: auto, step_size_up: 10}}
 )";
 
-// A curve whose smoothed loss bottoms out at `lowest` (steps 0..40, lr 10^(-3 + i/10)); its
-// bottom (core/lr_finder.h) is symmetric about it, so `min` reads the step nearest to it.
-LrCurveRecord CurveWithMinimumAt(double lowest) {
-  LrCurveRecord c;
-  for (int i = 0; i <= 40; ++i) {
-    const double lr = std::pow(10.0, -3 + i / 10.0);
-    const double loss = 1.0 + std::pow(std::log10(lr) - std::log10(lowest), 2);
-    c.points.push_back({i, lr, loss, loss});
-  }
-  return c;
-}
 LrCurveRecord CurveWithMinimumAt05() { return CurveWithMinimumAt(0.5); }
 
 class AutoLrTest : public SchedulerTest {

@@ -15,6 +15,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/trial_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/scheduler/scheduler.h"
@@ -325,6 +326,76 @@ TEST_P(SchedulerTpeTest, ARestartMakesUpForAnEndStoredWithoutItsProposals) {
   const auto trials = Trials(sweep);
   ASSERT_EQ(trials.size(), 4u);
   EXPECT_EQ(trials[3].index, 3);
+}
+
+// With `auto` LR each proposed point runs its own range tests first (indexes after every point's
+// trials); the point's trials wait for them, get the LR the sweep's rule reads off their curves,
+// and then run; the search goes on as points end, also across a coordinator restart that finds
+// trials held.
+TEST_P(SchedulerTpeTest, AutoLrRunsEachPointsRangeTestsFirst) {
+  const std::string sweep = Submit(R"(
+dataset: {synthetic: {}}
+schedule: {one_cycle: {max_lr: auto}}
+epochs: 3
+auto: {rule: min, range_tests: 2}
+tpe:
+  trials: 4
+  seed: 3
+  startup_trials: 2
+  parallel: 2
+  params:
+    momentum: {uniform: [0, 0.95]}
+    weight_decay: {log_uniform: [1e-6, 1e-2]}
+)");
+  auto info = sched_->GetSweep(sweep);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->record.trial_count, 4 + 4 * 2);
+  EXPECT_EQ(info->counts.total, 2 * 3);  // the first two points, each with two range tests
+  const std::string w = Register("w1");
+  std::vector<AcquireResult> ranges;
+  for (int i = 0; i < 5; ++i) {
+    auto a = AcquireNow(w);
+    ASSERT_TRUE(a.ok()) << a.status();
+    if (!a->acquired) break;
+    EXPECT_EQ(a->trial.schedule, "lr_range_test") << a->trial.index;
+    EXPECT_GE(a->trial.index, 4);
+    ranges.push_back(*a);
+  }
+  ASSERT_EQ(ranges.size(), 4u);  // the points' trials are held
+  RestartCoordinator();
+  for (const auto& r : ranges) {
+    ASSERT_TRUE(Await<bool>([&](Callback<bool> cb) {
+                  sched_->ReportLrCurve(Ref(r), CurveWithMinimumAt(0.5), std::move(cb));
+                }).ok());
+    ASSERT_TRUE(Finish(Ref(r), TrialStatus::kSucceeded).ok());
+  }
+  // Run the rest: range tests report curves, points report the fake objective.
+  int trained = 0;
+  for (int step = 0; step < 50; ++step) {
+    auto a = AcquireNow(w);
+    ASSERT_TRUE(a.ok()) << a.status();
+    if (!a->acquired) break;
+    if (a->trial.schedule == "lr_range_test") {
+      ASSERT_TRUE(Await<bool>([&](Callback<bool> cb) {
+                    sched_->ReportLrCurve(Ref(*a), CurveWithMinimumAt(0.5), std::move(cb));
+                  }).ok());
+    } else {
+      ++trained;
+      EXPECT_LT(a->trial.index, 4);
+      auto spec = ParseTrialSpec(a->trial.spec_json);
+      ASSERT_TRUE(spec.ok()) << spec.status();  // resolved: no auto field left
+      EXPECT_NEAR(std::get<OneCycleSchedule>(spec->schedule.kind).max_lr,
+                  std::pow(10.0, -3 + 27 / 10.0), 1e-9);
+      const double v = Loss(a->trial, 1);
+      ASSERT_TRUE(Report(Ref(*a), {v + 0.1, v}).ok());
+    }
+    ASSERT_TRUE(Finish(Ref(*a), TrialStatus::kSucceeded).ok());
+  }
+  EXPECT_EQ(trained, 4);
+  info = sched_->GetSweep(sweep);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->state, SweepState::kCompleted);
+  EXPECT_EQ(info->counts.Of(TrialStatus::kSucceeded), 12);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, SchedulerTpeTest, ::testing::Values(false, true),
