@@ -1,8 +1,13 @@
 #include "core/packing.h"
 
+#include <variant>
+
 namespace hypersweep {
 
 std::string WhyUnpackable(const TrialSpec& spec) {
+  if (spec.command.present()) return "command trials are not packed";
+  if (std::holds_alternative<LrRangeTestSchedule>(spec.schedule.kind))
+    return "an LR range test is not packed";
   if (spec.model.kind == ModelSpec::Kind::kCnn) return "model.cnn is not packed";
   if (spec.model.kind == ModelSpec::Kind::kTorchScript) return "model.torchscript is not packed";
   if (spec.model.dropout > 0) return "model.mlp.dropout is not packed";

@@ -10,6 +10,10 @@
 
 namespace hypersweep {
 
+// The most trials one acquire hands a worker slot (AcquireTrialRequest.max_trials is cut to it)
+// and the largest --pack a worker accepts.
+inline constexpr int kMaxPackTrials = 64;
+
 // Why `spec` can never be packed ("model.cnn is not packed", ...); empty when it can. Packed: the
 // built-in MLP without dropout or batch norm and without a wall-clock budget.
 std::string WhyUnpackable(const TrialSpec& spec);

@@ -1,5 +1,7 @@
 #include "worker/cli.h"
 
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -19,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "core/lr_finder.h"
 #include "core/metrics.h"
+#include "core/packing.h"
 #include "core/schedule.h"
 #include "core/spec_reader.h"
 #include "core/sweep_spec.h"
@@ -233,7 +236,7 @@ int RunSchedule(const std::string& schedule_arg, int64_t steps, int64_t steps_pe
 // The daemon's command-line options: CLI11 parses into these; only those given become flags.
 struct DaemonOptions {
   std::string config, server, token_file, tls_ca, device, checkpoint_dir, data_root, worker_id;
-  int64_t slots = 0, threads = 0, max_consecutive_failures = 0, acquire_wait_ms = 0;
+  int64_t slots = 0, pack = 0, threads = 0, max_consecutive_failures = 0, acquire_wait_ms = 0;
   int64_t max_data_bytes = 0, max_data_rows = 0, max_data_features = 0;
   std::vector<std::string> allow_data_root, allow_command;
   double command_grace_seconds = 10;
@@ -248,6 +251,12 @@ int RunDaemon(const DaemonOptions& options) {
   auto settings = ResolveWorkerSettings(flags, ProcessEnv());
   if (!settings.ok()) return Fail(settings.status());
   AgentOptions& o = settings->agent;
+  if (o.pack > 1) {
+    // A pack's activations ([K, batch, width]) cross glibc's 128 KiB mmap threshold; without
+    // this every step would map and fault in fresh pages (docs/PACKING.md, "Memory").
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  }
   if (o.server.empty()) {
     std::cerr << "hypersweep-worker: give a command (train, lr-find, schedule) or --server ADDR "
                  "(or HYPERSWEEP_SERVER) to serve a coordinator; see --help\n";
@@ -307,6 +316,12 @@ int RunWorkerCli(int argc, char** argv) {
   daemon.slots = defaults.slots;
   option("--slots", &daemon.slots, &WorkerFlags::slots, "trials trained at once")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  daemon.pack = defaults.pack;
+  option("--pack", &daemon.pack, &WorkerFlags::pack,
+         "trial packing: each slot trains up to this many compatible trials of a sweep as one "
+         "batched model (built-in MLPs; docs/PACKING.md); 1: no packing")
+      ->check(CLI::Range(1, kMaxPackTrials))
       ->capture_default_str();
   option("--threads", &daemon.threads, &WorkerFlags::threads,
          "intra-op threads (0: LibTorch's default)")

@@ -1,7 +1,9 @@
 #include "worker/settings.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/packing.h"
 #include "core/status_macros.h"
 
 namespace hypersweep {
@@ -9,14 +11,14 @@ namespace hypersweep {
 absl::StatusOr<WorkerSettings> ResolveWorkerSettings(const WorkerFlags& flags, const Env& env) {
   WorkerSettings out;
   out.config_file = flags.config ? *flags.config : ConfigFilePath(env, "worker.yaml");
-  ASSIGN_OR_RETURN(
-      ConfigFile file,
-      ConfigFile::Read(out.config_file,
-                       {"server", "token_file", "token", "tls_ca", "slots", "threads", "device",
-                        "checkpoint_dir", "data_root", "max_consecutive_failures", "worker_id",
-                        "acquire_wait_ms", "allow_data_root", "max_data_bytes", "max_data_rows",
-                        "max_data_features", "allow_command", "command_grace_seconds"},
-                       /*must_exist=*/flags.config.has_value()));
+  ASSIGN_OR_RETURN(ConfigFile file,
+                   ConfigFile::Read(out.config_file,
+                                    {"server", "token_file", "token", "tls_ca", "slots", "pack",
+                                     "threads", "device", "checkpoint_dir", "data_root",
+                                     "max_consecutive_failures", "worker_id", "acquire_wait_ms",
+                                     "allow_data_root", "max_data_bytes", "max_data_rows",
+                                     "max_data_features", "allow_command", "command_grace_seconds"},
+                                    /*must_exist=*/flags.config.has_value()));
   const ConfigReader r(env, std::move(file));
   const Check<int64_t> positive{[](int64_t v) { return v > 0; }, "must be > 0"};
   const Check<int64_t> non_negative{[](int64_t v) { return v >= 0; }, "must be >= 0"};
@@ -30,7 +32,12 @@ absl::StatusOr<WorkerSettings> ResolveWorkerSettings(const WorkerFlags& flags, c
   RETURN_IF_ERROR(r.GetPath({"--tls-ca", {"HYPERSWEEP_TLS_CA"}, "tls_ca"}, flags.tls_ca,
                             &out.connection.tls_ca_file));
   int64_t slots = a.slots, threads = a.threads, failures = a.max_consecutive_failures;
+  int64_t pack = a.pack;
   RETURN_IF_ERROR(r.Get({"--slots", {}, "slots"}, flags.slots, &slots, fits_int));
+  const Check<int64_t> pack_range{[](int64_t v) { return v >= 1 && v <= kMaxPackTrials; },
+                                  absl::StrCat("must be in [1, ", kMaxPackTrials, "]")};
+  RETURN_IF_ERROR(r.Get({"--pack", {}, "pack"}, flags.pack, &pack, pack_range));
+  a.pack = static_cast<int>(pack);
   RETURN_IF_ERROR(r.Get({"--threads", {}, "threads"}, flags.threads, &threads, non_negative));
   RETURN_IF_ERROR(r.Get({"--max-consecutive-failures", {}, "max_consecutive_failures"},
                         flags.max_consecutive_failures, &failures, fits_int));

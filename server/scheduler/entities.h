@@ -67,6 +67,11 @@ struct TrialEntry {
   // value of the trial), and that epoch; -1 while none did.
   std::optional<double> objective;
   int64_t objective_epoch = -1;
+  // Trial packing: a hash of the spec's PackingKey (core/packing.h), 0 when the trial cannot be
+  // packed; worked out the first time a packing acquire looks at the trial (scheduler_leases.cc).
+  // A hash keeps memory flat; a collision only costs the worker a member trained alone
+  // (TrainPack trains a member whose key differs after the pack).
+  std::optional<uint64_t> pack_hash;
   LeaseQueue::Position position() const { return {sweep_seq, rec.index}; }
 };
 

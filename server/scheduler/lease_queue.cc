@@ -1,6 +1,7 @@
 #include "server/scheduler/lease_queue.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 namespace hypersweep {
@@ -13,10 +14,19 @@ void LeaseQueue::Remove(Position pos, const std::string& trial_id) {
   queue_.erase(Key(pos.sweep_seq, pos.index, trial_id));
 }
 
-uint64_t LeaseQueue::AddWaiter(const std::string& worker_id, int64_t deadline_ms,
+std::vector<std::string> LeaseQueue::FirstOfSweep(int64_t sweep_seq, size_t limit) const {
+  std::vector<std::string> ids;
+  for (auto it = queue_.lower_bound(Key(sweep_seq, INT64_MIN, std::string()));
+       it != queue_.end() && std::get<0>(*it) == sweep_seq && ids.size() < limit; ++it) {
+    ids.push_back(std::get<2>(*it));
+  }
+  return ids;
+}
+
+uint64_t LeaseQueue::AddWaiter(const std::string& worker_id, int64_t deadline_ms, int max_trials,
                                Callback<AcquireResult> done) {
   const uint64_t id = next_waiter_id_++;
-  waiters_.push_back(Waiter{id, worker_id, deadline_ms, std::move(done)});
+  waiters_.push_back(Waiter{id, worker_id, max_trials, deadline_ms, std::move(done)});
   return id;
 }
 

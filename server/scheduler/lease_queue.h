@@ -23,6 +23,9 @@ namespace hypersweep {
 struct AcquireResult {
   bool acquired = false;
   TrialRecord trial;  // with lease_token, attempt, lease_expiry_ms, checkpoint_uri, epochs_reported
+  // Trial packing (Acquire's max_trials > 1): further trials of trial's sweep with its packing
+  // key, each with its own lease, as `trial`.
+  std::vector<TrialRecord> pack;
   bool quarantined = false;
 };
 
@@ -39,6 +42,7 @@ class LeaseQueue {
   struct Waiter {
     uint64_t id = 0;
     std::string worker_id;
+    int max_trials = 1;  // trial packing: the most trials this poll takes
     int64_t deadline_ms = 0;
     Callback<AcquireResult> done;
   };
@@ -51,6 +55,9 @@ class LeaseQueue {
   size_t size() const { return queue_.size(); }  // leasable trials (metrics)
   // The trial to lease next. Requires !empty().
   const std::string& Front() const { return std::get<2>(*queue_.begin()); }
+  // Up to `limit` queued trials of the sweep with submission sequence `sweep_seq`, in lease order
+  // (trial packing looks there for pack-mates of the trial just leased).
+  std::vector<std::string> FirstOfSweep(int64_t sweep_seq, size_t limit) const;
 
   // ---- Leased trials ----
   void MarkLeased(const std::string& trial_id) { leased_.insert(trial_id); }
@@ -59,7 +66,7 @@ class LeaseQueue {
 
   // ---- Long-polls ----
   // Adds a waiter and returns its id (never 0).
-  uint64_t AddWaiter(const std::string& worker_id, int64_t deadline_ms,
+  uint64_t AddWaiter(const std::string& worker_id, int64_t deadline_ms, int max_trials,
                      Callback<AcquireResult> done);
   bool HasWaiter() const { return !waiters_.empty(); }
   size_t WaiterCount() const { return waiters_.size(); }

@@ -177,7 +177,15 @@ class Scheduler {
   // Long-poll: `done` runs exactly once, with a lease as soon as a trial is queued, with
   // acquired=false at `deadline_ms` (bounded by max_acquire_wait_ms), or with CANCELLED after
   // CancelAcquire. NOT_FOUND for an unregistered worker. Returns an id for CancelAcquire.
-  uint64_t Acquire(const std::string& worker_id, int64_t deadline_ms, Callback<AcquireResult> done);
+  // max_trials > 1 (trial packing, docs/PACKING.md): the lease's trial and up to max_trials - 1
+  // further queued trials of its sweep with the same packing key, each leased on its own, in one
+  // commit (AcquireResult::pack).
+  uint64_t Acquire(const std::string& worker_id, int64_t deadline_ms, int max_trials,
+                   Callback<AcquireResult> done);
+  uint64_t Acquire(const std::string& worker_id, int64_t deadline_ms,
+                   Callback<AcquireResult> done) {
+    return Acquire(worker_id, deadline_ms, 1, std::move(done));
+  }
   void CancelAcquire(uint64_t waiter_id);
   // Extends the lease by the TTL. Nothing is written, so this answers at once.
   absl::StatusOr<HeartbeatResult> Heartbeat(const std::string& worker_id, const LeaseRef& lease);
@@ -303,7 +311,13 @@ class Scheduler {
                       const SweepSpec& spec, const std::vector<TpeNewPoint>& tpe_points,
                       Callback<SubmitResult> done, Deferred& deferred)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Lease(TrialEntry& t, const std::string& worker_id, int64_t now, Callback<AcquireResult> done)
+  // Leases `t` to `worker_id`, and with max_trials > 1 up to max_trials - 1 of its pack-mates
+  // (PackMates); `done` gets them after the commit.
+  void Lease(TrialEntry& t, const std::string& worker_id, int64_t now, int max_trials,
+             Callback<AcquireResult> done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queued trials of t's sweep that may share a pack with `t` (same PackingKey), in lease order,
+  // at most `limit`, looking at no more than a bounded number of queued trials.
+  std::vector<TrialEntry*> PackMates(TrialEntry& t, size_t limit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- scheduler_admin.cc ----

@@ -1,13 +1,16 @@
 // The Scheduler's worker calls (RegisterWorker, Acquire .. FinishTrial) and the lease bookkeeping
 // they share: every transition goes through trial_state.h, every worker call after Acquire
 // through FencedTrial, queue membership through queue_.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint_ref.h"
 #include "core/log.h"
+#include "core/packing.h"
 #include "core/trial_spec.h"
 #include "server/scheduler/scheduler.h"
 
@@ -35,6 +38,24 @@ std::function<void()> CompletionLog(const SweepEntry& sweep) {
                                   {"pruned", counts.Of(TrialStatus::kPruned)},
                                   {"cancelled", counts.Of(TrialStatus::kCancelled)}});
   };
+}
+
+// How far past the first leased trial a packing acquire looks for pack-mates: this many queued
+// trials of the sweep per trial still wanted.
+constexpr size_t kPackLookahead = 4;
+
+// The packing key's hash of `t` (TrialEntry::pack_hash), worked out once: 0 when it cannot be
+// packed (its spec does not parse, it is unpackable, or it is an LR range test).
+uint64_t PackHashOf(TrialEntry& t) {
+  if (!t.pack_hash) {
+    t.pack_hash = 0;
+    absl::StatusOr<TrialSpec> spec = ParseTrialSpec(t.rec.spec_json);
+    if (spec.ok() && t.rec.role == TrialRole::kTrain && WhyUnpackable(*spec).empty()) {
+      // A hash of 0 is kept for "unpackable".
+      t.pack_hash = std::max<uint64_t>(1, std::hash<std::string>()(PackingKey(*spec)));
+    }
+  }
+  return *t.pack_hash;
 }
 
 }  // namespace
@@ -109,19 +130,49 @@ void Scheduler::ReleaseDependents(const std::string& range_id, WriteBatch& batch
   }
 }
 
-void Scheduler::Lease(TrialEntry& t, const std::string& worker_id, int64_t now,
+std::vector<TrialEntry*> Scheduler::PackMates(TrialEntry& t, size_t limit) {
+  std::vector<TrialEntry*> mates;
+  const uint64_t key = PackHashOf(t);
+  if (key == 0 || limit == 0) return mates;
+  // Pack-mates are usually next to each other in the expansion (a grid varies its last axes
+  // fastest); looking further would cost the lock more than a smaller pack costs the worker.
+  for (const std::string& id : queue_.FirstOfSweep(t.sweep_seq, kPackLookahead * limit)) {
+    TrialEntry& m = trials_[id];
+    if (PackHashOf(m) == key) mates.push_back(&m);
+    if (mates.size() == limit) break;
+  }
+  return mates;
+}
+
+void Scheduler::Lease(TrialEntry& t, const std::string& worker_id, int64_t now, int max_trials,
                       Callback<AcquireResult> done) {
-  queue_.Remove(t.position(), t.rec.id);
-  GrantLease(t.rec, CountsOf(t), worker_id, NewToken(), now + options_.lease_ttl_ms);
-  queue_.MarkLeased(t.rec.id);
+  SweepEntry& sweep = sweeps_[t.rec.sweep_id];
   WriteBatch batch;
-  WriteTrial(t, batch);
-  // An on-demand sweep whose last made queued trial this was makes its next ones, in this commit.
-  MakeTrials(sweeps_[t.rec.sweep_id], batch);
+  std::vector<SweepEvent> events;
   AcquireResult r;
   r.acquired = true;
+  auto lease_one = [&](TrialEntry& e) {
+    queue_.Remove(e.position(), e.rec.id);
+    GrantLease(e.rec, CountsOf(e), worker_id, NewToken(), now + options_.lease_ttl_ms);
+    queue_.MarkLeased(e.rec.id);
+    WriteTrial(e, batch);
+    events.push_back(EventFor(e));
+    // An on-demand sweep whose last made queued trial this was makes its next ones, in this
+    // commit (so a pack may go on into them).
+    MakeTrials(sweep, batch);
+  };
+  lease_one(t);
   r.trial = t.rec;
-  Commit(std::move(batch), {EventFor(t)},
+  while (static_cast<int>(r.pack.size()) + 1 < max_trials) {
+    const std::vector<TrialEntry*> mates =
+        PackMates(t, static_cast<size_t>(max_trials - 1) - r.pack.size());
+    if (mates.empty()) break;
+    for (TrialEntry* m : mates) {
+      lease_one(*m);
+      r.pack.push_back(m->rec);
+    }
+  }
+  Commit(std::move(batch), std::move(events),
          [r = std::move(r), done = std::move(done)](absl::Status s) {
            if (s.ok()) {
              done(r);
@@ -138,7 +189,7 @@ void Scheduler::ServeWaiters(int64_t now, Deferred& deferred) {
       deferred.push_back([done = std::move(w.done)] { done(Quarantined()); });
       continue;
     }
-    Lease(trials_[queue_.Front()], w.worker_id, now, std::move(w.done));
+    Lease(trials_[queue_.Front()], w.worker_id, now, w.max_trials, std::move(w.done));
   }
 }
 
@@ -183,8 +234,9 @@ void Scheduler::RegisterWorker(const WorkerRecord& worker, Callback<WorkerRecord
   });
 }
 
-uint64_t Scheduler::Acquire(const std::string& worker_id, int64_t deadline_ms,
+uint64_t Scheduler::Acquire(const std::string& worker_id, int64_t deadline_ms, int max_trials,
                             Callback<AcquireResult> done) {
+  max_trials = std::max(1, max_trials);
   Deferred deferred;
   uint64_t id = 0;
   {
@@ -205,13 +257,13 @@ uint64_t Scheduler::Acquire(const std::string& worker_id, int64_t deadline_ms,
     } else {
       worker->last_seen_ms = now;
       if (!queue_.empty()) {
-        Lease(trials_[queue_.Front()], worker_id, now, std::move(done));
+        Lease(trials_[queue_.Front()], worker_id, now, max_trials, std::move(done));
       } else {
         const int64_t deadline = std::min(deadline_ms, now + options_.max_acquire_wait_ms);
         if (deadline <= now) {
           deferred.push_back([done] { done(AcquireResult{}); });
         } else {
-          id = queue_.AddWaiter(worker_id, deadline, std::move(done));
+          id = queue_.AddWaiter(worker_id, deadline, max_trials, std::move(done));
           wake_reaper_ = true;
         }
       }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/lr_finder.h"
+#include "core/packing.h"
 #include "server/scheduler/clock.h"
 #include "server/service/convert.h"
 #include "server/service/request_limits.h"
@@ -20,14 +21,23 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const grpc::Sta
   return r;
 }
 
-void ToProto(const TrialRecord& t, v1::AcquireTrialResponse* resp) {
-  resp->set_acquired(true);
-  v1::LeaseRef* l = resp->mutable_lease();
+void ToProto(const TrialRecord& t, v1::LeaseRef* l) {
   l->set_trial_id(t.id);
   l->set_attempt(t.attempt);
   l->set_lease_token(t.lease_token);
-  ToProto(t, resp->mutable_trial());
-  resp->set_lease_expiry_unix_ms(t.lease_expiry_ms);
+}
+
+void ToProto(const AcquireResult& r, v1::AcquireTrialResponse* resp) {
+  resp->set_acquired(true);
+  ToProto(r.trial, resp->mutable_lease());
+  ToProto(r.trial, resp->mutable_trial());
+  resp->set_lease_expiry_unix_ms(r.trial.lease_expiry_ms);
+  for (const TrialRecord& t : r.pack) {
+    v1::PackedTrial* p = resp->add_pack();
+    ToProto(t, p->mutable_lease());
+    ToProto(t, p->mutable_trial());
+    p->set_lease_expiry_unix_ms(t.lease_expiry_ms);
+  }
 }
 
 // A long-poll. The scheduler answers it exactly once (a lease, the deadline, or a cancel); if the
@@ -36,13 +46,13 @@ class AcquireReactor : public grpc::ServerUnaryReactor {
  public:
   AcquireReactor(Scheduler* sched, v1::AcquireTrialResponse* resp) : sched_(sched), resp_(resp) {}
 
-  void Start(const std::string& worker_id, int64_t deadline_ms) {
+  void Start(const std::string& worker_id, int64_t deadline_ms, int max_trials) {
     auto state = state_;
     Scheduler* const sched = sched_;
     const uint64_t id =
-        sched->Acquire(worker_id, deadline_ms, [this](absl::StatusOr<AcquireResult> r) {
+        sched->Acquire(worker_id, deadline_ms, max_trials, [this](absl::StatusOr<AcquireResult> r) {
           if (!r.ok()) return Finish(ToGrpc(r.status()));
-          if (r->acquired) ToProto(r->trial, resp_);
+          if (r->acquired) ToProto(*r, resp_);
           resp_->set_quarantined(r->quarantined);
           Finish(grpc::Status::OK);
         });
@@ -122,7 +132,9 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerCo
     wait = std::min(wait, std::max<int64_t>(0, left - std::min<int64_t>(200, left / 10)));
   }
   auto* reactor = new AcquireReactor(sched_, resp);
-  reactor->Start(req->worker_id(), now + wait);
+  // Old workers send no max_trials (0): one trial. Larger asks are cut to the server's bound.
+  const int max_trials = std::clamp<int>(req->max_trials(), 1, kMaxPackTrials);
+  reactor->Start(req->worker_id(), now + wait, max_trials);
   return reactor;
 }
 

@@ -30,8 +30,11 @@
 namespace hypersweep {
 
 struct AgentOptions {
-  std::string token;            // worker bearer token; empty: none
-  int slots = 1;                // trials trained at once
+  std::string token;  // worker bearer token; empty: none
+  int slots = 1;      // trials trained at once
+  // Trial packing (docs/PACKING.md): each slot asks for up to this many packable trials and
+  // trains them as one batched model. 1: no packing.
+  int pack = 1;
   int threads = 0;              // intra-op threads (0: LibTorch's default)
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   std::string checkpoint_dir = "hypersweep-checkpoints";
@@ -74,9 +77,13 @@ class Agent {
 
  private:
   class TrialRun;
+  class Attempt;
 
   void SlotLoop(int slot);
+  // One acquire's trials: alone, or with pack-mates (acquired.pack()) as one pack.
   void RunTrial(int slot, const v1::AcquireTrialResponse& acquired);
+  void RunPack(int slot, const v1::AcquireTrialResponse& acquired);
+  int64_t HeartbeatMs();
   absl::Status Register();
   void Log(const std::string& message);
   void SleepUnlessStopping(absl::Duration d);

@@ -22,6 +22,7 @@
 #include "rpc/connection.h"
 #include "rpc/retry.h"
 #include "worker/agent/agent.h"
+#include "worker/trainer/packed_trainer.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
@@ -96,6 +97,45 @@ class Agent::TrialRun : public MetricsSink {
   std::string checkpoint_uri_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   std::thread keeper_;
+};
+
+// One leased trial from its lease to its finish (agent_attempt.cc): the spec parsed and its paths
+// confined, the checkpoint to resume from, the training (alone here, or as a member of a pack by
+// Agent::RunPack), and the finish the coordinator hears. Used by one slot thread.
+class Agent::Attempt {
+ public:
+  Attempt(Agent* agent, int slot, const v1::LeaseRef& lease, const v1::Trial& trial,
+          int64_t heartbeat_ms);
+
+  // Parses the spec, confines its paths and works out the checkpoint to resume from. false: the
+  // attempt has ended already (finished FAILED, or handed back as refused).
+  bool Prepare();
+  // Prepare()d and trainable in a pack: built-in trainer, not an LR range test.
+  bool Packable() const;
+  // Trains (or runs the range test or command) alone, then Conclude()s.
+  void RunAlone();
+  // The pack member this attempt is (requires Prepare()).
+  PackMember Member();
+  // Reports a training result: finish with its status, or drop the trial, as the lease says.
+  void Conclude(absl::StatusOr<TrialResult> result);
+
+  const v1::Trial& trial() const { return trial_; }
+
+ private:
+  void RangeTest();
+  void Finish(v1::TrialStatus status, v1::FailureClass fc, const std::string& reason);
+  void Failed(const absl::Status& s);
+
+  Agent* const agent_;
+  const v1::Trial trial_;
+  const agent_internal::Clock::time_point started_;
+  TrialRun run_;
+  // Calls about this trial retry until they succeed, the lease is lost, or (when draining) the
+  // drain deadline passes.
+  RetryOptions retry_;
+  TrialSpec spec_;
+  bool command_ = false;
+  TrainOptions to_;
 };
 
 template <typename Request, typename Response>
