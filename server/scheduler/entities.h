@@ -23,7 +23,8 @@ enum class SweepState { kRunning = 1, kCompleted = 2, kCancelled = 3, kPaused = 
 struct WorkerHealth {
   int32_t registered = 0;
   int32_t quarantined = 0;
-  int32_t healthy = 0;  // seen recently (or holding a lease) and not quarantined
+  int32_t healthy = 0;        // seen recently (or holding a lease) and not quarantined
+  int64_t healthy_slots = 0;  // the healthy workers' slots, together
 };
 
 struct SweepInfo {

@@ -146,6 +146,13 @@ std::vector<TrialEntry*> Scheduler::PackMates(TrialEntry& t, size_t limit) {
 
 void Scheduler::Lease(TrialEntry& t, const std::string& worker_id, int64_t now, int max_trials,
                       Callback<AcquireResult> done) {
+  if (max_trials > 1) {
+    // A fair share: a pack takes no more than the queued and leased trials over the healthy
+    // workers' slots, so a small sweep is not packed onto one worker while the others idle.
+    const int64_t slots = std::max<int64_t>(1, Health().healthy_slots);
+    const auto work = static_cast<int64_t>(queue_.size() + queue_.leased().size());
+    max_trials = static_cast<int>(std::clamp<int64_t>((work + slots - 1) / slots, 1, max_trials));
+  }
   SweepEntry& sweep = sweeps_[t.rec.sweep_id];
   WriteBatch batch;
   std::vector<SweepEvent> events;

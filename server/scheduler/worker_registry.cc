@@ -1,5 +1,6 @@
 #include "server/scheduler/worker_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -73,6 +74,7 @@ WorkerHealth WorkerRegistry::Health(int64_t now_ms, int64_t seen_window_ms,
       ++h.quarantined;
     } else if (active.count(id) || rec.last_seen_ms >= now_ms - seen_window_ms) {
       ++h.healthy;
+      h.healthy_slots += std::max(1, rec.slots);
     }
   }
   return h;

@@ -114,6 +114,17 @@ TEST_P(SchedulerPackTest, TrialsThatDifferInTheKeyArePackedApart) {
   EXPECT_FALSE(none->acquired);
 }
 
+TEST_P(SchedulerPackTest, APackTakesAFairShareOfTheWorkersSlots) {
+  // Two workers of one slot and 12 trials: each pack takes 6, not 8 and 4.
+  Submit(absl::StrCat(kMlp, "seeds: [1, 2, 3]\ngrid:\n  momentum: [0.8, 0.85, 0.9, 0.95]\n"));
+  const std::string w1 = Register("w1"), w2 = Register("w2");
+  auto a = AcquirePack(w1, 8);
+  auto b = AcquirePack(w2, 8);
+  ASSERT_TRUE(a.ok() && a->acquired && b.ok() && b->acquired);
+  EXPECT_EQ(All(*a).size(), 6u);
+  EXPECT_EQ(All(*b).size(), 6u);
+}
+
 TEST_P(SchedulerPackTest, UnpackableTrialsAreLeasedAlone) {
   Submit(
       "model: {cnn: {}}\nschedule: {constant: {lr: 0.1}}\ngrid:\n  momentum: [0.8, 0.9, 0.95]\n");
