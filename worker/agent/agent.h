@@ -33,7 +33,8 @@ struct AgentOptions {
   std::string token;  // worker bearer token; empty: none
   int slots = 1;      // trials trained at once
   // Trial packing (docs/PACKING.md): each slot asks for up to this many packable trials and
-  // trains them as one batched model. 1: no packing.
+  // trains them as one batched model. 1 (the default): no packing. Opt-in, for the reasons in
+  // docs/PACKING.md ("The default"); 8 was the fastest K end to end on the 2-core machine.
   int pack = 1;
   int threads = 0;              // intra-op threads (0: LibTorch's default)
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
