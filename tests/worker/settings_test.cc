@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/packing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/files.h"
@@ -29,6 +30,7 @@ TEST_F(WorkerSettingsTest, DefaultsWithNothingConfigured) {
   EXPECT_EQ(s->connection.server, "");
   EXPECT_EQ(s->agent.token, "");
   EXPECT_EQ(s->agent.slots, 1);
+  EXPECT_EQ(s->agent.pack, 1) << "packing is opt-in";
   EXPECT_EQ(s->agent.device, "auto");
   EXPECT_EQ(s->agent.checkpoint_dir, "hypersweep-checkpoints");
   EXPECT_EQ(s->agent.acquire_wait_ms, 10'000);
@@ -79,6 +81,27 @@ TEST_F(WorkerSettingsTest, FileThenEnvironmentThenFlags) {
   EXPECT_EQ(s->connection.tls_ca_file, "/flag/ca.pem");
   EXPECT_EQ(s->agent.slots, 2);
   EXPECT_EQ(s->agent.checkpoint_dir, "rel");
+}
+
+TEST_F(WorkerSettingsTest, PackFromFileOrFlagWithinItsBounds) {
+  Write("w.yaml", "pack: 8\n");
+  WorkerFlags flags;
+  flags.config = dir_ + "/w.yaml";
+  auto s = ResolveWorkerSettings(flags, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->agent.pack, 8);
+  flags.pack = 4;
+  s = ResolveWorkerSettings(flags, {});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->agent.pack, 4);
+  for (int64_t bad : {int64_t{0}, int64_t{kMaxPackTrials + 1}}) {
+    flags.pack = bad;
+    s = ResolveWorkerSettings(flags, {});
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr("--pack"));
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr("[1, 64]"));
+  }
 }
 
 TEST_F(WorkerSettingsTest, BadValuesNameTheirSource) {
