@@ -34,8 +34,8 @@ struct WorkerFlags {
   std::optional<std::string> config;  // --config: a file that must exist
   std::optional<std::string> server, token_file, tls_ca, device, checkpoint_dir, data_root,
       worker_id;
-  std::optional<int64_t> slots, pack, threads, max_consecutive_failures, acquire_wait_ms, max_data_bytes,
-      max_data_rows, max_data_features;
+  std::optional<int64_t> slots, pack, threads, max_consecutive_failures, acquire_wait_ms,
+      max_data_bytes, max_data_rows, max_data_features;
   std::optional<std::vector<std::string>> allow_data_root;
   std::optional<std::vector<std::string>> allow_command;
   std::optional<double> command_grace_seconds;
