@@ -184,6 +184,31 @@ TEST(PackedTrainerTest, DivergingTrialLeavesAndOthersMatchTheirUnpackedRuns) {
   EXPECT_EQ(packed[0]->epochs.size(), 4u);
 }
 
+TEST(PackedTrainerTest, AMemberThatLeavesEarlyIsReportedAtOnce) {
+  // Trial 1 diverges in (or at the end of) its first epoch and trial 2 has 2 epochs: each is handed
+  // over (on_done) when it leaves, while trial 0 still has epochs to train; trial 0 last, after its
+  // 4th epoch.
+  const std::vector<TrialSpec> specs = {Spec(SgdTrial(0.05, 1, 4)), Spec(SgdTrial(500, 2, 4)),
+                                        Spec(SgdTrial(0.02, 3, 2))};
+  std::vector<RecordingSink> sinks;
+  std::vector<PackMember> members = Members(specs, sinks);
+  std::vector<std::pair<size_t, size_t>> done;  // (member, trial 0's epochs so far)
+  for (size_t i = 0; i < members.size(); ++i) {
+    members[i].on_done = [&, i](const absl::StatusOr<TrialResult>& r) {
+      ASSERT_TRUE(r.ok()) << r.status();
+      done.emplace_back(i, sinks[0].epochs.size());
+    };
+  }
+  auto packed = TrainPack(members, Options());
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(done[0].first, 1u);
+  EXPECT_LE(done[0].second, 1u) << "diverged within trial 0's first epoch or at its end";
+  EXPECT_EQ(done[1], (std::pair<size_t, size_t>{2, 2})) << "its 2 epochs, trial 0's 2nd done";
+  EXPECT_EQ(done[2], (std::pair<size_t, size_t>{0, 4}));
+  EXPECT_EQ(packed[1]->outcome, TrialOutcome::kDiverged);
+  EXPECT_EQ(packed[2]->epochs.size(), 2u);
+}
+
 TEST(PackedTrainerTest, StoppedTrialResumesAloneAndInAPackAsIfUninterrupted) {
   TempDir dir;
   const std::vector<TrialSpec> specs = {Spec(SgdTrial(0.05, 1, 4)), Spec(SgdTrial(0.1, 2, 4)),

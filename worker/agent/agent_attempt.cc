@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -335,8 +336,19 @@ void Agent::RunPack(int slot, const v1::AcquireTrialResponse& acquired) {
     packed.clear();
   }
   if (!packed.empty()) {
+    // A member that leaves the pack early (diverged, stopped, fewer epochs) is concluded at once
+    // on a thread of its own, so its finish neither waits for the pack nor holds it up (a finish
+    // retries while the coordinator is unreachable).
+    std::vector<std::thread> early;
+    std::vector<bool> concluded(packed.size(), false);  // touched by this thread only
     std::vector<PackMember> members;
-    for (Attempt* a : packed) members.push_back(a->Member());
+    for (size_t i = 0; i < packed.size(); ++i) {
+      members.push_back(packed[i]->Member());
+      members.back().on_done = [&, i](const absl::StatusOr<TrialResult>& r) {
+        concluded[i] = true;
+        early.emplace_back([a = packed[i], r] { a->Conclude(r); });
+      };
+    }
     Log(absl::StrFormat("slot %d: training %d trials as one pack", slot, packed.size()));
     PackOptions po;
     po.device = options_.device;
@@ -344,7 +356,10 @@ void Agent::RunPack(int slot, const v1::AcquireTrialResponse& acquired) {
     po.cache = cache_;
     po.data_limits = options_.data_limits;
     std::vector<absl::StatusOr<TrialResult>> results = TrainPack(members, po);
-    for (size_t i = 0; i < packed.size(); ++i) packed[i]->Conclude(std::move(results[i]));
+    for (std::thread& t : early) t.join();
+    for (size_t i = 0; i < packed.size(); ++i) {
+      if (!concluded[i]) packed[i]->Conclude(std::move(results[i]));
+    }
   }
   for (Attempt* a : alone) a->RunAlone();
 }

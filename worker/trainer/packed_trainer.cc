@@ -214,6 +214,7 @@ void RunPack(std::vector<Member*> live, const PackData& d, Results& out) {
         std::vector<Member*> stay;
         for (size_t k = 0; k < live.size(); ++k) {
           if (auto r = leaves(k)) {
+            if (live[k]->in->on_done) live[k]->in->on_done(*r);
             out[live[k]->index] = std::move(*r);
           } else {
             keep.push_back(static_cast<int64_t>(k));

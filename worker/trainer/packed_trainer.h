@@ -31,6 +31,10 @@ struct PackMember {
   std::string resume_path;            // empty: checkpoint_path
   std::function<bool()> should_stop;  // polled at batch boundaries, as TrainOptions::should_stop
   MetricsSink* sink = nullptr;        // required
+  // Optional: called (on TrainPack's thread) the moment the member leaves the pack with its
+  // result (diverged, stopped, its last epoch done), while its pack-mates may train on, so the
+  // caller can report it at once. The same result is also TrainPack's for it.
+  std::function<void(const absl::StatusOr<TrialResult>&)> on_done;
 };
 
 // What the members share (the rest of TrainOptions).
