@@ -158,7 +158,7 @@ void Scheduler::Lease(TrialEntry& t, const std::string& worker_id, int64_t now, 
   std::vector<SweepEvent> events;
   AcquireResult r;
   r.acquired = true;
-  auto lease_one = [&](TrialEntry& e) {
+  auto lease_one = [&](TrialEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     queue_.Remove(e.position(), e.rec.id);
     GrantLease(e.rec, CountsOf(e), worker_id, NewToken(), now + options_.lease_ttl_ms);
     queue_.MarkLeased(e.rec.id);
