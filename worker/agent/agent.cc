@@ -8,8 +8,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cmath>
-#include <filesystem>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -18,19 +16,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/checkpoint_ref.h"
-#include "core/trial_spec.h"
 #include "rpc/connection.h"
-#include "rpc/status_policy.h"
 #include "worker/agent/agent_internal.h"
-#include "worker/command/command_trial.h"
 #include "worker/trainer/trainer.h"
 
 namespace hypersweep {
 namespace {
 
-using agent_internal::Clock;
-using agent_internal::kDrainDeadline;
 using agent_internal::kRpcTimeout;
 
 std::string Hostname() {

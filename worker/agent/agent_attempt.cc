@@ -206,13 +206,17 @@ PackMember Agent::Attempt::Member() {
   return m;
 }
 
+CommandTrialOptions Agent::Attempt::CommandOptions() const {
+  const AgentOptions& o = agent_->options_;
+  return CommandTrialOptions{trial_.id(),      trial_.attempt(),
+                             o.checkpoint_dir, DataRoots{o.data_root, o.allowed_data_roots},
+                             o.command_grace,  InheritedEnvironment(environ),
+                             to_.should_stop};
+}
+
 void Agent::Attempt::RangeTest() {
   const AgentOptions& o = agent_->options_;
-  CommandTrialOptions co{trial_.id(),      trial_.attempt(),
-                         o.checkpoint_dir, DataRoots{o.data_root, o.allowed_data_roots},
-                         o.command_grace,  InheritedEnvironment(environ),
-                         to_.should_stop};
-  auto r = command_          ? RunCommandLrRangeTest(spec_, co, &run_)
+  auto r = command_          ? RunCommandLrRangeTest(spec_, CommandOptions(), &run_)
            : o.lr_range_test ? o.lr_range_test(spec_, to_, &run_)
                              : RunLrRangeTest(spec_, to_, &run_);
   if (!r.ok()) {
@@ -255,11 +259,7 @@ void Agent::Attempt::RunAlone() {
   if (std::holds_alternative<LrRangeTestSchedule>(spec_.schedule.kind)) return RangeTest();
   const AgentOptions& o = agent_->options_;
   if (command_) {
-    CommandTrialOptions co{trial_.id(),      trial_.attempt(),
-                           o.checkpoint_dir, DataRoots{o.data_root, o.allowed_data_roots},
-                           o.command_grace,  InheritedEnvironment(environ),
-                           to_.should_stop};
-    return Conclude(RunCommandTrial(spec_, co, &run_));
+    return Conclude(RunCommandTrial(spec_, CommandOptions(), &run_));
   }
   Conclude(o.train ? o.train(spec_, to_, &run_) : TrainTrial(spec_, to_, &run_));
 }

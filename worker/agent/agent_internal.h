@@ -22,6 +22,7 @@
 #include "rpc/connection.h"
 #include "rpc/retry.h"
 #include "worker/agent/agent.h"
+#include "worker/command/command_trial.h"
 #include "worker/trainer/packed_trainer.h"
 #include "worker/trainer/trainer.h"
 
@@ -123,6 +124,8 @@ class Agent::Attempt {
 
  private:
   void RangeTest();
+  // What a command trial (or its range test) runs with: this attempt's ids, the worker's roots.
+  CommandTrialOptions CommandOptions() const;
   void Finish(v1::TrialStatus status, v1::FailureClass fc, const std::string& reason);
   void Failed(const absl::Status& s);
 
